@@ -1,0 +1,85 @@
+import { resolve } from 'node:path';
+import { PREFIX_PATTERN } from './core/keys.js';
+
+/** Everything Keywarden reads from its environment, parsed once at start (SPEC §6 names). */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  keyPrefix: string;
+  pepper: string | undefined;
+  logLevel: string;
+  cacheMax: number;
+  cacheTtlSeconds: number;
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Fails fast with a message that names the variable. Defaults are filled here and nowhere else. */
+export function loadConfig(env: Env = process.env): Config {
+  const keyPrefix = env.KEYWARDEN_KEY_PREFIX ?? 'kw';
+  if (!PREFIX_PATTERN.test(keyPrefix)) {
+    throw new ConfigError(
+      `KEYWARDEN_KEY_PREFIX must be 1–10 lowercase letters or digits, got "${keyPrefix}"`,
+    );
+  }
+  const databaseUrl = env.KEYWARDEN_DATABASE_URL || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(
+      'KEYWARDEN_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite store)',
+    );
+  }
+  const redisUrl = env.KEYWARDEN_REDIS_URL || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('KEYWARDEN_REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  const logLevel = env.KEYWARDEN_LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`KEYWARDEN_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const pepper = env.KEYWARDEN_PEPPER || undefined;
+  if (pepper !== undefined && pepper.length < 16) {
+    throw new ConfigError('KEYWARDEN_PEPPER must be at least 16 characters');
+  }
+  return {
+    port: int(env, 'KEYWARDEN_PORT', 8080, 0, 65535),
+    host: env.KEYWARDEN_HOST || '127.0.0.1',
+    dataDir: resolve(env.KEYWARDEN_DATA_DIR || './data'),
+    databaseUrl,
+    redisUrl,
+    keyPrefix,
+    pepper,
+    logLevel,
+    cacheMax: int(env, 'KEYWARDEN_CACHE_MAX', 1_000_000, 1, 100_000_000),
+    cacheTtlSeconds: int(env, 'KEYWARDEN_CACHE_TTL_SECONDS', 300, 1, 86_400),
+    bodyLimitBytes: 1024 * 1024,
+    trustProxy: bool(env, 'KEYWARDEN_TRUST_PROXY', false),
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The one table of error codes of the admin API (SPEC §3). The SDK and the console switch on
+ * `code`; `statusOf` is exhaustive so a new code cannot be added without its HTTP status.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'INVALID_JSON'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'CONFLICT'
+  | 'POLICY_VIOLATION'
+  | 'RATE_LIMITED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'ALREADY_INITIALIZED'
+  | 'SERVICE_UNAVAILABLE'
+  | 'INTERNAL';
+
+export function statusOf(code: ErrorCode): number {
+  switch (code) {
+    case 'VALIDATION_FAILED':
+    case 'INVALID_JSON':
+      return 400;
+    case 'UNAUTHENTICATED':
+      return 401;
+    case 'FORBIDDEN':
+      return 403;
+    case 'NOT_FOUND':
+      return 404;
+    case 'METHOD_NOT_ALLOWED':
+      return 405;
+    case 'CONFLICT':
+    case 'ALREADY_INITIALIZED':
+      return 409;
+    case 'PAYLOAD_TOO_LARGE':
+      return 413;
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      return 415;
+    case 'POLICY_VIOLATION':
+      return 422;
+    case 'RATE_LIMITED':
+      return 429;
+    case 'SERVICE_UNAVAILABLE':
+      return 503;
+    case 'INTERNAL':
+      return 500;
+  }
+}
+
+const TITLES: Record<ErrorCode, string> = {
+  VALIDATION_FAILED: 'The request is not valid',
+  INVALID_JSON: 'The body is not valid JSON',
+  UNAUTHENTICATED: 'Authentication required',
+  FORBIDDEN: 'Not allowed',
+  NOT_FOUND: 'Not found',
+  METHOD_NOT_ALLOWED: 'Method not allowed',
+  CONFLICT: 'Conflict',
+  POLICY_VIOLATION: 'The policy forbids this',
+  RATE_LIMITED: 'Too many requests',
+  PAYLOAD_TOO_LARGE: 'The body is too large',
+  UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
+  ALREADY_INITIALIZED: 'Already initialised',
+  SERVICE_UNAVAILABLE: 'Service unavailable',
+  INTERNAL: 'Internal error',
+};
+
+export function titleOf(code: ErrorCode): string {
+  return TITLES[code];
+}
+
+/**
+ * An expected failure of an admin operation. The HTTP layer turns it into problem+json;
+ * the CLI into a message and exit code. `detail` must never contain a secret.
+ */
+export class KeywardenError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string,
+  ) {
+    super(detail);
+    this.name = 'KeywardenError';
+  }
+
+  get status(): number {
+    return statusOf(this.code);
+  }
+}
+
+export const fail = (code: ErrorCode, detail: string): never => {
+  throw new KeywardenError(code, detail);
+};

@@ -1,0 +1,72 @@
+import type { VerifyCode, ResolvedSecret } from './verify.js';
+import type { Environment } from './keys.js';
+
+/**
+ * The ports the services depend on. One node uses the memory adapters; many nodes use the
+ * Redis ones (rate limits, invalidation) and PostgreSQL storage.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A negative entry: this hash is known not to be a key (so floods of unknown keys stay off storage). */
+export const UNKNOWN = Symbol('unknown-key');
+export type CacheValue = ResolvedSecret | typeof UNKNOWN;
+
+export interface VerificationCache {
+  get(hash: string): CacheValue | undefined;
+  set(hash: string, value: CacheValue): void;
+  /** Drops every entry of a key (all its secrets). Synchronous: done before the admin call returns. */
+  invalidateKey(keyId: string): void;
+  invalidateHash(hash: string): void;
+  clear(): void;
+  readonly size: number;
+  /**
+   * Bumped by every invalidation. A loader compares it before and after its storage read and
+   * does not cache what it read if a change happened meanwhile (the read may predate the change).
+   */
+  readonly epoch: number;
+}
+
+/** Tells the other nodes that a key changed (issue: scale-out). A single node uses the no-op bus. */
+export interface InvalidationBus {
+  publish(keyId: string): Promise<void>;
+  subscribe(onKey: (keyId: string) => void, onReset: () => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const localBus: InvalidationBus = {
+  publish: () => Promise.resolve(),
+  subscribe: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+};
+
+/** One verification, as recorded for usage counters and the verification log. Never holds the key. */
+export interface VerificationEvent {
+  at: number;
+  keyId: string | null;
+  keyStart: string | null;
+  environment: Environment;
+  permissions: readonly string[];
+  resource: string | null;
+  code: VerifyCode;
+  ip: string | null;
+  userAgent: string | null;
+  latencyUs: number;
+}
+
+/** Receives verification events; must not block (implementations batch their writes). */
+export interface UsageSink {
+  record(event: VerificationEvent): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const nullUsageSink: UsageSink = {
+  record: () => undefined,
+  flush: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+};

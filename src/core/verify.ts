@@ -1,0 +1,178 @@
+import { compileAllowlist, ipAllowed, type Allowlist } from './cidr.js';
+import type { Environment } from './keys.js';
+import type { KeyRecord, Owner, SecretInfo } from './model.js';
+import { compileGrants, firstDenied, type Grants } from './permissions.js';
+
+/** The closed set of outcomes (SPEC §2), in the order they are checked. */
+export const VERIFY_CODES = [
+  'MALFORMED',
+  'NOT_FOUND',
+  'DELETED',
+  'DISABLED',
+  'EXPIRED',
+  'ENVIRONMENT_MISMATCH',
+  'IP_NOT_ALLOWED',
+  'INSUFFICIENT_PERMISSIONS',
+  'RATE_LIMITED',
+  'USAGE_EXCEEDED',
+  'VALID',
+] as const;
+export type VerifyCode = (typeof VERIFY_CODES)[number];
+
+/** The HTTP status a protected platform should answer for a code. */
+export function platformStatus(code: VerifyCode): number {
+  switch (code) {
+    case 'VALID':
+      return 200;
+    case 'MALFORMED':
+    case 'NOT_FOUND':
+    case 'DELETED':
+    case 'DISABLED':
+    case 'EXPIRED':
+    case 'ENVIRONMENT_MISMATCH':
+      return 401;
+    case 'IP_NOT_ALLOWED':
+    case 'INSUFFICIENT_PERMISSIONS':
+      return 403;
+    case 'RATE_LIMITED':
+    case 'USAGE_EXCEEDED':
+      return 429;
+  }
+}
+
+export interface VerifyInput {
+  key: string;
+  environment: Environment;
+  permissions: readonly string[];
+  resource?: string | undefined;
+  ip?: string | undefined;
+  cost: number;
+}
+
+/**
+ * A key prepared for the hot path: grants and allowlist are compiled once when the key is
+ * loaded into the cache, so a decision does no parsing.
+ */
+export interface CompiledKey {
+  record: KeyRecord;
+  grants: Grants;
+  allowlist: Allowlist;
+  expiresAtMs: number | null;
+}
+
+export function compileKey(record: KeyRecord): CompiledKey {
+  return {
+    record,
+    grants: compileGrants(record.permissions),
+    allowlist: compileAllowlist(record.ipAllowlist),
+    expiresAtMs: record.expiresAt === null ? null : Date.parse(record.expiresAt),
+  };
+}
+
+export interface ResolvedSecret {
+  key: CompiledKey;
+  secret: SecretInfo;
+  /** Parsed once: the end of a rotated secret's grace window. */
+  secretExpiresAtMs: number | null;
+}
+
+export interface Decision {
+  code: VerifyCode;
+  /** Why, for rejections; never contains the key. */
+  detail?: string;
+}
+
+/**
+ * The pure verification decision up to and including permissions (rate limits and credits
+ * are counters, decided by the runtime after this says the key may pass).
+ */
+export function decide(found: ResolvedSecret | null, input: VerifyInput, nowMs: number): Decision {
+  if (found === null) return { code: 'NOT_FOUND' };
+  const { key, secret, secretExpiresAtMs } = found;
+  const r = key.record;
+  if (r.status === 'deleted') return { code: 'DELETED' };
+  if (r.status === 'disabled') {
+    return { code: 'DISABLED', detail: r.disabledReason ?? undefined };
+  }
+  if (key.expiresAtMs !== null && key.expiresAtMs <= nowMs) {
+    return { code: 'EXPIRED', detail: `the key expired at ${r.expiresAt ?? ''}` };
+  }
+  if (secretExpiresAtMs !== null && secretExpiresAtMs <= nowMs) {
+    return {
+      code: 'EXPIRED',
+      detail: `this secret was replaced at ${secret.replacedAt ?? ''}; its grace window ended at ${secret.expiresAt ?? ''}`,
+    };
+  }
+  if (r.environment !== input.environment) {
+    return {
+      code: 'ENVIRONMENT_MISMATCH',
+      detail: `the key belongs to ${r.environment}, the verifier serves ${input.environment}`,
+    };
+  }
+  if (!ipAllowed(key.allowlist, input.ip)) {
+    return {
+      code: 'IP_NOT_ALLOWED',
+      detail:
+        input.ip === undefined
+          ? 'the key has an IP allowlist and no ip was given'
+          : `${input.ip} is not in the key's allowlist`,
+    };
+  }
+  const denied = firstDenied(key.grants, input.permissions, input.resource);
+  if (denied !== undefined) {
+    const what =
+      input.resource !== undefined && !denied.split(':')[2] ? `${denied} on ${input.resource}` : denied;
+    return { code: 'INSUFFICIENT_PERMISSIONS', detail: `the key lacks ${what}` };
+  }
+  return { code: 'VALID' };
+}
+
+export interface RateLimitState {
+  name: string;
+  limit: number;
+  remaining: number;
+  resetAt: string;
+}
+
+/** What `POST /v1/verify` answers (always 200; the outcome is data). */
+export interface VerifyResult {
+  valid: boolean;
+  code: VerifyCode;
+  detail?: string;
+  keyId?: string;
+  name?: string;
+  environment?: Environment;
+  customerId?: string | null;
+  owner?: Owner;
+  permissions?: string[];
+  expiresAt?: string | null;
+  ratelimit?: RateLimitState | null;
+  credits?: { remaining: number } | null;
+  metadata?: Record<string, unknown>;
+  rotation?: { replacedAt: string; expiresAt: string };
+}
+
+/** Shapes the answer. Identity is included once the key is identified, even on rejection. */
+export function resultOf(found: ResolvedSecret | null, decision: Decision): VerifyResult {
+  if (found === null) return { valid: false, code: decision.code };
+  const r = found.key.record;
+  const out: VerifyResult = {
+    valid: decision.code === 'VALID',
+    code: decision.code,
+    keyId: r.id,
+    name: r.name,
+    environment: r.environment,
+    customerId: r.customerId,
+    owner: r.owner,
+    permissions: r.permissions,
+    expiresAt: r.expiresAt,
+    ratelimit: null,
+    credits: r.credits === null ? null : { remaining: r.credits.remaining },
+    metadata: r.metadata,
+  };
+  if (decision.detail !== undefined) out.detail = decision.detail;
+  const s = found.secret;
+  if (s.replacedAt !== null && s.expiresAt !== null)
+    out.rotation = { replacedAt: s.replacedAt, expiresAt: s.expiresAt };
+  return out;
+}

@@ -1,0 +1,47 @@
+import sjson from 'secure-json-parse';
+import { KeywardenError } from '../core/errors.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** In unicode mode a surrogate range only matches a lone surrogate (a pair is one code point). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** Throws if any string (key or value) holds a lone UTF-16 surrogate (`"\ud800"` is valid JSON, not valid text). */
+function assertWellFormed(v: unknown, path: string): void {
+  if (typeof v === 'string') {
+    if (LONE_SURROGATE.test(v))
+      throw new KeywardenError('INVALID_JSON', `${path} contains an unpaired UTF-16 surrogate`);
+  } else if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      assertWellFormed(x, `${path}[${i}]`);
+    });
+  } else if (typeof v === 'object' && v !== null) {
+    for (const [k, x] of Object.entries(v)) {
+      if (LONE_SURROGATE.test(k))
+        throw new KeywardenError('INVALID_JSON', `a field name in ${path} contains an unpaired surrogate`);
+      assertWellFormed(x, `${path}.${k}`);
+    }
+  }
+}
+
+/**
+ * Parses a JSON body strictly: invalid UTF-8, invalid JSON, prototype-poisoning keys and lone
+ * surrogates are all 400s with a precise detail. An empty body is "no body".
+ */
+export function parseJsonBody(buf: Buffer): unknown {
+  if (buf.length === 0) return undefined;
+  let text: string;
+  try {
+    text = utf8.decode(buf);
+  } catch {
+    throw new KeywardenError('INVALID_JSON', 'the body is not valid UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : 'parse error';
+    throw new KeywardenError('INVALID_JSON', `the body is not valid JSON: ${msg}`);
+  }
+  assertWellFormed(value, 'body');
+  return value;
+}

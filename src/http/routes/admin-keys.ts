@@ -1,0 +1,77 @@
+import {
+  AdminKeyCreate,
+  AdminKeyList,
+  AdminKeyRecord,
+  AdminKeyWithSecret,
+  Cursor,
+  IdParams,
+  Limit,
+  Problem,
+} from '../schemas.js';
+import { Type } from '@sinclair/typebox';
+import { actorOf, bearer, type App, type Services } from '../types.js';
+
+const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem };
+
+/** Admin keys (`admin:manage`): create (shown once), list, get, disable/enable, delete. */
+export function adminKeyRoutes(app: App, s: Services): void {
+  const config = { permission: 'admin:manage' as const };
+  app.post('/v1/admin-keys', {
+    config,
+    schema: {
+      tags: ['admin-keys'],
+      summary: 'Create an admin key, optionally limited to one team; the plaintext is in this response only',
+      security: bearer,
+      body: AdminKeyCreate,
+      response: { 201: AdminKeyWithSecret, ...errors },
+    },
+    handler: async (req, reply) => reply.code(201).send(await s.admin.create(actorOf(req), req.body)),
+  });
+  app.get('/v1/admin-keys', {
+    config,
+    schema: {
+      tags: ['admin-keys'],
+      security: bearer,
+      querystring: Type.Object(
+        { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) },
+        { additionalProperties: false },
+      ),
+      response: { 200: AdminKeyList, ...errors },
+    },
+    handler: async (req) => s.admin.list(actorOf(req), req.query.limit ?? 50, req.query.cursor),
+  });
+  app.get('/v1/admin-keys/:id', {
+    config,
+    schema: {
+      tags: ['admin-keys'],
+      security: bearer,
+      params: IdParams,
+      response: { 200: AdminKeyRecord, ...errors },
+    },
+    handler: async (req) => s.admin.get(actorOf(req), req.params.id),
+  });
+  app.delete('/v1/admin-keys/:id', {
+    config,
+    schema: {
+      tags: ['admin-keys'],
+      summary: 'Revoke an admin key for good',
+      security: bearer,
+      params: IdParams,
+      response: { 200: AdminKeyRecord, ...errors },
+    },
+    handler: async (req) => s.admin.setStatus(actorOf(req), req.params.id, 'deleted'),
+  });
+  for (const action of ['disable', 'enable'] as const) {
+    app.post(`/v1/admin-keys/:id/${action}`, {
+      config,
+      schema: {
+        tags: ['admin-keys'],
+        security: bearer,
+        params: IdParams,
+        response: { 200: AdminKeyRecord, ...errors },
+      },
+      handler: async (req) =>
+        s.admin.setStatus(actorOf(req), req.params.id, action === 'enable' ? 'active' : 'disabled'),
+    });
+  }
+}

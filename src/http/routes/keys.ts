@@ -1,0 +1,118 @@
+import { Type } from '@sinclair/typebox';
+import {
+  IdParams,
+  KeyCreate,
+  KeyList,
+  KeyListQuery,
+  KeyPatch,
+  KeyRecord,
+  KeyWithSecret,
+  Problem,
+  ReasonBody,
+} from '../schemas.js';
+import { actorOf, bearer, type App, type Services } from '../types.js';
+
+const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem };
+
+/** The key lifecycle: create, list, get, patch, disable/enable, delete (SPEC §3). */
+export function keyRoutes(app: App, s: Services): void {
+  app.post('/v1/keys', {
+    config: { permission: 'keys:write' },
+    schema: {
+      tags: ['keys'],
+      summary: 'Create a key; the plaintext key is in this response only',
+      security: bearer,
+      body: KeyCreate,
+      response: { 201: KeyWithSecret, ...errors },
+    },
+    handler: async (req, reply) => reply.code(201).send(await s.keys.create(actorOf(req), req.body)),
+  });
+
+  app.get('/v1/keys', {
+    config: { permission: 'keys:read' },
+    schema: {
+      tags: ['keys'],
+      summary: 'List keys',
+      security: bearer,
+      querystring: KeyListQuery,
+      response: { 200: KeyList, ...errors },
+    },
+    handler: async (req) => {
+      const { limit = 50, cursor, ...filter } = req.query;
+      return s.keys.list(actorOf(req), filter, limit, cursor);
+    },
+  });
+
+  app.get('/v1/keys/:id', {
+    config: { permission: 'keys:read' },
+    schema: {
+      tags: ['keys'],
+      summary: 'One key',
+      security: bearer,
+      params: IdParams,
+      response: { 200: KeyRecord, ...errors },
+    },
+    handler: async (req) => s.keys.get(actorOf(req), req.params.id),
+  });
+
+  app.patch('/v1/keys/:id', {
+    config: { permission: 'keys:write' },
+    schema: {
+      tags: ['keys'],
+      summary: 'Change a key (name, owner, permissions, limits, credits, expiry, allowlist, metadata)',
+      security: bearer,
+      params: IdParams,
+      body: KeyPatch,
+      response: { 200: KeyRecord, ...errors },
+    },
+    handler: async (req) => s.keys.update(actorOf(req), req.params.id, req.body),
+  });
+
+  for (const action of ['disable', 'enable'] as const) {
+    app.post(`/v1/keys/:id/${action}`, {
+      config: { permission: 'keys:write' },
+      schema: {
+        tags: ['keys'],
+        summary: action === 'disable' ? 'Disable a key at once (reversible)' : 'Enable a disabled key',
+        security: bearer,
+        params: IdParams,
+        body: ReasonBody,
+        response: { 200: KeyRecord, ...errors },
+      },
+      handler: async (req) =>
+        s.keys.setEnabled(actorOf(req), req.params.id, action === 'enable', req.body?.reason),
+    });
+  }
+
+  app.delete('/v1/keys/:id', {
+    config: { permission: 'keys:write' },
+    schema: {
+      tags: ['keys'],
+      summary: 'Reclaim a key: permanently invalid, record and history kept',
+      security: bearer,
+      params: IdParams,
+      response: { 200: KeyRecord, ...errors },
+    },
+    handler: async (req) => s.keys.remove(actorOf(req), req.params.id),
+  });
+
+  app.post('/v1/keys/:id/regenerate', {
+    config: { permission: 'keys:rotate' },
+    schema: {
+      tags: ['keys'],
+      summary: 'New secret, same id and configuration; the old one may live on for a grace period',
+      security: bearer,
+      params: IdParams,
+      body: Type.Optional(
+        Type.Object(
+          {
+            gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86_400, default: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+      response: { 200: KeyWithSecret, ...errors },
+    },
+    handler: async (req) => s.keys.regenerate(actorOf(req), req.params.id, req.body?.gracePeriodSeconds ?? 0),
+  });
+}

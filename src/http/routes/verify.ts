@@ -1,0 +1,53 @@
+import { KeywardenError } from '../../core/errors.js';
+import { isValidIp } from '../../core/cidr.js';
+import { isRequiredPermission, isResourceId } from '../../core/permissions.js';
+import { Problem, VerifyRequest, VerifyResponse } from '../schemas.js';
+import { actorOf, bearer, type App, type Services } from '../types.js';
+
+/** `POST /v1/verify`: always 200 for a well-formed request; the outcome is data (SPEC §2). */
+export function verifyRoute(app: App, s: Services): void {
+  app.post('/v1/verify', {
+    config: { permission: 'keys:verify' },
+    schema: {
+      tags: ['verify'],
+      summary: 'Is this key allowed to do this?',
+      security: bearer,
+      body: VerifyRequest,
+      response: { 200: VerifyResponse, 400: Problem, 401: Problem, 403: Problem },
+    },
+    handler: async (req) => {
+      const b = req.body;
+      const permissions = b.permissions ?? [];
+      if (b.permission !== undefined) permissions.push(b.permission);
+      permissions.forEach((p) => {
+        if (!isRequiredPermission(p)) {
+          throw new KeywardenError(
+            'VALIDATION_FAILED',
+            `"${p}" is not a permission to check: expected resource:action[:resourceId] without wildcards`,
+          );
+        }
+      });
+      if (b.resource !== undefined && !isResourceId(b.resource)) {
+        throw new KeywardenError(
+          'VALIDATION_FAILED',
+          `resource "${b.resource}" may only hold letters, digits and _ . @ -`,
+        );
+      }
+      if (b.ip !== undefined && !isValidIp(b.ip)) {
+        throw new KeywardenError('VALIDATION_FAILED', `ip "${b.ip}" is not an IPv4 or IPv6 address`);
+      }
+      const actor = actorOf(req);
+      return s.verifier.verify(
+        {
+          key: b.key,
+          environment: b.environment,
+          permissions,
+          resource: b.resource,
+          ip: b.ip,
+          cost: b.cost ?? 1,
+        },
+        { team: actor.team, userAgent: req.headers['user-agent'] ?? null },
+      );
+    },
+  });
+}

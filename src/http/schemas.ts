@@ -1,0 +1,244 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ENVIRONMENTS } from '../core/keys.js';
+import { ADMIN_PERMISSIONS } from '../core/model.js';
+import { PERMISSION_PATTERN } from '../core/permissions.js';
+import { VERIFY_CODES } from '../core/verify.js';
+
+/**
+ * Request and response schemas. The same objects validate requests (Ajv), serialise responses
+ * (fast-json-stringify) and generate /openapi.json, so the three cannot drift apart.
+ */
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Str = (max: number, extra: object = {}) => Type.String({ minLength: 1, maxLength: max, ...extra });
+const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
+/** A closed set of strings as a JSON-schema enum, typed as the union of its values. */
+const OneOf = <T extends string>(values: readonly T[], description?: string) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], ...(description ? { description } : {}) });
+
+export const Environment = OneOf(ENVIRONMENTS);
+export const Name = Str(128, { description: 'system-env-purpose, e.g. crm-prod-agent-call' });
+export const Permission = Type.String({
+  maxLength: 300,
+  description: 'resource:action[:resourceId], resource:* or *',
+});
+const PermissionList = Type.Array(Permission, { maxItems: 200 });
+export const Owner = Type.Object(
+  { team: Nullable(Str(128)), contact: Nullable(Str(256)) },
+  { additionalProperties: false },
+);
+const OwnerInput = Type.Object(
+  { team: Type.Optional(Nullable(Str(128))), contact: Type.Optional(Nullable(Str(256))) },
+  { additionalProperties: false },
+);
+export const RateLimit = Type.Object(
+  {
+    name: Str(64, { pattern: '^[A-Za-z0-9_.-]+$' }),
+    limit: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+    windowSeconds: Type.Integer({ minimum: 1, maximum: 31_536_000 }),
+  },
+  { additionalProperties: false },
+);
+export const Credits = Type.Object(
+  {
+    remaining: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    refill: Type.Optional(
+      Nullable(
+        Type.Object(
+          {
+            amount: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+            interval: OneOf(['daily', 'monthly'] as const),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+const Metadata = Type.Object(
+  {},
+  { additionalProperties: true, description: 'free JSON object, at most 8 KiB' },
+);
+const Cidr = Type.String({ maxLength: 64, description: 'IPv4/IPv6 address or CIDR range' });
+
+const mutable = {
+  system: Type.Optional(Nullable(Str(128))),
+  purpose: Type.Optional(Nullable(Str(256))),
+  owner: Type.Optional(Nullable(OwnerInput)),
+  customerId: Type.Optional(Nullable(Str(128))),
+  permissions: Type.Optional(PermissionList),
+  ratelimits: Type.Optional(Type.Array(RateLimit, { maxItems: 10 })),
+  credits: Type.Optional(Nullable(Credits)),
+  ipAllowlist: Type.Optional(Type.Array(Cidr, { maxItems: 100 })),
+  expiresAt: Type.Optional(Nullable(DateTime)),
+  metadata: Type.Optional(Metadata),
+};
+
+export const KeyCreate = Type.Object(
+  { name: Name, environment: Environment, ...mutable },
+  { additionalProperties: false },
+);
+export const KeyPatch = Type.Object(
+  { name: Type.Optional(Name), ...mutable },
+  { additionalProperties: false },
+);
+
+export const KeyStatus = OneOf(['active', 'disabled', 'expired', 'deleted'] as const);
+export const KeyRecord = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  environment: Environment,
+  system: Nullable(Type.String()),
+  purpose: Nullable(Type.String()),
+  owner: Owner,
+  customerId: Nullable(Type.String()),
+  permissions: Type.Array(Type.String()),
+  ratelimits: Type.Array(RateLimit),
+  credits: Nullable(Credits),
+  ipAllowlist: Type.Array(Type.String()),
+  expiresAt: Nullable(Type.String()),
+  metadata: Metadata,
+  status: KeyStatus,
+  start: Type.String(),
+  end: Type.String(),
+  createdAt: Type.String(),
+  createdBy: Nullable(Type.String()),
+  updatedAt: Type.String(),
+  lastUsedAt: Nullable(Type.String()),
+  disabledAt: Nullable(Type.String()),
+  disabledReason: Nullable(Type.String()),
+  rotatedAt: Nullable(Type.String()),
+  version: Type.Integer(),
+});
+export const KeyWithSecret = Type.Object({
+  key: Type.String({ description: 'the plaintext key: shown this once, never again' }),
+  record: KeyRecord,
+});
+export const KeyList = Type.Object({ items: Type.Array(KeyRecord), nextCursor: Nullable(Type.String()) });
+export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) }, { additionalProperties: false });
+export const ReasonBody = Type.Optional(
+  Type.Object({ reason: Type.Optional(Str(500)) }, { additionalProperties: false }),
+);
+export const Limit = Type.Integer({ minimum: 1, maximum: 500, default: 50 });
+export const Cursor = Type.String({ maxLength: 64 });
+
+export const KeyListQuery = Type.Object(
+  {
+    environment: Type.Optional(Environment),
+    status: Type.Optional(KeyStatus),
+    team: Type.Optional(Str(128)),
+    system: Type.Optional(Str(128)),
+    customerId: Type.Optional(Str(128)),
+    q: Type.Optional(Type.String({ maxLength: 128 })),
+    limit: Type.Optional(Limit),
+    cursor: Type.Optional(Cursor),
+  },
+  { additionalProperties: false },
+);
+
+export const VerifyCode = OneOf(VERIFY_CODES);
+export const VerifyRequest = Type.Object(
+  {
+    key: Type.String({ maxLength: 512 }),
+    environment: Environment,
+    permission: Type.Optional(Permission),
+    permissions: Type.Optional(Type.Array(Permission, { maxItems: 50 })),
+    resource: Type.Optional(Str(128)),
+    ip: Type.Optional(Type.String({ maxLength: 64 })),
+    cost: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1 })),
+  },
+  { additionalProperties: false },
+);
+export const VerifyResponse = Type.Object({
+  valid: Type.Boolean(),
+  code: VerifyCode,
+  detail: Type.Optional(Type.String()),
+  keyId: Type.Optional(Type.String()),
+  name: Type.Optional(Type.String()),
+  environment: Type.Optional(Environment),
+  customerId: Type.Optional(Nullable(Type.String())),
+  owner: Type.Optional(Owner),
+  permissions: Type.Optional(Type.Array(Type.String())),
+  expiresAt: Type.Optional(Nullable(Type.String())),
+  ratelimit: Type.Optional(
+    Nullable(
+      Type.Object({
+        name: Type.String(),
+        limit: Type.Integer(),
+        remaining: Type.Integer(),
+        resetAt: Type.String(),
+      }),
+    ),
+  ),
+  credits: Type.Optional(Nullable(Type.Object({ remaining: Type.Integer() }))),
+  metadata: Type.Optional(Metadata),
+  rotation: Type.Optional(Type.Object({ replacedAt: Type.String(), expiresAt: Type.String() })),
+});
+
+export const AdminPermission = OneOf(ADMIN_PERMISSIONS);
+export const AdminKeyCreate = Type.Object(
+  {
+    name: Str(128),
+    permissions: Type.Array(AdminPermission, { minItems: 1, maxItems: 9 }),
+    team: Type.Optional(Nullable(Str(128))),
+    expiresAt: Type.Optional(Nullable(DateTime)),
+  },
+  { additionalProperties: false },
+);
+export const AdminKeyRecord = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  permissions: Type.Array(AdminPermission),
+  team: Nullable(Type.String()),
+  status: KeyStatus,
+  start: Type.String(),
+  end: Type.String(),
+  expiresAt: Nullable(Type.String()),
+  createdAt: Type.String(),
+  createdBy: Nullable(Type.String()),
+  lastUsedAt: Nullable(Type.String()),
+  disabledAt: Nullable(Type.String()),
+});
+export const AdminKeyWithSecret = Type.Object({ key: Type.String(), record: AdminKeyRecord });
+export const AdminKeyList = Type.Object({
+  items: Type.Array(AdminKeyRecord),
+  nextCursor: Nullable(Type.String()),
+});
+
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  code: Type.String(),
+  requestId: Type.Optional(Type.String()),
+});
+
+export const AuditEntry = Type.Object({
+  id: Type.Integer(),
+  at: Type.String(),
+  actor: Nullable(Type.String()),
+  action: Type.String(),
+  target: Nullable(Type.String()),
+  before: Type.Unknown(),
+  after: Type.Unknown(),
+  ip: Nullable(Type.String()),
+  hash: Type.String(),
+});
+export const AuditQuery = Type.Object(
+  {
+    action: Type.Optional(Str(64)),
+    actor: Type.Optional(Str(64)),
+    target: Type.Optional(Str(64)),
+    from: Type.Optional(DateTime),
+    to: Type.Optional(DateTime),
+    limit: Type.Optional(Limit),
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+  },
+  { additionalProperties: false },
+);
+
+export { PERMISSION_PATTERN };
+export type KeyCreateBody = Static<typeof KeyCreate>;
+export type KeyPatchBody = Static<typeof KeyPatch>;
+export type VerifyBody = Static<typeof VerifyRequest>;

@@ -1,0 +1,44 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { KeywardenError } from '../core/errors.js';
+import type { Actor, AdminPermission } from '../core/model.js';
+import type { AdminService } from '../services/admin-service.js';
+import type { ServiceContext } from '../services/context.js';
+import type { KeysService } from '../services/keys-service.js';
+import type { Verifier } from '../services/verifier.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The admin permission a route needs; routes without one are public (health, metrics, docs). */
+    permission?: AdminPermission;
+  }
+  interface FastifyRequest {
+    actor: Actor | null;
+  }
+}
+
+export type App = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** What the routes call. Built once by the composition root. */
+export interface Services {
+  ctx: ServiceContext;
+  keys: KeysService;
+  admin: AdminService;
+  verifier: Verifier;
+  /** True when storage answers (for /readyz). */
+  ready(): Promise<boolean>;
+}
+
+export function actorOf(req: FastifyRequest): Actor {
+  if (req.actor === null) throw new KeywardenError('UNAUTHENTICATED', 'this route needs an admin key');
+  return req.actor;
+}
+
+export const bearer = [{ bearerAuth: [] }];

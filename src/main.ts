@@ -1,0 +1,173 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { KeywardenError } from './core/errors.js';
+import { createHasher } from './core/keys.js';
+import {
+  localBus,
+  nullUsageSink,
+  systemClock,
+  type Clock,
+  type InvalidationBus,
+  type UsageSink,
+} from './core/ports.js';
+import { buildApp } from './http/app.js';
+import type { App, Services } from './http/types.js';
+import { createLogger } from './logger.js';
+import { MemoryVerificationCache } from './runtime/memory/cache.js';
+import { Metrics } from './runtime/metrics.js';
+import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
+import type { ServiceContext } from './services/context.js';
+import { KeysService } from './services/keys-service.js';
+import { Verifier } from './services/verifier.js';
+import { migrate, openStorage, type Storage } from './storage/db.js';
+import { getMeta } from './storage/meta-repo.js';
+import { sql } from 'kysely';
+
+export interface Keywarden {
+  app: App;
+  services: Services;
+  storage: Storage;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export interface CreateOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** PostgreSQL schema (tests give each run its own). */
+  schema?: string;
+  usage?: UsageSink;
+  bus?: InvalidationBus;
+}
+
+/** Opens storage and applies migrations. */
+export async function openAndMigrate(config: Config, schema?: string): Promise<Storage> {
+  const storage = openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema });
+  try {
+    await migrate(storage, schema);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  return storage;
+}
+
+/** The composition root: config → adapters → services → HTTP app. */
+export async function createKeywarden(config: Config, opts: CreateOptions = {}): Promise<Keywarden> {
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const storage = await openAndMigrate(config, opts.schema);
+  const metrics = new Metrics();
+  const ctx: ServiceContext = {
+    storage,
+    cache: new MemoryVerificationCache({
+      max: config.cacheMax,
+      ttlMs: config.cacheTtlSeconds * 1000,
+      negativeTtlMs: Math.min(config.cacheTtlSeconds, 60) * 1000,
+    }),
+    bus: opts.bus ?? localBus,
+    clock: opts.clock ?? systemClock,
+    hasher: createHasher(config.pepper),
+    prefix: config.keyPrefix,
+    usage: opts.usage ?? nullUsageSink,
+    metrics,
+    log,
+  };
+  const admin = new AdminService(ctx);
+  await ctx.bus.subscribe(
+    (id) => {
+      if (id.startsWith(ADMIN_ID_PREFIX)) admin.resetCache();
+      else ctx.cache.invalidateKey(id);
+    },
+    () => {
+      ctx.cache.clear();
+      admin.resetCache();
+    },
+  );
+  const services: Services = {
+    ctx,
+    admin,
+    keys: new KeysService(ctx),
+    verifier: new Verifier(ctx),
+    ready: async () => {
+      try {
+        await sql`select 1`.execute(storage.db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+  const app = await buildApp(services, {
+    logger: log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+  });
+  return {
+    app,
+    services,
+    storage,
+    log,
+    async close() {
+      await app.close();
+      await ctx.usage.close();
+      await ctx.bus.close();
+      await storage.close();
+    },
+  };
+}
+
+export async function isInitialized(storage: Storage): Promise<boolean> {
+  return (await getMeta(storage.db, 'initialized')) !== undefined;
+}
+
+/**
+ * `keywarden init`: creates the store and its root admin key, once. A second call refuses with
+ * ALREADY_INITIALIZED and changes nothing.
+ */
+export async function initStore(config: Config): Promise<{ rootKey: string; dataDir: string }> {
+  const kw = await createKeywarden(config, { logger: createLogger('silent') });
+  try {
+    const { key } = await kw.services.admin.initRoot();
+    return { rootKey: key, dataDir: config.databaseUrl === undefined ? config.dataDir : kw.storage.location };
+  } finally {
+    await kw.close();
+  }
+}
+
+/**
+ * `keywarden serve`: initialises an empty store (printing the root key once, on stdout, never
+ * through the logger), listens, and shuts down gracefully on SIGTERM/SIGINT.
+ */
+export async function serve(config: Config, out: (line: string) => void): Promise<Keywarden> {
+  const kw = await createKeywarden(config);
+  if (!(await isInitialized(kw.storage))) {
+    try {
+      const { key } = await kw.services.admin.initRoot();
+      out(`Keywarden initialised a new store at ${kw.storage.location}.`);
+      out(`Root admin key (shown once, store it now): ${key}`);
+    } catch (err) {
+      if (!(err instanceof KeywardenError && err.code === 'ALREADY_INITIALIZED')) throw err;
+    }
+  }
+  await kw.app.listen({ port: config.port, host: config.host });
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    kw.log.info({ signal }, 'shutting down: finishing requests and flushing usage');
+    kw.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        kw.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => {
+    shutdown('SIGTERM');
+  });
+  process.once('SIGINT', () => {
+    shutdown('SIGINT');
+  });
+  return kw;
+}

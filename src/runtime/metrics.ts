@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VERIFY_CODES, type VerifyCode } from '../core/verify.js';
+
+/**
+ * Prometheus metrics of one server. A registry per instance (not the global one) so several
+ * servers in one test process do not share counters. Labels never carry key material.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly verifications: Counter<'code'>;
+  readonly verifyDuration: Histogram;
+  readonly cacheLookups: Counter<'result'>;
+  readonly cacheSize: Gauge;
+  readonly adminRequests: Counter<'route' | 'status'>;
+  readonly rateLimitRejections: Counter<'reason'>;
+  readonly jobRuns: Counter<'job' | 'outcome'>;
+  readonly usageQueueDepth: Gauge;
+  readonly usageFlushDuration: Histogram;
+  /** Pre-bound children so the hot path does no label lookup. */
+  private readonly byCode = new Map<VerifyCode, { inc(): void }>();
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.verifications = new Counter({
+      name: 'keywarden_verifications_total',
+      help: 'Verifications by outcome code',
+      labelNames: ['code'],
+      registers,
+    });
+    for (const c of VERIFY_CODES) this.byCode.set(c, this.verifications.labels(c));
+    this.verifyDuration = new Histogram({
+      name: 'keywarden_verify_duration_seconds',
+      help: 'Time to decide one verification, in process (excludes HTTP)',
+      buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+      registers,
+    });
+    this.cacheLookups = new Counter({
+      name: 'keywarden_cache_lookups_total',
+      help: 'Verification cache lookups: hit, negative (known unknown), miss',
+      labelNames: ['result'],
+      registers,
+    });
+    this.cacheSize = new Gauge({
+      name: 'keywarden_cache_entries',
+      help: 'Entries in the verification cache',
+      registers,
+    });
+    this.adminRequests = new Counter({
+      name: 'keywarden_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['route', 'status'],
+      registers,
+    });
+    this.rateLimitRejections = new Counter({
+      name: 'keywarden_ratelimit_rejections_total',
+      help: 'Verifications rejected by rate limits or credits',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.jobRuns = new Counter({
+      name: 'keywarden_job_runs_total',
+      help: 'Background job runs by job and outcome',
+      labelNames: ['job', 'outcome'],
+      registers,
+    });
+    this.usageQueueDepth = new Gauge({
+      name: 'keywarden_usage_queue_depth',
+      help: 'Verification events waiting to be written',
+      registers,
+    });
+    this.usageFlushDuration = new Histogram({
+      name: 'keywarden_usage_flush_duration_seconds',
+      help: 'Time to write one batch of usage and log rows',
+      registers,
+    });
+  }
+
+  verification(code: VerifyCode, seconds: number): void {
+    this.byCode.get(code)?.inc();
+    this.verifyDuration.observe(seconds);
+  }
+}

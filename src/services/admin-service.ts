@@ -1,0 +1,194 @@
+import { LRUCache } from 'lru-cache';
+import { KeywardenError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { normalizeTime } from '../core/key-input.js';
+import { generateKey, maskParts, parseKey } from '../core/keys.js';
+import { adminAllows, type Actor, type AdminKeyRecord, type AdminPermission } from '../core/model.js';
+import {
+  findAdminByHash,
+  getAdminRow,
+  insertAdminKey,
+  listAdminRows,
+  setAdminStatus,
+  toAdminRecord,
+  type AdminKeyRow,
+} from '../storage/admin-keys-repo.js';
+import { appendAudit } from '../storage/audit-repo.js';
+import { insertMeta } from '../storage/meta-repo.js';
+import { nowIso, type ServiceContext } from './context.js';
+
+export interface AdminKeyInput {
+  name: string;
+  permissions: AdminPermission[];
+  team?: string | null;
+  expiresAt?: string | null;
+}
+
+const unauthenticated = (detail: string): KeywardenError => new KeywardenError('UNAUTHENTICATED', detail);
+/** Admin ids are published on the invalidation bus with this prefix so other nodes drop their admin cache. */
+export const ADMIN_ID_PREFIX = 'adm_';
+
+/**
+ * Admin keys: authentication of every admin request, and their management. Lookups are cached
+ * briefly (by hash); any change to an admin key clears that cache on every node.
+ */
+export class AdminService {
+  private readonly authCache = new LRUCache<string, AdminKeyRow>({ max: 10_000, ttl: 10_000 });
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Resolves `Authorization: Bearer …` to an actor, or throws UNAUTHENTICATED with the reason. */
+  async authenticate(header: string | undefined, ip: string | null): Promise<Actor> {
+    if (header === undefined || header === '')
+      throw unauthenticated('missing Authorization: Bearer <admin key>');
+    const m = /^Bearer +(\S+)\s*$/i.exec(header);
+    if (m === null) throw unauthenticated('the Authorization header must be "Bearer <admin key>"');
+    const key = m[1] ?? '';
+    const parsed = parseKey(key, this.ctx.prefix);
+    if (parsed === null) throw unauthenticated('the bearer token is not a Keywarden admin key');
+    if (parsed.kind !== 'admin') throw unauthenticated('an ordinary API key cannot be used as an admin key');
+    const hash = this.ctx.hasher(key);
+    let row = this.authCache.get(hash);
+    if (row === undefined) {
+      row = await findAdminByHash(this.ctx.storage.db, hash);
+      if (row === undefined) throw unauthenticated('unknown admin key');
+      this.authCache.set(hash, row);
+    }
+    if (row.status !== 'active') throw unauthenticated(`this admin key is ${row.status}`);
+    if (row.expires_at !== null && row.expires_at <= nowIso(this.ctx))
+      throw unauthenticated('this admin key has expired');
+    return {
+      id: row.id,
+      permissions: new Set(JSON.parse(row.permissions) as AdminPermission[]),
+      team: row.team,
+      ip,
+    };
+  }
+
+  /** Drops cached admin keys (called on any admin key change, here or on another node). */
+  resetCache(): void {
+    this.authCache.clear();
+  }
+
+  /**
+   * Creates the store's first (root, `*`) admin key exactly once. The `initialized` latch row makes
+   * a second init a no-op refusal even when two processes race.
+   */
+  async initRoot(): Promise<{ key: string; record: AdminKeyRecord }> {
+    const created = await this.insert(null, { name: 'root', permissions: ['*'] }, async (trx, at) => {
+      if (!(await insertMeta(trx, 'initialized', at))) {
+        throw new KeywardenError(
+          'ALREADY_INITIALIZED',
+          'this store is already initialised; its root key was shown when it was created',
+        );
+      }
+    });
+    return created;
+  }
+
+  async create(actor: Actor, input: AdminKeyInput): Promise<{ key: string; record: AdminKeyRecord }> {
+    const team = input.team ?? actor.team;
+    if (actor.team !== null && team !== actor.team) {
+      throw new KeywardenError('FORBIDDEN', `this admin key manages team "${actor.team}" only`);
+    }
+    // No privilege escalation: an admin key can only hand out permissions it holds.
+    for (const p of input.permissions) {
+      if (!adminAllows(actor, p))
+        throw new KeywardenError('FORBIDDEN', `cannot grant "${p}": this admin key does not hold it`);
+    }
+    if (input.expiresAt != null && Date.parse(input.expiresAt) <= this.ctx.clock.now()) {
+      throw new KeywardenError('VALIDATION_FAILED', `expiresAt ${input.expiresAt} is in the past`);
+    }
+    return this.insert(actor, { ...input, team: team ?? null }, () => Promise.resolve());
+  }
+
+  async list(
+    actor: Actor,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ items: AdminKeyRecord[]; nextCursor: string | null }> {
+    const rows = await listAdminRows(this.ctx.storage.db, actor.team, limit + 1, cursor);
+    const now = nowIso(this.ctx);
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((r) => toAdminRecord(r, now)),
+      nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
+    };
+  }
+
+  async get(actor: Actor, id: string): Promise<AdminKeyRecord> {
+    const row = await getAdminRow(this.ctx.storage.db, id);
+    if (row === undefined || (actor.team !== null && row.team !== actor.team)) {
+      throw new KeywardenError('NOT_FOUND', `no admin key with id ${id}`);
+    }
+    return toAdminRecord(row, nowIso(this.ctx));
+  }
+
+  async setStatus(
+    actor: Actor,
+    id: string,
+    status: 'active' | 'disabled' | 'deleted',
+  ): Promise<AdminKeyRecord> {
+    const before = await this.get(actor, id);
+    if (before.status === 'deleted') throw new KeywardenError('CONFLICT', `admin key ${id} is deleted`);
+    const at = nowIso(this.ctx);
+    const action =
+      status === 'active'
+        ? 'admin_key.enable'
+        : status === 'disabled'
+          ? 'admin_key.disable'
+          : 'admin_key.delete';
+    await this.ctx.storage.db.transaction().execute(async (trx) => {
+      await setAdminStatus(trx, id, status, at);
+      const after = { ...before, status, disabledAt: status === 'active' ? null : at };
+      await appendAudit(trx, { at, actor: actor.id, action, target: id, before, after, ip: actor.ip });
+    });
+    this.resetCache();
+    await this.ctx.bus.publish(id).catch((err: unknown) => {
+      this.ctx.log.warn({ err }, 'could not publish an admin key invalidation');
+    });
+    return this.get(actor, id);
+  }
+
+  private async insert(
+    actor: Actor | null,
+    input: AdminKeyInput,
+    inTx: (trx: ServiceContext['storage']['db'], at: string) => Promise<void>,
+  ): Promise<{ key: string; record: AdminKeyRecord }> {
+    const now = this.ctx.clock.now();
+    const at = new Date(now).toISOString();
+    const key = generateKey(this.ctx.prefix, 'adm');
+    const { start, end } = maskParts(key);
+    const row: AdminKeyRow = {
+      id: newId('adm', now),
+      name: input.name,
+      hash: this.ctx.hasher(key),
+      key_start: start,
+      key_end: end,
+      permissions: JSON.stringify([...new Set(input.permissions)]),
+      team: input.team ?? null,
+      status: 'active',
+      expires_at: normalizeTime(input.expiresAt),
+      created_at: at,
+      created_by: actor?.id ?? null,
+      updated_at: at,
+      last_used_at: null,
+      disabled_at: null,
+    };
+    const record = toAdminRecord(row, at);
+    await this.ctx.storage.db.transaction().execute(async (trx) => {
+      await inTx(trx, at);
+      await insertAdminKey(trx, row);
+      await appendAudit(trx, {
+        at,
+        actor: actor?.id ?? null,
+        action: 'admin_key.create',
+        target: row.id,
+        before: null,
+        after: record,
+        ip: actor?.ip ?? null,
+      });
+    });
+    return { key, record };
+  }
+}

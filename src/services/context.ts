@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+import type { KeyHasher } from '../core/keys.js';
+import type { Clock, InvalidationBus, UsageSink, VerificationCache } from '../core/ports.js';
+import type { Storage } from '../storage/db.js';
+import type { Metrics } from '../runtime/metrics.js';
+
+/** The adapters a service needs, assembled once by the composition root (main.ts). */
+export interface ServiceContext {
+  storage: Storage;
+  cache: VerificationCache;
+  bus: InvalidationBus;
+  clock: Clock;
+  hasher: KeyHasher;
+  prefix: string;
+  usage: UsageSink;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export function nowIso(ctx: { clock: Clock }): string {
+  return new Date(ctx.clock.now()).toISOString();
+}

@@ -1,0 +1,291 @@
+import type { Kysely } from 'kysely';
+import { KeywardenError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { checkKeyFields, normalizeTime, type KeyInput, type KeyPatch } from '../core/key-input.js';
+import { ENV_CODE, generateKey, maskParts } from '../core/keys.js';
+import type { Actor, KeyRecord, StoredStatus } from '../core/model.js';
+import { isUniqueViolation } from '../storage/db.js';
+import { appendAudit } from '../storage/audit-repo.js';
+import {
+  addSecret,
+  getKeyRow,
+  insertKey,
+  listKeyRows,
+  recordToRow,
+  retireSecrets,
+  toRecord,
+  updateKey,
+  type KeyChanges,
+  type KeyFilter,
+} from '../storage/keys-repo.js';
+import type { Database } from '../storage/schema.js';
+import { nowIso, type ServiceContext } from './context.js';
+
+const notFound = (id: string): KeywardenError => new KeywardenError('NOT_FOUND', `no key with id ${id}`);
+/** Optimistic updates retry this often on a concurrent change before answering 409. */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * The admin operations on keys. Each change is one transaction that also appends its audit
+ * row; the verification cache is invalidated (and other nodes told) before the call returns.
+ */
+export class KeysService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private get db(): Kysely<Database> {
+    return this.ctx.storage.db;
+  }
+
+  async create(actor: Actor, input: KeyInput): Promise<{ key: string; record: KeyRecord }> {
+    const now = this.ctx.clock.now();
+    checkKeyFields(input, now);
+    const team = input.owner?.team ?? actor.team;
+    if (actor.team !== null && team !== actor.team) {
+      throw new KeywardenError(
+        'FORBIDDEN',
+        `this admin key manages team "${actor.team}" only, not "${team ?? ''}"`,
+      );
+    }
+    const key = generateKey(this.ctx.prefix, ENV_CODE[input.environment]);
+    const { start, end } = maskParts(key);
+    const at = new Date(now).toISOString();
+    const record: KeyRecord = {
+      id: newId('key', now),
+      name: input.name,
+      environment: input.environment,
+      system: input.system ?? null,
+      purpose: input.purpose ?? null,
+      owner: { team: team ?? null, contact: input.owner?.contact ?? null },
+      customerId: input.customerId ?? null,
+      permissions: input.permissions ?? [],
+      ratelimits: input.ratelimits ?? [],
+      credits: input.credits
+        ? { remaining: input.credits.remaining, refill: input.credits.refill ?? null }
+        : null,
+      ipAllowlist: input.ipAllowlist ?? [],
+      expiresAt: normalizeTime(input.expiresAt),
+      metadata: input.metadata ?? {},
+      status: 'active',
+      start,
+      end,
+      createdAt: at,
+      createdBy: actor.id,
+      updatedAt: at,
+      lastUsedAt: null,
+      disabledAt: null,
+      disabledReason: null,
+      rotatedAt: null,
+      version: 1,
+    };
+    const hash = this.ctx.hasher(key);
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await insertKey(trx, recordToRow(record, 'active'), hash);
+        await appendAudit(trx, {
+          at,
+          actor: actor.id,
+          action: 'key.create',
+          target: record.id,
+          before: null,
+          after: record,
+          ip: actor.ip,
+        });
+      });
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new KeywardenError('CONFLICT', `a live key named "${input.name}" already exists`);
+      throw err;
+    }
+    // A negative entry could only exist if someone presented this secret before it existed; drop it anyway.
+    this.ctx.cache.invalidateHash(hash);
+    return { key, record };
+  }
+
+  async get(actor: Actor, id: string): Promise<KeyRecord> {
+    const row = await getKeyRow(this.db, id);
+    if (row === undefined || (actor.team !== null && row.owner_team !== actor.team)) throw notFound(id);
+    return toRecord(row, nowIso(this.ctx));
+  }
+
+  async list(
+    actor: Actor,
+    filter: KeyFilter,
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<{ items: KeyRecord[]; nextCursor: string | null }> {
+    if (actor.team !== null) {
+      if (filter.team !== undefined && filter.team !== actor.team) {
+        throw new KeywardenError('FORBIDDEN', `this admin key sees team "${actor.team}" only`);
+      }
+      filter = { ...filter, team: actor.team };
+    }
+    const now = nowIso(this.ctx);
+    const rows = await listKeyRows(this.db, filter, limit + 1, cursor, now);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: page.map((r) => toRecord(r, now)),
+      nextCursor: rows.length > limit && last !== undefined ? last.id : null,
+    };
+  }
+
+  async update(actor: Actor, id: string, patch: KeyPatch): Promise<KeyRecord> {
+    if (Object.keys(patch).length === 0)
+      throw new KeywardenError('VALIDATION_FAILED', 'the patch changes nothing');
+    checkKeyFields(patch, this.ctx.clock.now());
+    if (actor.team !== null && patch.owner?.team !== undefined && patch.owner.team !== actor.team) {
+      throw new KeywardenError(
+        'FORBIDDEN',
+        `this admin key cannot hand a key to team "${patch.owner.team ?? ''}"`,
+      );
+    }
+    return this.change(actor, id, 'key.update', (before) => {
+      if (before.status === 'deleted')
+        throw new KeywardenError('CONFLICT', `key ${id} is deleted and cannot be changed`);
+      const c: KeyChanges = {};
+      if (patch.name !== undefined) c.name = patch.name;
+      if (patch.system !== undefined) c.system = patch.system;
+      if (patch.purpose !== undefined) c.purpose = patch.purpose;
+      if (patch.owner !== undefined) {
+        c.owner_team =
+          patch.owner === null ? null : patch.owner.team !== undefined ? patch.owner.team : before.owner.team;
+        c.owner_contact =
+          patch.owner === null
+            ? null
+            : patch.owner.contact !== undefined
+              ? patch.owner.contact
+              : before.owner.contact;
+      }
+      if (patch.customerId !== undefined) c.customer_id = patch.customerId;
+      if (patch.permissions !== undefined) c.permissions = JSON.stringify(patch.permissions);
+      if (patch.ratelimits !== undefined) c.ratelimits = JSON.stringify(patch.ratelimits);
+      if (patch.credits !== undefined) {
+        c.credits_remaining = patch.credits?.remaining ?? null;
+        c.credits_refill = patch.credits?.refill ? JSON.stringify(patch.credits.refill) : null;
+      }
+      if (patch.ipAllowlist !== undefined) c.ip_allowlist = JSON.stringify(patch.ipAllowlist);
+      if (patch.expiresAt !== undefined) c.expires_at = normalizeTime(patch.expiresAt);
+      if (patch.metadata !== undefined) c.metadata = JSON.stringify(patch.metadata);
+      return c;
+    });
+  }
+
+  async setEnabled(
+    actor: Actor,
+    id: string,
+    enabled: boolean,
+    reason: string | undefined,
+  ): Promise<KeyRecord> {
+    return this.change(actor, id, enabled ? 'key.enable' : 'key.disable', (before, at) => {
+      if (before.status === 'deleted')
+        throw new KeywardenError(
+          'CONFLICT',
+          `key ${id} is deleted; it cannot be ${enabled ? 'enabled' : 'disabled'}`,
+        );
+      return enabled
+        ? { status: 'active', disabled_at: null, disabled_reason: null }
+        : { status: 'disabled', disabled_at: at, disabled_reason: reason ?? null };
+    });
+  }
+
+  async remove(actor: Actor, id: string): Promise<KeyRecord> {
+    return this.change(actor, id, 'key.delete', (before, at) => {
+      if (before.status === 'deleted') throw new KeywardenError('CONFLICT', `key ${id} is already deleted`);
+      return { status: 'deleted' satisfies StoredStatus, disabled_at: before.disabledAt ?? at };
+    });
+  }
+
+  /**
+   * New secret, same id and configuration. With a grace period the old secret keeps working
+   * until then (verification reports `rotation`); with 0 it dies now.
+   */
+  async regenerate(
+    actor: Actor,
+    id: string,
+    graceSeconds: number,
+  ): Promise<{ key: string; record: KeyRecord }> {
+    let key = '';
+    const record = await this.change(actor, id, 'key.regenerate', (before, at, trx, now) => {
+      if (before.status === 'deleted')
+        throw new KeywardenError('CONFLICT', `key ${id} is deleted and cannot be regenerated`);
+      key = generateKey(this.ctx.prefix, ENV_CODE[before.environment]);
+      const { start, end } = maskParts(key);
+      const graceEnd = new Date(now + graceSeconds * 1000).toISOString();
+      const hash = this.ctx.hasher(key);
+      return {
+        changes: { key_start: start, key_end: end, rotated_at: at },
+        extra: async () => {
+          await retireSecrets(trx, id, at, graceEnd);
+          await addSecret(trx, id, hash, at);
+        },
+        auditExtra: { gracePeriodSeconds: graceSeconds },
+      };
+    });
+    return { key, record };
+  }
+
+  /**
+   * Read, decide, write with the version check, audit; retried on a concurrent change so no
+   * update is lost. Invalidates the cache after the commit, before returning.
+   */
+  private async change(
+    actor: Actor,
+    id: string,
+    action: string,
+    decide: (
+      before: KeyRecord,
+      at: string,
+      trx: Kysely<Database>,
+      nowMs: number,
+    ) =>
+      KeyChanges | { changes: KeyChanges; extra: () => Promise<void>; auditExtra: Record<string, unknown> },
+  ): Promise<KeyRecord> {
+    for (let attempt = 1; ; attempt++) {
+      const now = this.ctx.clock.now();
+      const at = new Date(now).toISOString();
+      let result: KeyRecord | null = null;
+      try {
+        result = await this.db.transaction().execute(async (trx) => {
+          const row = await getKeyRow(trx, id);
+          if (row === undefined || (actor.team !== null && row.owner_team !== actor.team)) throw notFound(id);
+          const before = toRecord(row, at);
+          const d = decide(before, at, trx, now);
+          const plan = 'changes' in d ? d : { changes: d, extra: undefined, auditExtra: undefined };
+          const ok = await updateKey(trx, id, before.version, { ...plan.changes, updated_at: at });
+          if (!ok) return null;
+          if (plan.extra !== undefined) await plan.extra();
+          const afterRow = await getKeyRow(trx, id);
+          if (afterRow === undefined) throw notFound(id);
+          const after = toRecord(afterRow, at);
+          await appendAudit(trx, {
+            at,
+            actor: actor.id,
+            action,
+            target: id,
+            before,
+            after: plan.auditExtra === undefined ? after : { ...after, ...plan.auditExtra },
+            ip: actor.ip,
+          });
+          return after;
+        });
+      } catch (err) {
+        if (isUniqueViolation(err))
+          throw new KeywardenError('CONFLICT', 'another live key already has that name');
+        throw err;
+      }
+      if (result !== null) {
+        this.ctx.cache.invalidateKey(id);
+        await this.ctx.bus.publish(id).catch((err: unknown) => {
+          this.ctx.log.warn(
+            { err, keyId: id },
+            'could not publish a cache invalidation; other nodes rely on their TTL',
+          );
+        });
+        return result;
+      }
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new KeywardenError('CONFLICT', `key ${id} kept changing concurrently; try again`);
+      }
+    }
+  }
+}

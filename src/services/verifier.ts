@@ -1,0 +1,93 @@
+import { parseKey } from '../core/keys.js';
+import { UNKNOWN, type CacheValue } from '../core/ports.js';
+import {
+  compileKey,
+  decide,
+  resultOf,
+  type ResolvedSecret,
+  type VerifyInput,
+  type VerifyResult,
+} from '../core/verify.js';
+import { findByHash, toRecord } from '../storage/keys-repo.js';
+import { nowIso, type ServiceContext } from './context.js';
+
+/** Who asks: a verifier limited to a team only sees that team's keys (others are NOT_FOUND). */
+export interface VerifyScope {
+  team: string | null;
+  userAgent?: string | null;
+}
+
+/**
+ * The hot path: format and checksum (no storage) → hash → cache (positive and negative
+ * entries) → pure decision → runtime limits. A cached key costs no storage round trip; usage is
+ * handed to a batching sink, never written synchronously.
+ */
+export class Verifier {
+  /** Concurrent misses for one hash share one storage read. */
+  private readonly loading = new Map<string, Promise<CacheValue>>();
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async verify(input: VerifyInput, scope: VerifyScope): Promise<VerifyResult> {
+    const t0 = process.hrtime.bigint();
+    const ctx = this.ctx;
+    let found: ResolvedSecret | null = null;
+    let result: VerifyResult;
+    const parsed = parseKey(input.key, ctx.prefix);
+    // Admin keys are never accepted as ordinary keys: to the verifier they are not of the format.
+    if (parsed === null || parsed.kind === 'admin') {
+      result = { valid: false, code: 'MALFORMED' };
+    } else {
+      const hash = ctx.hasher(input.key);
+      let v = ctx.cache.get(hash);
+      if (v === undefined) {
+        ctx.metrics.cacheLookups.labels('miss').inc();
+        v = await this.load(hash);
+      } else {
+        ctx.metrics.cacheLookups.labels(v === UNKNOWN ? 'negative' : 'hit').inc();
+      }
+      if (v !== UNKNOWN && (scope.team === null || v.key.record.owner.team === scope.team)) found = v;
+      const now = ctx.clock.now();
+      result = resultOf(found, decide(found, input, now));
+    }
+    const latencyUs = Number(process.hrtime.bigint() - t0) / 1000;
+    ctx.metrics.verification(result.code, latencyUs / 1e6);
+    ctx.usage.record({
+      at: ctx.clock.now(),
+      keyId: found?.key.record.id ?? null,
+      keyStart: found?.key.record.start ?? null,
+      environment: input.environment,
+      permissions: input.permissions,
+      resource: input.resource ?? null,
+      code: result.code,
+      ip: input.ip ?? null,
+      userAgent: scope.userAgent ?? null,
+      latencyUs,
+    });
+    return result;
+  }
+
+  private load(hash: string): Promise<CacheValue> {
+    const pending = this.loading.get(hash);
+    if (pending !== undefined) return pending;
+    const epoch = this.ctx.cache.epoch;
+    const p = findByHash(this.ctx.storage.db, hash)
+      .then((hit): CacheValue => {
+        if (hit === null) return UNKNOWN;
+        const secretExpiresAtMs = hit.secret.expiresAt === null ? null : Date.parse(hit.secret.expiresAt);
+        return {
+          key: compileKey(toRecord(hit.row, nowIso(this.ctx))),
+          secret: hit.secret,
+          secretExpiresAtMs,
+        };
+      })
+      .then((value) => {
+        // Only cache what was read if no change happened meanwhile: the read may predate it.
+        if (this.ctx.cache.epoch === epoch) this.ctx.cache.set(hash, value);
+        return value;
+      })
+      .finally(() => this.loading.delete(hash));
+    this.loading.set(hash, p);
+    return p;
+  }
+}

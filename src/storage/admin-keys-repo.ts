@@ -1,0 +1,73 @@
+import type { Kysely, Selectable } from 'kysely';
+import {
+  effectiveStatus,
+  type AdminKeyRecord,
+  type AdminPermission,
+  type StoredStatus,
+} from '../core/model.js';
+import type { AdminKeysTable, Database } from './schema.js';
+
+type Db = Kysely<Database>;
+export type AdminKeyRow = Selectable<AdminKeysTable>;
+
+export function toAdminRecord(row: AdminKeyRow, nowIso: string): AdminKeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    permissions: JSON.parse(row.permissions) as AdminPermission[],
+    team: row.team,
+    status: effectiveStatus(row.status as StoredStatus, row.expires_at, nowIso),
+    start: row.key_start,
+    end: row.key_end,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    lastUsedAt: row.last_used_at,
+    disabledAt: row.disabled_at,
+  };
+}
+
+export async function insertAdminKey(db: Db, row: AdminKeysTable): Promise<void> {
+  await db.insertInto('admin_keys').values(row).execute();
+}
+
+export async function findAdminByHash(db: Db, hash: string): Promise<AdminKeyRow | undefined> {
+  return db.selectFrom('admin_keys').selectAll().where('hash', '=', hash).executeTakeFirst();
+}
+
+export async function getAdminRow(db: Db, id: string): Promise<AdminKeyRow | undefined> {
+  return db.selectFrom('admin_keys').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function listAdminRows(
+  db: Db,
+  team: string | null,
+  limit: number,
+  cursor?: string,
+): Promise<AdminKeyRow[]> {
+  let q = db.selectFrom('admin_keys').selectAll();
+  if (team !== null) q = q.where('team', '=', team);
+  if (cursor !== undefined) q = q.where('id', '<', cursor);
+  return q.orderBy('id', 'desc').limit(limit).execute();
+}
+
+export async function setAdminStatus(
+  db: Db,
+  id: string,
+  status: StoredStatus,
+  nowIso: string,
+): Promise<void> {
+  await db
+    .updateTable('admin_keys')
+    .set({ status, updated_at: nowIso, disabled_at: status === 'active' ? null : nowIso })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function countAdminKeys(db: Db): Promise<number> {
+  const r = await db
+    .selectFrom('admin_keys')
+    .select((eb) => eb.fn.countAll<string | number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}

@@ -1,0 +1,194 @@
+import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
+import type { Environment } from '../core/keys.js';
+import {
+  effectiveStatus,
+  type Credits,
+  type KeyRecord,
+  type KeyStatus,
+  type SecretInfo,
+  type StoredStatus,
+} from '../core/model.js';
+import type { Database, KeysTable } from './schema.js';
+
+type Db = Kysely<Database>;
+type KeyRow = Selectable<KeysTable>;
+
+export function toRecord(row: KeyRow, nowIso: string): KeyRecord {
+  const refill = row.credits_refill === null ? null : (JSON.parse(row.credits_refill) as Credits['refill']);
+  return {
+    id: row.id,
+    name: row.name,
+    environment: row.environment as Environment,
+    system: row.system,
+    purpose: row.purpose,
+    owner: { team: row.owner_team, contact: row.owner_contact },
+    customerId: row.customer_id,
+    permissions: JSON.parse(row.permissions) as string[],
+    ratelimits: JSON.parse(row.ratelimits) as KeyRecord['ratelimits'],
+    credits: row.credits_remaining === null ? null : { remaining: row.credits_remaining, refill },
+    ipAllowlist: JSON.parse(row.ip_allowlist) as string[],
+    expiresAt: row.expires_at,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    status: effectiveStatus(row.status as StoredStatus, row.expires_at, nowIso),
+    start: row.key_start,
+    end: row.key_end,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    updatedAt: row.updated_at,
+    lastUsedAt: row.last_used_at,
+    disabledAt: row.disabled_at,
+    disabledReason: row.disabled_reason,
+    rotatedAt: row.rotated_at,
+    version: row.version,
+  };
+}
+
+/** The columns an admin change may write (everything but identity and creation facts). */
+export type KeyChanges = Omit<Updateable<KeysTable>, 'id' | 'created_at' | 'created_by' | 'version'>;
+
+export function recordToRow(r: KeyRecord, storedStatus: StoredStatus): KeysTable {
+  return {
+    id: r.id,
+    name: r.name,
+    environment: r.environment,
+    system: r.system,
+    purpose: r.purpose,
+    owner_team: r.owner.team,
+    owner_contact: r.owner.contact,
+    customer_id: r.customerId,
+    permissions: JSON.stringify(r.permissions),
+    ratelimits: JSON.stringify(r.ratelimits),
+    credits_remaining: r.credits?.remaining ?? null,
+    credits_refill: r.credits?.refill ? JSON.stringify(r.credits.refill) : null,
+    ip_allowlist: JSON.stringify(r.ipAllowlist),
+    expires_at: r.expiresAt,
+    metadata: JSON.stringify(r.metadata),
+    status: storedStatus,
+    key_start: r.start,
+    key_end: r.end,
+    created_at: r.createdAt,
+    created_by: r.createdBy,
+    updated_at: r.updatedAt,
+    last_used_at: r.lastUsedAt,
+    disabled_at: r.disabledAt,
+    disabled_reason: r.disabledReason,
+    rotated_at: r.rotatedAt,
+    version: r.version,
+  };
+}
+
+export async function insertKey(db: Db, row: KeysTable, secretHash: string): Promise<void> {
+  await db.insertInto('keys').values(row).execute();
+  await db
+    .insertInto('key_secrets')
+    .values({
+      hash: secretHash,
+      key_id: row.id,
+      created_at: row.created_at,
+      expires_at: null,
+      replaced_at: null,
+    })
+    .execute();
+}
+
+export async function getKeyRow(db: Db, id: string): Promise<KeyRow | undefined> {
+  return db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The key a secret hash belongs to, with that secret's own validity (rotation grace windows). */
+export async function findByHash(db: Db, hash: string): Promise<{ row: KeyRow; secret: SecretInfo } | null> {
+  const s = await db.selectFrom('key_secrets').selectAll().where('hash', '=', hash).executeTakeFirst();
+  if (s === undefined) return null;
+  const row = await getKeyRow(db, s.key_id);
+  if (row === undefined) return null;
+  return {
+    row,
+    secret: { keyId: s.key_id, createdAt: s.created_at, expiresAt: s.expires_at, replacedAt: s.replaced_at },
+  };
+}
+
+/**
+ * Writes `changes` only if the row still has `version` (optimistic concurrency): two nodes
+ * changing one key at once cannot both win; the loser gets `false` and reports a conflict.
+ */
+export async function updateKey(db: Db, id: string, version: number, changes: KeyChanges): Promise<boolean> {
+  const res = await db
+    .updateTable('keys')
+    .set({ ...changes, version: version + 1 })
+    .where('id', '=', id)
+    .where('version', '=', version)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Ends every live secret of a key at `expiresAt` (now, or the end of a grace window). */
+export async function retireSecrets(
+  db: Db,
+  keyId: string,
+  replacedAt: string,
+  expiresAt: string,
+): Promise<void> {
+  await db
+    .updateTable('key_secrets')
+    .set({ replaced_at: replacedAt, expires_at: expiresAt })
+    .where('key_id', '=', keyId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', expiresAt)]))
+    .execute();
+}
+
+export async function addSecret(db: Db, keyId: string, hash: string, createdAt: string): Promise<void> {
+  await db
+    .insertInto('key_secrets')
+    .values({ hash, key_id: keyId, created_at: createdAt, expires_at: null, replaced_at: null })
+    .execute();
+}
+
+export async function secretHashesOf(db: Db, keyId: string): Promise<string[]> {
+  const rows = await db.selectFrom('key_secrets').select('hash').where('key_id', '=', keyId).execute();
+  return rows.map((r) => r.hash);
+}
+
+export interface KeyFilter {
+  environment?: Environment | undefined;
+  status?: KeyStatus | undefined;
+  team?: string | undefined;
+  system?: string | undefined;
+  customerId?: string | undefined;
+  /** Case-insensitive substring of the name. */
+  q?: string | undefined;
+}
+
+/** Newest first, keyset-paginated on the time-ordered id, so page N costs the same as page 1. */
+export async function listKeyRows(
+  db: Db,
+  filter: KeyFilter,
+  limit: number,
+  cursor: string | undefined,
+  nowIso: string,
+): Promise<KeyRow[]> {
+  let q = db.selectFrom('keys').selectAll();
+  if (filter.environment !== undefined) q = q.where('environment', '=', filter.environment);
+  if (filter.team !== undefined) q = q.where('owner_team', '=', filter.team);
+  if (filter.system !== undefined) q = q.where('system', '=', filter.system);
+  if (filter.customerId !== undefined) q = q.where('customer_id', '=', filter.customerId);
+  if (filter.q !== undefined && filter.q !== '') {
+    const escaped = filter.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+    q = q.where(sql<boolean>`lower(name) like ${`%${escaped}%`} escape '\\'`);
+  }
+  switch (filter.status) {
+    case undefined:
+      break;
+    case 'active':
+      q = q
+        .where('status', '=', 'active')
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowIso)]));
+      break;
+    case 'expired':
+      q = q.where('status', '=', 'active').where('expires_at', '<=', nowIso);
+      break;
+    default:
+      q = q.where('status', '=', filter.status);
+  }
+  if (cursor !== undefined) q = q.where('id', '<', cursor);
+  return q.orderBy('id', 'desc').limit(limit).execute();
+}

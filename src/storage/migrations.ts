@@ -1,0 +1,116 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Migrations in code (not files on disk) so the compiled package carries them; the same
+ * statements run on SQLite and PostgreSQL.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_core': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('system', 'text')
+        .addColumn('purpose', 'text')
+        .addColumn('owner_team', 'text')
+        .addColumn('owner_contact', 'text')
+        .addColumn('customer_id', 'text')
+        .addColumn('permissions', 'text', (c) => c.notNull())
+        .addColumn('ratelimits', 'text', (c) => c.notNull())
+        .addColumn('credits_remaining', 'integer')
+        .addColumn('credits_refill', 'text')
+        .addColumn('ip_allowlist', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('key_start', 'text', (c) => c.notNull())
+        .addColumn('key_end', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text')
+        .addColumn('disabled_at', 'text')
+        .addColumn('disabled_reason', 'text')
+        .addColumn('rotated_at', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+      // A name identifies one live key (system-env-purpose); reclaimed keys free their name.
+      await db.schema
+        .createIndex('keys_name_live')
+        .unique()
+        .on('keys')
+        .column('name')
+        .where(sql.ref('status'), '<>', 'deleted')
+        .execute();
+      await db.schema.createIndex('keys_env').on('keys').columns(['environment', 'id']).execute();
+      await db.schema.createIndex('keys_team').on('keys').columns(['owner_team', 'id']).execute();
+      await db.schema.createIndex('keys_customer').on('keys').columns(['customer_id', 'id']).execute();
+      await db.schema.createIndex('keys_status').on('keys').columns(['status', 'id']).execute();
+
+      await db.schema
+        .createTable('key_secrets')
+        .addColumn('hash', 'text', (c) => c.primaryKey())
+        .addColumn('key_id', 'text', (c) => c.notNull().references('keys.id'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('replaced_at', 'text')
+        .execute();
+      await db.schema.createIndex('key_secrets_key').on('key_secrets').column('key_id').execute();
+
+      await db.schema
+        .createTable('admin_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('key_start', 'text', (c) => c.notNull())
+        .addColumn('key_end', 'text', (c) => c.notNull())
+        .addColumn('permissions', 'text', (c) => c.notNull())
+        .addColumn('team', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text')
+        .addColumn('disabled_at', 'text')
+        .execute();
+
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text')
+        .addColumn('before', 'text')
+        .addColumn('after', 'text')
+        .addColumn('ip', 'text')
+        .addColumn('prev_hash', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_target').on('audit_log').columns(['target', 'id']).execute();
+      await db.schema
+        .createTable('audit_head')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute();
+      await db
+        .insertInto('audit_head' as never)
+        .values({ id: 1, seq: 0, hash: '' })
+        .execute();
+
+      await db.schema
+        .createTable('meta')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

@@ -1,0 +1,91 @@
+/**
+ * Kysely table types. The same schema serves SQLite and PostgreSQL, so it sticks to types both
+ * have: text (ISO-8601 timestamps sort correctly as text, JSON is stored as text) and integer.
+ */
+export interface KeysTable {
+  id: string;
+  name: string;
+  environment: string;
+  system: string | null;
+  purpose: string | null;
+  owner_team: string | null;
+  owner_contact: string | null;
+  customer_id: string | null;
+  permissions: string;
+  ratelimits: string;
+  credits_remaining: number | null;
+  credits_refill: string | null;
+  ip_allowlist: string;
+  expires_at: string | null;
+  metadata: string;
+  status: string;
+  key_start: string;
+  key_end: string;
+  created_at: string;
+  created_by: string | null;
+  updated_at: string;
+  last_used_at: string | null;
+  disabled_at: string | null;
+  disabled_reason: string | null;
+  rotated_at: string | null;
+  version: number;
+}
+
+export interface KeySecretsTable {
+  hash: string;
+  key_id: string;
+  created_at: string;
+  expires_at: string | null;
+  replaced_at: string | null;
+}
+
+export interface AdminKeysTable {
+  id: string;
+  name: string;
+  hash: string;
+  key_start: string;
+  key_end: string;
+  permissions: string;
+  team: string | null;
+  status: string;
+  expires_at: string | null;
+  created_at: string;
+  created_by: string | null;
+  updated_at: string;
+  last_used_at: string | null;
+  disabled_at: string | null;
+}
+
+export interface AuditLogTable {
+  id: number;
+  at: string;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  before: string | null;
+  after: string | null;
+  ip: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One row (id = 1): the head of the audit hash chain. Updating it serialises appends across nodes. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface MetaTable {
+  name: string;
+  value: string;
+}
+
+export interface Database {
+  keys: KeysTable;
+  key_secrets: KeySecretsTable;
+  admin_keys: AdminKeysTable;
+  audit_log: AuditLogTable;
+  audit_head: AuditHeadTable;
+  meta: MetaTable;
+}
