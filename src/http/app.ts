@@ -58,6 +58,10 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     }
     req.actor = actor;
   });
+  // Action routes (disable, enable, regenerate) take an optional body: absent means {}.
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && req.method === 'POST') req.body = {};
+  });
   app.addHook('onResponse', async (req, reply) => {
     s.ctx.metrics.adminRequests.labels(req.routeOptions.url ?? 'unmatched', String(reply.statusCode)).inc();
     if (reply.statusCode >= 500) req.log.warn({ url: req.url, status: reply.statusCode }, 'request failed');

@@ -246,7 +246,7 @@ export class KeysService {
       let result: KeyRecord | null = null;
       try {
         result = await this.db.transaction().execute(async (trx) => {
-          const row = await getKeyRow(trx, id);
+          const row = await getKeyRow(trx, id, this.ctx.storage.dialect === 'postgres');
           if (row === undefined || (actor.team !== null && row.owner_team !== actor.team)) throw notFound(id);
           const before = toRecord(row, at);
           const d = decide(before, at, trx, now);

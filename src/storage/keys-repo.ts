@@ -91,8 +91,13 @@ export async function insertKey(db: Db, row: KeysTable, secretHash: string): Pro
     .execute();
 }
 
-export async function getKeyRow(db: Db, id: string): Promise<KeyRow | undefined> {
-  return db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst();
+/**
+ * `lock` takes the row lock (PostgreSQL `FOR UPDATE`) so concurrent writers from several nodes
+ * queue instead of failing their version check. SQLite needs none: its writers are serialised.
+ */
+export async function getKeyRow(db: Db, id: string, lock = false): Promise<KeyRow | undefined> {
+  const q = db.selectFrom('keys').selectAll().where('id', '=', id);
+  return (lock ? q.forUpdate() : q).executeTakeFirst();
 }
 
 /** The key a secret hash belongs to, with that secret's own validity (rotation grace windows). */

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  BODY_LENGTH,
+  checksum,
+  createHasher,
+  generateKey,
+  maskParts,
+  parseKey,
+  randomBase62,
+} from './keys.js';
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+test('generated keys have the SPEC format and parse back', () => {
+  for (const env of ['prod', 'stg', 'dev', 'adm'] as const) {
+    const key = generateKey('kw', env);
+    assert.match(key, new RegExp(`^kw_${env}_[0-9A-Za-z]{${BODY_LENGTH + 6}}$`));
+    const kind = { prod: 'production', stg: 'staging', dev: 'development', adm: 'admin' }[env];
+    assert.deepEqual(parseKey(key, 'kw'), { prefix: 'kw', kind });
+  }
+});
+
+test('the body carries at least 178 bits', () => {
+  assert.ok(BODY_LENGTH * Math.log2(62) >= 178);
+});
+
+test('checksum rejects every single-character substitution of a key', () => {
+  const key = generateKey('kw', 'prod');
+  let tried = 0;
+  for (let i = 0; i < key.length; i++) {
+    for (const c of `${BASE62}_`) {
+      if (c === key[i]) continue;
+      const typo = key.slice(0, i) + c + key.slice(i + 1);
+      tried++;
+      assert.equal(parseKey(typo, 'kw'), null, `typo at ${i} (${c}) accepted`);
+    }
+  }
+  assert.ok(tried > 2000);
+});
+
+test('checksum rejects deletions, insertions and adjacent swaps', () => {
+  const key = generateKey('kw', 'dev');
+  for (let i = 0; i < key.length; i++) {
+    assert.equal(parseKey(key.slice(0, i) + key.slice(i + 1), 'kw'), null);
+    assert.equal(parseKey(key.slice(0, i) + 'x' + key.slice(i), 'kw'), null);
+    if (i + 1 < key.length && key[i] !== key[i + 1]) {
+      assert.equal(parseKey(key.slice(0, i) + key[i + 1] + key[i] + key.slice(i + 2), 'kw'), null);
+    }
+  }
+});
+
+test('parseKey rejects other prefixes, unknown environments, non-base62 and oversize input', () => {
+  const key = generateKey('acme', 'prod');
+  assert.equal(parseKey(key, 'kw'), null);
+  assert.notEqual(parseKey(key, 'acme'), null);
+  const head = `kw_live_${randomBase62(BODY_LENGTH)}`;
+  assert.equal(parseKey(head + checksum(head), 'kw'), null);
+  const bad = `kw_prod_${randomBase62(BODY_LENGTH - 1)}é`;
+  assert.equal(parseKey(bad + checksum(bad), 'kw'), null);
+  assert.equal(parseKey('', 'kw'), null);
+  assert.equal(parseKey('kw_prod_', 'kw'), null);
+  assert.equal(parseKey('x'.repeat(10_000), 'kw'), null);
+  const short = `kw_prod_${randomBase62(10)}`;
+  assert.equal(parseKey(short + checksum(short), 'kw'), null);
+});
+
+test('maskParts keeps prefix, env and 4 body characters, and the last 4', () => {
+  const key = generateKey('kw', 'prod');
+  const { start, end } = maskParts(key);
+  assert.equal(start, key.slice(0, 'kw_prod_'.length + 4));
+  assert.equal(end, key.slice(-4));
+});
+
+test('hashing: deterministic, distinct per key, and peppered hashes differ', () => {
+  const key = generateKey('kw', 'prod');
+  const plain = createHasher();
+  const peppered = createHasher('a-server-side-pepper');
+  assert.equal(plain(key), plain(key));
+  assert.notEqual(plain(key), plain(generateKey('kw', 'prod')));
+  assert.notEqual(plain(key), peppered(key));
+  assert.ok(!plain(key).includes(key));
+});
+
+test('randomBase62 is roughly uniform (no modulo bias towards the first characters)', () => {
+  const counts = new Map<string, number>();
+  const s = randomBase62(62 * 2000);
+  for (const c of s) counts.set(c, (counts.get(c) ?? 0) + 1);
+  assert.equal(counts.size, 62);
+  for (const n of counts.values()) assert.ok(n > 1600 && n < 2400, `count ${n} outside 2000±400`);
+});
