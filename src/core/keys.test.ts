@@ -45,7 +45,10 @@ test('checksum rejects deletions, insertions and adjacent swaps', () => {
     assert.equal(parseKey(key.slice(0, i) + key.slice(i + 1), 'kw'), null);
     assert.equal(parseKey(key.slice(0, i) + 'x' + key.slice(i), 'kw'), null);
     if (i + 1 < key.length && key[i] !== key[i + 1]) {
-      assert.equal(parseKey(key.slice(0, i) + key[i + 1] + key[i] + key.slice(i + 2), 'kw'), null);
+      assert.equal(
+        parseKey(key.slice(0, i) + key.charAt(i + 1) + key.charAt(i) + key.slice(i + 2), 'kw'),
+        null,
+      );
     }
   }
 });

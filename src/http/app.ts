@@ -37,7 +37,8 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`),
   );
-  app.removeContentTypeParser('application/json');
+  // JSON only: any other media type is a 415, not a string body that fails validation later.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       done(null, parseJsonBody(body as Buffer));
@@ -46,6 +47,14 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     }
   });
   app.decorateRequest('actor', null);
+  // Each admin route documents, in OpenAPI, the permission it needs (the security suite reads it).
+  app.addHook('onRoute', (route) => {
+    const needed = route.config?.permission;
+    if (needed === undefined) return;
+    const schema = (route.schema ??= {}) as { description?: string; security?: unknown };
+    schema.security = [{ bearerAuth: [] }];
+    schema.description = `Requires the admin permission \`${needed}\`.${schema.description ? ` ${schema.description}` : ''}`;
+  });
 
   // Authentication runs first (onRequest), before any body is read or validated, so an anonymous
   // caller learns nothing about the API's shape.
@@ -59,8 +68,9 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     req.actor = actor;
   });
   // Action routes (disable, enable, regenerate) take an optional body: absent means {}.
-  app.addHook('preValidation', async (req) => {
+  app.addHook('preValidation', (req, _reply, done) => {
     if (req.body === undefined && req.method === 'POST') req.body = {};
+    done();
   });
   app.addHook('onResponse', async (req, reply) => {
     s.ctx.metrics.adminRequests.labels(req.routeOptions.url ?? 'unmatched', String(reply.statusCode)).inc();

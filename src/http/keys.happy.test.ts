@@ -69,7 +69,7 @@ for (const dialect of DIALECTS) {
       for (;;) {
         for (const it of page.items as { name: string }[]) seen.push(it.name);
         if (page.nextCursor === null) break;
-        page = (await call(t, 'GET', `/v1/keys?team=pay&limit=2&cursor=${String(page.nextCursor)}`)).body;
+        page = (await call(t, 'GET', `/v1/keys?team=pay&limit=2&cursor=${page.nextCursor as string}`)).body;
       }
       assert.deepEqual(seen, [
         'pay-stg-batch-4',
