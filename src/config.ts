@@ -15,6 +15,11 @@ export interface Config {
   cacheTtlSeconds: number;
   bodyLimitBytes: number;
   trustProxy: boolean;
+  usageFlushMs: number;
+  usageMaxBufferedLogs: number;
+  logRetentionDays: number;
+  /** How often background jobs (credit refills, log retention) run. */
+  jobIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -81,5 +86,9 @@ export function loadConfig(env: Env = process.env): Config {
     cacheTtlSeconds: int(env, 'KEYWARDEN_CACHE_TTL_SECONDS', 300, 1, 86_400),
     bodyLimitBytes: 1024 * 1024,
     trustProxy: bool(env, 'KEYWARDEN_TRUST_PROXY', false),
+    usageFlushMs: int(env, 'KEYWARDEN_USAGE_FLUSH_MS', 1000, 10, 3_600_000),
+    usageMaxBufferedLogs: int(env, 'KEYWARDEN_USAGE_MAX_BUFFERED_LOGS', 200_000, 1, 100_000_000),
+    logRetentionDays: int(env, 'KEYWARDEN_LOG_RETENTION_DAYS', 30, 1, 3650),
+    jobIntervalSeconds: int(env, 'KEYWARDEN_JOB_INTERVAL_SECONDS', 60, 1, 86_400),
   };
 }

@@ -4,16 +4,19 @@ import { KeywardenError } from './core/errors.js';
 import { createHasher } from './core/keys.js';
 import {
   localBus,
-  nullUsageSink,
   systemClock,
   type Clock,
   type InvalidationBus,
+  type Limiter,
   type UsageSink,
 } from './core/ports.js';
 import { buildApp } from './http/app.js';
 import type { App, Services } from './http/types.js';
 import { createLogger } from './logger.js';
 import { MemoryVerificationCache } from './runtime/memory/cache.js';
+import { MemoryLimiter } from './runtime/memory/limiter.js';
+import { UsageBatcher } from './runtime/usage-batcher.js';
+import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import type { ServiceContext } from './services/context.js';
@@ -28,6 +31,7 @@ export interface Keywarden {
   services: Services;
   storage: Storage;
   log: Logger;
+  jobs: Jobs;
   close(): Promise<void>;
 }
 
@@ -37,6 +41,7 @@ export interface CreateOptions {
   /** PostgreSQL schema (tests give each run its own). */
   schema?: string;
   usage?: UsageSink;
+  limiter?: Limiter;
   bus?: InvalidationBus;
 }
 
@@ -57,6 +62,14 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
   const log = opts.logger ?? createLogger(config.logLevel);
   const storage = await openAndMigrate(config, opts.schema);
   const metrics = new Metrics();
+  const clock = opts.clock ?? systemClock;
+  const limiter = opts.limiter ?? new MemoryLimiter(() => clock.now());
+  const usage =
+    opts.usage ??
+    new UsageBatcher(storage, limiter, metrics, log, {
+      flushIntervalMs: config.usageFlushMs,
+      maxBufferedLogs: config.usageMaxBufferedLogs,
+    });
   const ctx: ServiceContext = {
     storage,
     cache: new MemoryVerificationCache({
@@ -65,10 +78,11 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       negativeTtlMs: Math.min(config.cacheTtlSeconds, 60) * 1000,
     }),
     bus: opts.bus ?? localBus,
-    clock: opts.clock ?? systemClock,
+    clock,
     hasher: createHasher(config.pepper),
     prefix: config.keyPrefix,
-    usage: opts.usage ?? nullUsageSink,
+    usage,
+    limiter,
     metrics,
     log,
   };
@@ -102,14 +116,22 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
   });
+  const jobs = new Jobs(ctx, {
+    intervalSeconds: config.jobIntervalSeconds,
+    logRetentionDays: config.logRetentionDays,
+  });
   return {
     app,
     services,
     storage,
     log,
+    jobs,
     async close() {
+      jobs.stop();
       await app.close();
+      // Flush after the server stopped taking requests, so the last verifications are written.
       await ctx.usage.close();
+      await ctx.limiter.close();
       await ctx.bus.close();
       await storage.close();
     },
@@ -150,6 +172,7 @@ export async function serve(config: Config, out: (line: string) => void): Promis
     }
   }
   await kw.app.listen({ port: config.port, host: config.host });
+  kw.jobs.start();
   let closing = false;
   const shutdown = (signal: string): void => {
     if (closing) return;

@@ -1,4 +1,5 @@
-import type { VerifyCode, ResolvedSecret } from './verify.js';
+import type { RateLimit } from './model.js';
+import type { RateLimitState, ResolvedSecret, VerifyCode } from './verify.js';
 import type { Environment } from './keys.js';
 
 /**
@@ -70,3 +71,35 @@ export const nullUsageSink: UsageSink = {
   flush: () => Promise.resolve(),
   close: () => Promise.resolve(),
 };
+
+/** What the runtime limiter needs of a key: its limits and its stored credit balance. */
+export interface LimitRequest {
+  keyId: string;
+  ratelimits: readonly RateLimit[];
+  /** The balance as stored (the limiter subtracts uses it has not yet written back). */
+  credits: number | null;
+  cost: number;
+  nowMs: number;
+}
+
+export interface LimitOutcome {
+  code: 'VALID' | 'RATE_LIMITED' | 'USAGE_EXCEEDED';
+  /** The tightest limit (fewest remaining), or the one that refused. */
+  ratelimit: RateLimitState | null;
+  credits: { remaining: number } | null;
+}
+
+/**
+ * Rate limits and credits. Decides and consumes atomically: either every limit and the credit
+ * balance pass and all are consumed, or nothing is. Memory for one node, Redis for many.
+ */
+export interface Limiter {
+  consume(req: LimitRequest): LimitOutcome | Promise<LimitOutcome>;
+  /** Credit uses not yet written to storage, taken out for a flush. */
+  drainCreditUse(): Map<string, number>;
+  /** Puts back uses whose write failed, so they are retried. */
+  restoreCreditUse(uses: Map<string, number>): void;
+  /** Forget the balance of a key after an admin change or a refill (storage holds the new one). */
+  resetCredits(keyId: string): void;
+  close(): Promise<void>;
+}

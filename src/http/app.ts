@@ -9,6 +9,7 @@ import { adminKeyRoutes } from './routes/admin-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { keyRoutes } from './routes/keys.js';
 import { serviceRoutes } from './routes/service.js';
+import { usageRoutes } from './routes/usage.js';
 import { verifyRoute } from './routes/verify.js';
 import type { App, Services } from './types.js';
 import { formatValidationErrors, validatorCompiler } from './validation.js';
@@ -98,6 +99,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   keyRoutes(app, s);
   adminKeyRoutes(app, s);
   auditRoutes(app, s);
+  usageRoutes(app, s);
   await app.ready();
   return app;
 }

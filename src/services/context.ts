@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { KeyHasher } from '../core/keys.js';
-import type { Clock, InvalidationBus, UsageSink, VerificationCache } from '../core/ports.js';
+import type { Clock, InvalidationBus, Limiter, UsageSink, VerificationCache } from '../core/ports.js';
 import type { Storage } from '../storage/db.js';
 import type { Metrics } from '../runtime/metrics.js';
 
@@ -13,6 +13,7 @@ export interface ServiceContext {
   hasher: KeyHasher;
   prefix: string;
   usage: UsageSink;
+  limiter: Limiter;
   metrics: Metrics;
   log: Logger;
 }

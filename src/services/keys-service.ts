@@ -133,6 +133,8 @@ export class KeysService {
     if (Object.keys(patch).length === 0)
       throw new KeywardenError('VALIDATION_FAILED', 'the patch changes nothing');
     checkKeyFields(patch, this.ctx.clock.now());
+    // A new balance replaces the old one: write pending uses first so they are not subtracted from it.
+    if (patch.credits !== undefined) await this.ctx.usage.flush();
     if (actor.team !== null && patch.owner?.team !== undefined && patch.owner.team !== actor.team) {
       throw new KeywardenError(
         'FORBIDDEN',
@@ -275,6 +277,7 @@ export class KeysService {
       }
       if (result !== null) {
         this.ctx.cache.invalidateKey(id);
+        this.ctx.limiter.resetCredits(id);
         await this.ctx.bus.publish(id).catch((err: unknown) => {
           this.ctx.log.warn(
             { err, keyId: id },

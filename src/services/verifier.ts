@@ -49,6 +49,32 @@ export class Verifier {
       if (v !== UNKNOWN && (scope.team === null || v.key.record.owner.team === scope.team)) found = v;
       const now = ctx.clock.now();
       result = resultOf(found, decide(found, input, now));
+      if (result.code === 'VALID' && found !== null) {
+        const r = found.key.record;
+        if (r.ratelimits.length > 0 || r.credits !== null) {
+          const pending = ctx.limiter.consume({
+            keyId: r.id,
+            ratelimits: r.ratelimits,
+            credits: r.credits?.remaining ?? null,
+            cost: input.cost,
+            nowMs: now,
+          });
+          const out = pending instanceof Promise ? await pending : pending;
+          result.ratelimit = out.ratelimit;
+          result.credits = out.credits;
+          if (out.code !== 'VALID') {
+            result.valid = false;
+            result.code = out.code;
+            result.detail =
+              out.code === 'RATE_LIMITED'
+                ? `rate limit "${out.ratelimit?.name ?? ''}" exhausted until ${out.ratelimit?.resetAt ?? ''}`
+                : `credits exhausted (${out.credits?.remaining ?? 0} left, this call costs ${input.cost})`;
+            ctx.metrics.rateLimitRejections
+              .labels(out.code === 'RATE_LIMITED' ? 'ratelimit' : 'credits')
+              .inc();
+          }
+        }
+      }
     }
     const latencyUs = Number(process.hrtime.bigint() - t0) / 1000;
     ctx.metrics.verification(result.code, latencyUs / 1e6);

@@ -60,6 +60,7 @@ export function recordToRow(r: KeyRecord, storedStatus: StoredStatus): KeysTable
     ratelimits: JSON.stringify(r.ratelimits),
     credits_remaining: r.credits?.remaining ?? null,
     credits_refill: r.credits?.refill ? JSON.stringify(r.credits.refill) : null,
+    credits_refilled_at: null,
     ip_allowlist: JSON.stringify(r.ipAllowlist),
     expires_at: r.expiresAt,
     metadata: JSON.stringify(r.metadata),

@@ -109,6 +109,44 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_usage': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('keys').addColumn('credits_refilled_at', 'text').execute();
+      await db.schema
+        .createTable('verification_log')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text')
+        .addColumn('key_start', 'text')
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('permissions', 'text')
+        .addColumn('resource', 'text')
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text')
+        .addColumn('user_agent', 'text')
+        .addColumn('latency_us', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('vlog_key').on('verification_log').columns(['key_id', 'id']).execute();
+      await db.schema.createIndex('vlog_at').on('verification_log').column('at').execute();
+      await db.schema
+        .createTable('key_usage_daily')
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('n', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('key_usage_daily_pk', ['key_id', 'day', 'code'])
+        .execute();
+      await db.schema
+        .createTable('key_usage_seen')
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('n', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('key_usage_seen_pk', ['key_id', 'day', 'kind', 'value'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

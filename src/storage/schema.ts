@@ -15,6 +15,7 @@ export interface KeysTable {
   ratelimits: string;
   credits_remaining: number | null;
   credits_refill: string | null;
+  credits_refilled_at: string | null;
   ip_allowlist: string;
   expires_at: string | null;
   metadata: string;
@@ -81,7 +82,42 @@ export interface MetaTable {
   value: string;
 }
 
+/** One row per verification (SPEC §5). Never holds the key, only its public `start`. */
+export interface VerificationLogTable {
+  id: string;
+  at: string;
+  key_id: string | null;
+  key_start: string | null;
+  environment: string;
+  permissions: string | null;
+  resource: string | null;
+  code: string;
+  ip: string | null;
+  user_agent: string | null;
+  latency_us: number;
+}
+
+/** Verifications per key, day (UTC, YYYY-MM-DD) and outcome. */
+export interface KeyUsageDailyTable {
+  key_id: string;
+  day: string;
+  code: string;
+  n: number;
+}
+
+/** Distinct client IPs, user agents and used permissions per key and day. */
+export interface KeyUsageSeenTable {
+  key_id: string;
+  day: string;
+  kind: 'ip' | 'ua' | 'permission';
+  value: string;
+  n: number;
+}
+
 export interface Database {
+  verification_log: VerificationLogTable;
+  key_usage_daily: KeyUsageDailyTable;
+  key_usage_seen: KeyUsageSeenTable;
   keys: KeysTable;
   key_secrets: KeySecretsTable;
   admin_keys: AdminKeysTable;

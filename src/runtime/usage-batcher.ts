@@ -1,0 +1,138 @@
+import type { Logger } from 'pino';
+import { newId } from '../core/ids.js';
+import type { Limiter, UsageSink, VerificationEvent } from '../core/ports.js';
+import type { Storage } from '../storage/db.js';
+import type { VerificationLogTable } from '../storage/schema.js';
+import { writeUsageBatch, type UsageBatch } from '../storage/usage-repo.js';
+import type { Metrics } from './metrics.js';
+
+export interface BatcherOptions {
+  flushIntervalMs: number;
+  /** Log rows kept in memory at most (counters are aggregated and never dropped). */
+  maxBufferedLogs: number;
+}
+
+const emptyBatch = (): UsageBatch => ({
+  logs: [],
+  daily: new Map(),
+  seen: new Map(),
+  lastUsed: new Map(),
+  credits: new Map(),
+});
+const add = (m: Map<string, number>, k: string, n = 1): void => {
+  m.set(k, (m.get(k) ?? 0) + n);
+};
+
+/**
+ * Turns verifications into usage counters and log rows without a write per call: events are
+ * aggregated in memory and written in one transaction at least every `flushIntervalMs`, and on
+ * graceful shutdown. What an abrupt kill (SIGKILL, power loss) loses is bounded by one interval
+ * of events; while storage is down, counters keep aggregating and at most `maxBufferedLogs` log
+ * rows are kept (older rows beyond that are dropped and counted in a metric).
+ */
+export class UsageBatcher implements UsageSink {
+  private batch = emptyBatch();
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+  private closed = false;
+  dropped = 0;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly limiter: Limiter,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly opts: BatcherOptions,
+  ) {
+    this.timer = setInterval(() => {
+      void this.flush();
+    }, opts.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  record(e: VerificationEvent): void {
+    const b = this.batch;
+    const at = new Date(e.at).toISOString();
+    if (b.logs.length < this.opts.maxBufferedLogs) {
+      b.logs.push({
+        id: newId('vl', e.at),
+        at,
+        key_id: e.keyId,
+        key_start: e.keyStart,
+        environment: e.environment,
+        permissions: e.permissions.length === 0 ? null : e.permissions.join(','),
+        resource: e.resource,
+        code: e.code,
+        ip: e.ip,
+        user_agent: e.userAgent === null ? null : e.userAgent.slice(0, 256),
+        latency_us: Math.round(e.latencyUs),
+      } satisfies VerificationLogTable);
+    } else {
+      this.dropped++;
+    }
+    this.metrics.usageQueueDepth.set(b.logs.length);
+    if (e.keyId === null) return;
+    const day = at.slice(0, 10);
+    const id = e.keyId;
+    add(b.daily, `${id}\u0000${day}\u0000${e.code}`);
+    if (e.ip !== null) add(b.seen, `${id}\u0000${day}\u0000ip\u0000${e.ip}`);
+    if (e.userAgent !== null) add(b.seen, `${id}\u0000${day}\u0000ua\u0000${e.userAgent.slice(0, 256)}`);
+    if (e.code === 'VALID') {
+      const prev = b.lastUsed.get(id);
+      if (prev === undefined || prev < at) b.lastUsed.set(id, at);
+      for (const p of e.permissions) {
+        const used = e.resource !== null && p.split(':').length === 2 ? `${p}:${e.resource}` : p;
+        add(b.seen, `${id}\u0000${day}\u0000permission\u0000${used}`);
+      }
+    }
+  }
+
+  /** Writes what has accumulated. Flushes never overlap; a failed batch is merged back for the next try. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushOnce());
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const batch = this.batch;
+    this.batch = emptyBatch();
+    batch.credits = this.limiter.drainCreditUse();
+    if (batch.logs.length === 0 && batch.daily.size === 0 && batch.credits.size === 0) return;
+    const end = this.metrics.usageFlushDuration.startTimer();
+    try {
+      await writeUsageBatch(this.storage.db, batch);
+      this.metrics.jobRuns.labels('usage_flush', 'ok').inc();
+    } catch (err) {
+      this.metrics.jobRuns.labels('usage_flush', 'error').inc();
+      this.log.warn(
+        { err: (err as Error).message, rows: batch.logs.length },
+        'usage flush failed; kept for the next try',
+      );
+      this.mergeBack(batch);
+    } finally {
+      end();
+      this.metrics.usageQueueDepth.set(this.batch.logs.length);
+    }
+  }
+
+  private mergeBack(old: UsageBatch): void {
+    const cur = this.batch;
+    const room = Math.max(0, this.opts.maxBufferedLogs - cur.logs.length);
+    this.dropped += Math.max(0, old.logs.length - room);
+    cur.logs = [...old.logs.slice(old.logs.length - room), ...cur.logs];
+    for (const [k, n] of old.daily) add(cur.daily, k, n);
+    for (const [k, n] of old.seen) add(cur.seen, k, n);
+    for (const [k, at] of old.lastUsed) {
+      const p = cur.lastUsed.get(k);
+      if (p === undefined || p < at) cur.lastUsed.set(k, at);
+    }
+    this.limiter.restoreCreditUse(old.credits);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

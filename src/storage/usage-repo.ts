@@ -1,0 +1,154 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, VerificationLogTable } from './schema.js';
+
+type Db = Kysely<Database>;
+export type LogRow = Selectable<VerificationLogTable>;
+
+/** What one flush writes: aggregated in memory first, so the row count is bounded by keys, not calls. */
+export interface UsageBatch {
+  logs: VerificationLogTable[];
+  /** `${keyId}\0${day}\0${code}` → count */
+  daily: Map<string, number>;
+  /** `${keyId}\0${day}\0${kind}\0${value}` → count */
+  seen: Map<string, number>;
+  /** keyId → latest successful use (ISO) */
+  lastUsed: Map<string, string>;
+  /** keyId → credits used */
+  credits: Map<string, number>;
+}
+
+const CHUNK = 400;
+
+function chunks<T>(items: T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Writes a batch in one transaction. Counters use upserts that add (`n = n + excluded.n`) and the
+ * credit balance a guarded subtraction that never goes below zero, so several nodes flushing at
+ * once never lose or double a count.
+ */
+export async function writeUsageBatch(db: Db, b: UsageBatch): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    for (const rows of chunks(b.logs)) await trx.insertInto('verification_log').values(rows).execute();
+    const daily = [...b.daily].map(([k, n]) => {
+      const [key_id = '', day = '', code = ''] = k.split('\u0000');
+      return { key_id, day, code, n };
+    });
+    for (const rows of chunks(daily)) {
+      await trx
+        .insertInto('key_usage_daily')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['key_id', 'day', 'code']).doUpdateSet({ n: sql`key_usage_daily.n + excluded.n` }),
+        )
+        .execute();
+    }
+    const seen = [...b.seen].map(([k, n]) => {
+      const [key_id = '', day = '', kind = 'ip', value = ''] = k.split('\u0000');
+      return { key_id, day, kind: kind as 'ip' | 'ua' | 'permission', value, n };
+    });
+    for (const rows of chunks(seen)) {
+      await trx
+        .insertInto('key_usage_seen')
+        .values(rows)
+        .onConflict((oc) =>
+          oc
+            .columns(['key_id', 'day', 'kind', 'value'])
+            .doUpdateSet({ n: sql`key_usage_seen.n + excluded.n` }),
+        )
+        .execute();
+    }
+    for (const [id, at] of b.lastUsed) {
+      await trx
+        .updateTable('keys')
+        .set({ last_used_at: at })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+        .execute();
+    }
+    for (const [id, used] of b.credits) {
+      await trx
+        .updateTable('keys')
+        .set({
+          credits_remaining: sql<number>`case when credits_remaining >= ${used} then credits_remaining - ${used} else 0 end`,
+        })
+        .where('id', '=', id)
+        .where('credits_remaining', 'is not', null)
+        .execute();
+    }
+  });
+}
+
+export interface LogFilter {
+  keyId?: string | undefined;
+  code?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  /** Only keys of this team (team-scoped admin keys). */
+  team?: string | null;
+}
+
+export async function listLogs(db: Db, f: LogFilter, limit: number, cursor?: string): Promise<LogRow[]> {
+  let q = db.selectFrom('verification_log').selectAll('verification_log');
+  if (f.team !== undefined && f.team !== null) {
+    const team = f.team;
+    q = q.where('key_id', 'in', (eb) => eb.selectFrom('keys').select('id').where('owner_team', '=', team));
+  }
+  if (f.keyId !== undefined) q = q.where('key_id', '=', f.keyId);
+  if (f.code !== undefined) q = q.where('code', '=', f.code);
+  if (f.from !== undefined) q = q.where('at', '>=', f.from);
+  if (f.to !== undefined) q = q.where('at', '<', f.to);
+  if (cursor !== undefined) q = q.where('id', '<', cursor);
+  return q.orderBy('id', 'desc').limit(limit).execute();
+}
+
+export async function deleteLogsBefore(db: Db, beforeIso: string): Promise<number> {
+  const r = await db.deleteFrom('verification_log').where('at', '<', beforeIso).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+export interface UsageSummary {
+  days: { day: string; counts: Record<string, number> }[];
+  totals: Record<string, number>;
+  ips: { value: string; count: number }[];
+  userAgents: { value: string; count: number }[];
+  permissions: { value: string; count: number }[];
+}
+
+export async function usageOf(db: Db, keyId: string, sinceDay: string): Promise<UsageSummary> {
+  const daily = await db
+    .selectFrom('key_usage_daily')
+    .select(['day', 'code', 'n'])
+    .where('key_id', '=', keyId)
+    .where('day', '>=', sinceDay)
+    .orderBy('day')
+    .execute();
+  const days = new Map<string, Record<string, number>>();
+  const totals: Record<string, number> = {};
+  for (const r of daily) {
+    const d = days.get(r.day) ?? {};
+    d[r.code] = r.n;
+    days.set(r.day, d);
+    totals[r.code] = (totals[r.code] ?? 0) + r.n;
+  }
+  const seen = await db
+    .selectFrom('key_usage_seen')
+    .select(['kind', 'value', (eb) => eb.fn.sum<string | number>('n').as('n')])
+    .where('key_id', '=', keyId)
+    .where('day', '>=', sinceDay)
+    .groupBy(['kind', 'value'])
+    .orderBy('value')
+    .execute();
+  const of = (kind: string): { value: string; count: number }[] =>
+    seen.filter((r) => r.kind === kind).map((r) => ({ value: r.value, count: Number(r.n) }));
+  return {
+    days: [...days].map(([day, counts]) => ({ day, counts })),
+    totals,
+    ips: of('ip'),
+    userAgents: of('ua'),
+    permissions: of('permission'),
+  };
+}
