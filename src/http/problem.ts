@@ -4,6 +4,7 @@ import { KeywardenError, statusOf, titleOf, type ErrorCode } from '../core/error
 /** RFC 9457 problem+json. `detail` says precisely what was wrong; it never carries a secret. */
 export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string): FastifyReply {
   const status = statusOf(code);
+  if (status < 500) reply.request.log.debug({ code, detail, url: reply.request.url }, 'request refused');
   return reply
     .code(status)
     .type('application/problem+json')

@@ -144,7 +144,12 @@ export const VerifyRequest = Type.Object(
     permission: Type.Optional(Permission),
     permissions: Type.Optional(Type.Array(Permission, { maxItems: 50 })),
     resource: Type.Optional(Str(128)),
-    ip: Type.Optional(Type.String({ maxLength: 64 })),
+    ip: Type.Optional(
+      Type.String({ maxLength: 64, description: "the end client's IP, as the platform saw it" }),
+    ),
+    userAgent: Type.Optional(
+      Type.String({ maxLength: 512, description: "the end client's User-Agent (default: this request's)" }),
+    ),
     cost: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1 })),
   },
   { additionalProperties: false },

@@ -46,7 +46,7 @@ export function verifyRoute(app: App, s: Services): void {
           ip: b.ip,
           cost: b.cost ?? 1,
         },
-        { team: actor.team, userAgent: req.headers['user-agent'] ?? null },
+        { team: actor.team, userAgent: b.userAgent ?? req.headers['user-agent'] ?? null },
       );
     },
   });
