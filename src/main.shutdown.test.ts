@@ -25,7 +25,11 @@ test('SIGTERM flushes the last usage batch before the process exits', { timeout:
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        resolve(code);
+      }),
+    );
     const deadline = Date.now() + 30_000;
     while (!/listening at (http:\/\/[0-9.:]+)/.test(out)) {
       if (Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
