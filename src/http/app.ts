@@ -62,7 +62,11 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   app.addHook('onRequest', async (req) => {
     const needed = req.routeOptions.config.permission;
     if (needed === undefined) return;
-    const actor = await s.admin.authenticate(req.headers.authorization, req.ip);
+    const viaSession =
+      req.headers.authorization === undefined && s.sessionAuth !== undefined
+        ? await s.sessionAuth(req)
+        : null;
+    const actor = viaSession ?? (await s.admin.authenticate(req.headers.authorization, req.ip));
     if (!adminAllows(actor, needed)) {
       throw new KeywardenError('FORBIDDEN', `this admin key lacks the "${needed}" permission`);
     }

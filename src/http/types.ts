@@ -34,6 +34,11 @@ export interface Services {
   verifier: Verifier;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
+  /**
+   * Resolves a request without an Authorization header to an actor from another credential
+   * (the web console's session cookie), or null. Must check CSRF for state-changing methods.
+   */
+  sessionAuth?: (req: FastifyRequest) => Promise<Actor | null>;
 }
 
 export function actorOf(req: FastifyRequest): Actor {
