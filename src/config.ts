@@ -15,6 +15,9 @@ export interface Config {
   cacheTtlSeconds: number;
   bodyLimitBytes: number;
   trustProxy: boolean;
+  databaseSchema: string | undefined;
+  redisPrefix: string;
+  rateLimitOnRedisFailure: 'open' | 'closed';
   usageFlushMs: number;
   usageMaxBufferedLogs: number;
   logRetentionDays: number;
@@ -73,7 +76,28 @@ export function loadConfig(env: Env = process.env): Config {
   if (pepper !== undefined && pepper.length < 16) {
     throw new ConfigError('KEYWARDEN_PEPPER must be at least 16 characters');
   }
+  const databaseSchema = env.KEYWARDEN_DATABASE_SCHEMA || undefined;
+  if (databaseSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) {
+    throw new ConfigError(
+      `KEYWARDEN_DATABASE_SCHEMA must be a lowercase SQL identifier, got "${databaseSchema}"`,
+    );
+  }
+  const onFailure = env.KEYWARDEN_RATELIMIT_ON_REDIS_FAILURE || 'open';
+  if (onFailure !== 'open' && onFailure !== 'closed') {
+    throw new ConfigError(
+      `KEYWARDEN_RATELIMIT_ON_REDIS_FAILURE must be "open" or "closed", got "${onFailure}"`,
+    );
+  }
+  const redisPrefix = env.KEYWARDEN_REDIS_PREFIX ?? 'kw:';
+  if (!/^[A-Za-z0-9:_-]{0,64}$/.test(redisPrefix)) {
+    throw new ConfigError(
+      'KEYWARDEN_REDIS_PREFIX may only hold letters, digits, ":", "_" and "-" (at most 64)',
+    );
+  }
   return {
+    databaseSchema,
+    redisPrefix,
+    rateLimitOnRedisFailure: onFailure,
     port: int(env, 'KEYWARDEN_PORT', 8080, 0, 65535),
     host: env.KEYWARDEN_HOST || '127.0.0.1',
     dataDir: resolve(env.KEYWARDEN_DATA_DIR || './data'),

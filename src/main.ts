@@ -15,6 +15,7 @@ import type { App, Services } from './http/types.js';
 import { createLogger } from './logger.js';
 import { MemoryVerificationCache } from './runtime/memory/cache.js';
 import { MemoryLimiter } from './runtime/memory/limiter.js';
+import { connectRedis } from './runtime/redis/connect.js';
 import { UsageBatcher } from './runtime/usage-batcher.js';
 import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
@@ -60,10 +61,22 @@ export async function openAndMigrate(config: Config, schema?: string): Promise<S
 /** The composition root: config → adapters → services → HTTP app. */
 export async function createKeywarden(config: Config, opts: CreateOptions = {}): Promise<Keywarden> {
   const log = opts.logger ?? createLogger(config.logLevel);
-  const storage = await openAndMigrate(config, opts.schema);
+  const storage = await openAndMigrate(config, opts.schema ?? config.databaseSchema);
   const metrics = new Metrics();
   const clock = opts.clock ?? systemClock;
-  const limiter = opts.limiter ?? new MemoryLimiter(() => clock.now());
+  const local = new MemoryLimiter(() => clock.now());
+  const redis =
+    config.redisUrl === undefined
+      ? undefined
+      : await connectRedis(
+          config.redisUrl,
+          config.redisPrefix,
+          local,
+          config.rateLimitOnRedisFailure,
+          metrics,
+          log,
+        );
+  const limiter = opts.limiter ?? redis?.limiter ?? local;
   const usage =
     opts.usage ??
     new UsageBatcher(storage, limiter, metrics, log, {
@@ -77,7 +90,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       ttlMs: config.cacheTtlSeconds * 1000,
       negativeTtlMs: Math.min(config.cacheTtlSeconds, 60) * 1000,
     }),
-    bus: opts.bus ?? localBus,
+    bus: opts.bus ?? redis?.bus ?? localBus,
     clock,
     hasher: createHasher(config.pepper),
     prefix: config.keyPrefix,
@@ -133,6 +146,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       await ctx.usage.close();
       await ctx.limiter.close();
       await ctx.bus.close();
+      await redis?.close();
       await storage.close();
     },
   };

@@ -34,12 +34,15 @@ export interface VerificationCache {
 
 /** Tells the other nodes that a key changed (issue: scale-out). A single node uses the no-op bus. */
 export interface InvalidationBus {
+  /** False while messages may be missed: cached entries are then trusted for 1 s only. */
+  readonly connected: boolean;
   publish(keyId: string): Promise<void>;
   subscribe(onKey: (keyId: string) => void, onReset: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
 export const localBus: InvalidationBus = {
+  connected: true,
   publish: () => Promise.resolve(),
   subscribe: () => Promise.resolve(),
   close: () => Promise.resolve(),

@@ -74,6 +74,8 @@ export interface ResolvedSecret {
   secret: SecretInfo;
   /** Parsed once: the end of a rotated secret's grace window. */
   secretExpiresAtMs: number | null;
+  /** When this entry was read from storage (for staleness while invalidations may be missed). */
+  loadedAtMs?: number;
 }
 
 export interface Decision {

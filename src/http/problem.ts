@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardenError, statusOf, titleOf, type ErrorCode } from '../core/errors.js';
+import { isStorageUnavailable } from '../storage/db.js';
 
 /** RFC 9457 problem+json. `detail` says precisely what was wrong; it never carries a secret. */
 export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string): FastifyReply {
@@ -47,7 +48,7 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return sendProblem(reply, err.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED', err.message);
   }
-  if ((err as { code?: string }).code === 'SERVICE_UNAVAILABLE') {
+  if (isStorageUnavailable(err)) {
     return sendProblem(reply, 'SERVICE_UNAVAILABLE', 'storage is unreachable; try again shortly');
   }
   req.log.error({ err }, 'unexpected error');

@@ -141,7 +141,7 @@ export class KeysService {
         `this admin key cannot hand a key to team "${patch.owner.team ?? ''}"`,
       );
     }
-    return this.change(actor, id, 'key.update', (before) => {
+    const record = await this.change(actor, id, 'key.update', (before) => {
       if (before.status === 'deleted')
         throw new KeywardenError('CONFLICT', `key ${id} is deleted and cannot be changed`);
       const c: KeyChanges = {};
@@ -170,6 +170,9 @@ export class KeysService {
       if (patch.metadata !== undefined) c.metadata = JSON.stringify(patch.metadata);
       return c;
     });
+    // Only a new balance resets the limiter's (a reset re-reads storage, which lags by one flush).
+    if (patch.credits !== undefined) this.ctx.limiter.resetCredits(id);
+    return record;
   }
 
   async setEnabled(
@@ -277,7 +280,6 @@ export class KeysService {
       }
       if (result !== null) {
         this.ctx.cache.invalidateKey(id);
-        this.ctx.limiter.resetCredits(id);
         await this.ctx.bus.publish(id).catch((err: unknown) => {
           this.ctx.log.warn(
             { err, keyId: id },

@@ -1,4 +1,6 @@
+import { KeywardenError } from '../core/errors.js';
 import { parseKey } from '../core/keys.js';
+import { isStorageUnavailable } from '../storage/db.js';
 import { UNKNOWN, type CacheValue } from '../core/ports.js';
 import {
   compileKey,
@@ -10,6 +12,9 @@ import {
 } from '../core/verify.js';
 import { findByHash, toRecord } from '../storage/keys-repo.js';
 import { nowIso, type ServiceContext } from './context.js';
+
+/** While the invalidation bus is down, a cached entry older than this is re-read. */
+const STALE_WHEN_DISCONNECTED_MS = 1000;
 
 /** Who asks: a verifier limited to a team only sees that team's keys (others are NOT_FOUND). */
 export interface VerifyScope {
@@ -40,7 +45,18 @@ export class Verifier {
     } else {
       const hash = ctx.hasher(input.key);
       let v = ctx.cache.get(hash);
-      if (v === undefined) {
+      if (
+        v !== undefined &&
+        v !== UNKNOWN &&
+        !ctx.bus.connected &&
+        ctx.clock.now() - (v.loadedAtMs ?? 0) > STALE_WHEN_DISCONNECTED_MS
+      ) {
+        // Invalidations from other nodes may be missed: re-read, but keep answering from the
+        // entry if storage is down too (cached keys keep verifying through a database outage).
+        ctx.metrics.cacheLookups.labels('stale').inc();
+        const stale = v;
+        v = await this.load(hash).catch(() => stale);
+      } else if (v === undefined) {
         ctx.metrics.cacheLookups.labels('miss').inc();
         v = await this.load(hash);
       } else {
@@ -105,12 +121,22 @@ export class Verifier {
           key: compileKey(toRecord(hit.row, nowIso(this.ctx))),
           secret: hit.secret,
           secretExpiresAtMs,
+          loadedAtMs: this.ctx.clock.now(),
         };
       })
       .then((value) => {
         // Only cache what was read if no change happened meanwhile: the read may predate it.
         if (this.ctx.cache.epoch === epoch) this.ctx.cache.set(hash, value);
         return value;
+      })
+      .catch((err: unknown) => {
+        if (isStorageUnavailable(err)) {
+          throw new KeywardenError(
+            'SERVICE_UNAVAILABLE',
+            'storage is unreachable and this key is not cached; try again shortly',
+          );
+        }
+        throw err;
       })
       .finally(() => this.loading.delete(hash));
     this.loading.set(hash, p);

@@ -35,10 +35,17 @@ export function openStorage(opts: StorageOptions): Storage {
     const pool = new pg.Pool({
       connectionString: opts.databaseUrl,
       max: opts.poolSize ?? 10,
+      // Fail fast while the database is down instead of queueing requests behind a dead socket.
+      connectionTimeoutMillis: 2000,
       ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
     });
     // An idle client that loses its server must not crash the process; the pool replaces it.
     pool.on('error', () => undefined);
+    // A checked-out client whose server vanishes also emits 'error'; its query is rejected anyway,
+    // so the event itself carries nothing to act on and must not become an uncaught exception.
+    pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,
@@ -64,7 +71,13 @@ export async function migrate(storage: Storage, schema?: string): Promise<void> 
   if (storage.dialect === 'postgres' && schema !== undefined) {
     await storage.db.schema.createSchema(schema).ifNotExists().execute();
   }
-  const migrator = new Migrator({ db: storage.db, provider: migrationProvider });
+  // Kysely looks for its bookkeeping tables in every schema unless told which one: name it, or a
+  // second Keywarden schema in the same database would make it skip creating its own.
+  const migrator = new Migrator({
+    db: storage.db,
+    provider: migrationProvider,
+    ...(storage.dialect === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error');
@@ -73,6 +86,38 @@ export async function migrate(storage: Storage, schema?: string): Promise<void> 
       { cause: error },
     );
   }
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  'SQLITE_BUSY',
+]);
+
+/** True when storage could not be reached (as opposed to a query it refused): answer 503, retry later. */
+export function isStorageUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  const msg = (err as { message?: unknown }).message;
+  return (
+    typeof msg === 'string' &&
+    /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|Client has encountered a connection error|driver has already been destroyed/i.test(
+      msg,
+    )
+  );
 }
 
 /** True when the error is a unique-constraint violation on either database. */

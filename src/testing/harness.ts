@@ -22,6 +22,12 @@ const pgUrl = process.env.KEYWARDEN_TEST_DATABASE_URL;
 if (process.env.CI === 'true' && (pgUrl === undefined || pgUrl === '')) {
   throw new Error('CI=true but KEYWARDEN_TEST_DATABASE_URL is not set: the PostgreSQL suites must run in CI');
 }
+export const redisUrl = process.env.KEYWARDEN_TEST_REDIS_URL || undefined;
+if (process.env.CI === 'true' && redisUrl === undefined) {
+  throw new Error('CI=true but KEYWARDEN_TEST_REDIS_URL is not set: the Redis suites must run in CI');
+}
+export const testPgUrl = pgUrl || undefined;
+
 export const DIALECTS: Dialect[] = [{ name: 'sqlite' }, ...(pgUrl ? [{ name: 'postgres' as const }] : [])];
 
 export class ManualClock implements Clock {

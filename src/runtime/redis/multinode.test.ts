@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { redisUrl, testPgUrl } from '../../testing/harness.js';
+import { api, startNode, uniqueName, within, type Node } from '../../testing/nodes.js';
+import { openStorage } from '../../storage/db.js';
+
+const enabled = testPgUrl !== undefined && redisUrl !== undefined;
+
+describe(
+  'three stateless nodes sharing PostgreSQL and Redis',
+  { skip: !enabled && 'needs KEYWARDEN_TEST_DATABASE_URL and KEYWARDEN_TEST_REDIS_URL', timeout: 120_000 },
+  () => {
+    const schema = uniqueName('kw_mn');
+    const env = {
+      KEYWARDEN_DATABASE_URL: testPgUrl ?? '',
+      KEYWARDEN_DATABASE_SCHEMA: schema,
+      KEYWARDEN_REDIS_URL: redisUrl ?? '',
+      KEYWARDEN_REDIS_PREFIX: `${uniqueName('kwt')}:`,
+    };
+    const nodes: Node[] = [];
+    let root = '';
+    const verifyOn = async (n: Node, key: string): Promise<string> =>
+      (await api(n.url, root, 'POST', '/v1/verify', { key, environment: 'production' })).body.code as string;
+
+    before(async () => {
+      const first = await startNode(env);
+      nodes.push(first);
+      root = /(kw_adm_[0-9A-Za-z]+)/.exec(first.output())?.[1] ?? '';
+      assert.ok(root, 'the first node initialised the store and printed the root key');
+      nodes.push(...(await Promise.all([startNode(env), startNode(env)])));
+    });
+    after(async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+      const s = openStorage({ databaseUrl: testPgUrl, dataDir: '/tmp' });
+      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
+      await s.close();
+    });
+
+    test('a key created on node 1 verifies on nodes 2 and 3', async () => {
+      const [n1, n2, n3] = nodes as [Node, Node, Node];
+      const c = await api(n1.url, root, 'POST', '/v1/keys', {
+        name: 'crm-prod-multi',
+        environment: 'production',
+      });
+      assert.equal(c.status, 201);
+      const key = c.body.key as string;
+      assert.equal(await verifyOn(n2, key), 'VALID');
+      assert.equal(await verifyOn(n3, key), 'VALID');
+    });
+
+    test('disable on node 2: every node rejects within 1 s (and node 2 at once)', async () => {
+      const [n1, n2, n3] = nodes as [Node, Node, Node];
+      const c = await api(n1.url, root, 'POST', '/v1/keys', {
+        name: 'crm-prod-revoke',
+        environment: 'production',
+      });
+      const key = c.body.key as string;
+      const id = (c.body.record as { id: string }).id;
+      for (const n of nodes) assert.equal(await verifyOn(n, key), 'VALID', 'cached everywhere first');
+      assert.equal(
+        (await api(n2.url, root, 'POST', `/v1/keys/${id}/disable`, { reason: 'leak' })).status,
+        200,
+      );
+      assert.equal(await verifyOn(n2, key), 'DISABLED', 'the node that served the change: at once');
+      const lag1 = await within(1000, async () => (await verifyOn(n1, key)) === 'DISABLED');
+      const lag3 = await within(1000, async () => (await verifyOn(n3, key)) === 'DISABLED');
+      assert.ok(lag1 < 1000 && lag3 < 1000, `lags ${lag1} and ${lag3} ms`);
+    });
+
+    test('the rate limit is exact across nodes: limit N, N pass in total', async () => {
+      const c = await api((nodes[0] as Node).url, root, 'POST', '/v1/keys', {
+        name: 'crm-prod-limited',
+        environment: 'production',
+        ratelimits: [{ name: 'shared', limit: 30, windowSeconds: 3600 }],
+      });
+      const key = c.body.key as string;
+      const codes = await Promise.all(
+        Array.from({ length: 90 }, (_, i) => verifyOn(nodes[i % 3] as Node, key)),
+      );
+      assert.equal(codes.filter((x) => x === 'VALID').length, 30);
+      assert.equal(codes.filter((x) => x === 'RATE_LIMITED').length, 60);
+    });
+
+    test('credits are shared: the balance is spent once across nodes', async () => {
+      const c = await api((nodes[0] as Node).url, root, 'POST', '/v1/keys', {
+        name: 'crm-prod-credits',
+        environment: 'production',
+        credits: { remaining: 12 },
+      });
+      const key = c.body.key as string;
+      const codes = await Promise.all(
+        Array.from({ length: 36 }, (_, i) => verifyOn(nodes[i % 3] as Node, key)),
+      );
+      assert.equal(codes.filter((x) => x === 'VALID').length, 12);
+    });
+
+    test('regenerate on node 3: the old secret is rejected everywhere within 1 s', async () => {
+      const [n1, n2, n3] = nodes as [Node, Node, Node];
+      const c = await api(n1.url, root, 'POST', '/v1/keys', {
+        name: 'crm-prod-rotate',
+        environment: 'production',
+      });
+      const key = c.body.key as string;
+      const id = (c.body.record as { id: string }).id;
+      for (const n of nodes) assert.equal(await verifyOn(n, key), 'VALID');
+      const r = await api(n3.url, root, 'POST', `/v1/keys/${id}/regenerate`, {});
+      assert.equal(r.status, 200);
+      assert.equal(await verifyOn(n3, key), 'EXPIRED');
+      await within(1000, async () => (await verifyOn(n1, key)) === 'EXPIRED');
+      await within(1000, async () => (await verifyOn(n2, key)) === 'EXPIRED');
+      for (const n of nodes) assert.equal(await verifyOn(n, r.body.key as string), 'VALID');
+    });
+  },
+);
