@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStorage } from './storage/db.js';
+import { aKey } from './testing/harness.js';
 
 const BIN = new URL('../bin/keywarden.js', import.meta.url).pathname;
 
@@ -42,7 +43,7 @@ test('SIGTERM flushes the last usage batch before the process exits', { timeout:
       await fetch(`${url}/v1/keys`, {
         method: 'POST',
         headers: h,
-        body: JSON.stringify({ name: 'job-prod-nightly', environment: 'production' }),
+        body: JSON.stringify(aKey({ name: 'job-prod-nightly' })),
       })
     ).json()) as { key: string; record: { id: string } };
     for (let i = 0; i < 25; i++) {

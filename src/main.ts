@@ -22,6 +22,7 @@ import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import type { ServiceContext } from './services/context.js';
 import { KeysService } from './services/keys-service.js';
+import { PolicyService } from './services/policy-service.js';
 import { Verifier } from './services/verifier.js';
 import { migrate, openStorage, type Storage } from './storage/db.js';
 import { getMeta } from './storage/meta-repo.js';
@@ -100,6 +101,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     log,
   };
   const admin = new AdminService(ctx);
+  const policies = new PolicyService(ctx);
   await ctx.bus.subscribe(
     (id) => {
       if (id.startsWith(ADMIN_ID_PREFIX)) admin.resetCache();
@@ -113,7 +115,8 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
   const services: Services = {
     ctx,
     admin,
-    keys: new KeysService(ctx),
+    keys: new KeysService(ctx, policies),
+    policies,
     verifier: new Verifier(ctx),
     ready: async () => {
       try {

@@ -8,6 +8,7 @@ import { errorHandler, sendProblem } from './problem.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { keyRoutes } from './routes/keys.js';
+import { policyRoutes } from './routes/policy.js';
 import { serviceRoutes } from './routes/service.js';
 import { usageRoutes } from './routes/usage.js';
 import { verifyRoute } from './routes/verify.js';
@@ -104,6 +105,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   adminKeyRoutes(app, s);
   auditRoutes(app, s);
   usageRoutes(app, s);
+  policyRoutes(app, s);
   await app.ready();
   return app;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  aKey,
   DIALECTS,
   ManualClock,
   call,
@@ -27,7 +28,7 @@ for (const dialect of DIALECTS) {
         purpose: 'agent-call',
         owner: { team: 'crm', contact: 'crm-oncall@example.com' },
         customerId: 'cus_7',
-        permissions: ['agents:invoke:agt_42', 'workflows:*'],
+        permissions: ['agents:invoke:agt_42', 'workflows:run'],
         ipAllowlist: ['203.0.113.0/24', '2001:db8::/32'],
         expiresAt: '2027-01-01T00:00:00Z',
         metadata: { ticket: 'OPS-1' },
@@ -174,10 +175,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await call(t, 'POST', `/v1/keys/${k.id}/enable`)).status, 409);
       assert.equal((await call(t, 'POST', `/v1/keys/${k.id}/regenerate`)).status, 409);
       assert.equal((await call(t, 'PATCH', `/v1/keys/${k.id}`, { purpose: 'x' })).status, 409);
-      const again = await call(t, 'POST', '/v1/keys', {
-        name: 'crm-prod-reclaim-me',
-        environment: 'production',
-      });
+      const again = await call(t, 'POST', '/v1/keys', aKey({ name: 'crm-prod-reclaim-me' }));
       assert.equal(again.status, 201);
     });
 

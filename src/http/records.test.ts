@@ -70,7 +70,7 @@ for (const dialect of DIALECTS) {
     });
 
     test('usage: counts per day by outcome, IPs, user agents and permissions actually used', async () => {
-      const k = await createKey(t, { permissions: ['agents:*', 'logs:read'] });
+      const k = await createKey(t, { permissions: ['agents:invoke', 'logs:read'] });
       for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.1']) {
         await call(
           t,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_PERMISSIONS, type AdminPermission } from '../core/model.js';
-import { DIALECTS, call, createKey, startServer, verify, type TestServer } from '../testing/harness.js';
+import { DIALECTS, aKey, call, createKey, startServer, verify, type TestServer } from '../testing/harness.js';
 
 interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -180,7 +180,7 @@ for (const dialect of DIALECTS) {
         t,
         'POST',
         '/v1/keys',
-        { name: 'ops-prod-deploy', environment: 'production' },
+        aKey({ name: 'ops-prod-deploy', owner: { contact: 'ops@example.com' } }),
         ops.key,
       );
       assert.equal(own.status, 201);

@@ -6,6 +6,7 @@ import type { Actor, AdminPermission } from '../core/model.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ServiceContext } from '../services/context.js';
 import type { KeysService } from '../services/keys-service.js';
+import type { PolicyService } from '../services/policy-service.js';
 import type { Verifier } from '../services/verifier.js';
 
 declare module 'fastify' {
@@ -32,6 +33,7 @@ export interface Services {
   keys: KeysService;
   admin: AdminService;
   verifier: Verifier;
+  policies: PolicyService;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
   /**

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { openStorage } from '../storage/db.js';
-import { call, createKey, startServer, testPgUrl, verify, type TestServer } from '../testing/harness.js';
+import {
+  aKey,
+  call,
+  createKey,
+  startServer,
+  testPgUrl,
+  verify,
+  type TestServer,
+} from '../testing/harness.js';
 import { uniqueName, within } from '../testing/nodes.js';
 import { PrivateRedis, TcpProxy, freePort } from '../testing/services.js';
 
@@ -145,11 +153,7 @@ describe(
         6,
         'the verifications made during the outage were written after it',
       );
-      assert.equal(
-        (await call(t, 'POST', '/v1/keys', { name: 'crm-prod-after-outage', environment: 'production' }))
-          .status,
-        201,
-      );
+      assert.equal((await call(t, 'POST', '/v1/keys', aKey({ name: 'crm-prod-after-outage' }))).status, 201);
     });
 
     test('an unknown key while the database is down is a 503 problem, not an outcome', async () => {

@@ -20,6 +20,7 @@ import {
 } from '../storage/keys-repo.js';
 import type { Database } from '../storage/schema.js';
 import { nowIso, type ServiceContext } from './context.js';
+import { PolicyService } from './policy-service.js';
 
 const notFound = (id: string): KeywardenError => new KeywardenError('NOT_FOUND', `no key with id ${id}`);
 /** Optimistic updates retry this often on a concurrent change before answering 409. */
@@ -30,7 +31,10 @@ const MAX_ATTEMPTS = 5;
  * row; the verification cache is invalidated (and other nodes told) before the call returns.
  */
 export class KeysService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly policies: PolicyService,
+  ) {}
 
   private get db(): Kysely<Database> {
     return this.ctx.storage.db;
@@ -46,19 +50,33 @@ export class KeysService {
         `this admin key manages team "${actor.team}" only, not "${team ?? ''}"`,
       );
     }
+    const at = new Date(now).toISOString();
+    const policy = await this.policies.get();
+    const owner = { team: team ?? null, contact: input.owner?.contact ?? null };
+    PolicyService.enforce(
+      {
+        name: input.name,
+        environment: input.environment,
+        owner,
+        permissions: input.permissions ?? [],
+        expiresAt: normalizeTime(input.expiresAt),
+        createdAt: at,
+      },
+      policy,
+    );
+    const defaultLimit = policy.environments[input.environment].defaultRateLimit;
     const key = generateKey(this.ctx.prefix, ENV_CODE[input.environment]);
     const { start, end } = maskParts(key);
-    const at = new Date(now).toISOString();
     const record: KeyRecord = {
       id: newId('key', now),
       name: input.name,
       environment: input.environment,
       system: input.system ?? null,
       purpose: input.purpose ?? null,
-      owner: { team: team ?? null, contact: input.owner?.contact ?? null },
+      owner,
       customerId: input.customerId ?? null,
       permissions: input.permissions ?? [],
-      ratelimits: input.ratelimits ?? [],
+      ratelimits: input.ratelimits ?? (defaultLimit !== null ? [defaultLimit] : []),
       credits: input.credits
         ? { remaining: input.credits.remaining, refill: input.credits.refill ?? null }
         : null,
@@ -141,9 +159,31 @@ export class KeysService {
         `this admin key cannot hand a key to team "${patch.owner.team ?? ''}"`,
       );
     }
+    const policy = await this.policies.get();
     const record = await this.change(actor, id, 'key.update', (before) => {
       if (before.status === 'deleted')
         throw new KeywardenError('CONFLICT', `key ${id} is deleted and cannot be changed`);
+      const owner =
+        patch.owner === undefined
+          ? before.owner
+          : patch.owner === null
+            ? { team: null, contact: null }
+            : {
+                team: patch.owner.team !== undefined ? patch.owner.team : before.owner.team,
+                contact: patch.owner.contact !== undefined ? patch.owner.contact : before.owner.contact,
+              };
+      PolicyService.enforce(
+        {
+          name: patch.name ?? before.name,
+          environment: before.environment,
+          owner,
+          permissions: patch.permissions ?? before.permissions,
+          expiresAt: patch.expiresAt !== undefined ? normalizeTime(patch.expiresAt) : before.expiresAt,
+          createdAt: before.createdAt,
+        },
+        policy,
+        Object.keys(patch),
+      );
       const c: KeyChanges = {};
       if (patch.name !== undefined) c.name = patch.name;
       if (patch.system !== undefined) c.system = patch.system;

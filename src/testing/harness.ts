@@ -136,6 +136,8 @@ export const aKey = (over: Record<string, unknown> = {}): Record<string, unknown
   purpose: 'agent-call',
   owner: { team: 'crm', contact: 'crm-oncall@example.com' },
   permissions: ['agents:invoke:agt_42'],
+  // The default policy wants production keys to expire within 365 days.
+  expiresAt: new Date(Date.now() + 90 * 86_400_000).toISOString(),
   ...over,
 });
 

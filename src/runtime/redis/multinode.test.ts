@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import { redisUrl, testPgUrl } from '../../testing/harness.js';
+import { aKey, redisUrl, testPgUrl } from '../../testing/harness.js';
 import { api, startNode, uniqueName, within, type Node } from '../../testing/nodes.js';
 import { openStorage } from '../../storage/db.js';
 
@@ -40,8 +40,7 @@ describe(
     test('a key created on node 1 verifies on nodes 2 and 3', async () => {
       const [n1, n2, n3] = nodes as [Node, Node, Node];
       const c = await api(n1.url, root, 'POST', '/v1/keys', {
-        name: 'crm-prod-multi',
-        environment: 'production',
+        ...aKey({ name: 'crm-prod-multi' }),
       });
       assert.equal(c.status, 201);
       const key = c.body.key as string;
@@ -52,8 +51,7 @@ describe(
     test('disable on node 2: every node rejects within 1 s (and node 2 at once)', async () => {
       const [n1, n2, n3] = nodes as [Node, Node, Node];
       const c = await api(n1.url, root, 'POST', '/v1/keys', {
-        name: 'crm-prod-revoke',
-        environment: 'production',
+        ...aKey({ name: 'crm-prod-revoke' }),
       });
       const key = c.body.key as string;
       const id = (c.body.record as { id: string }).id;
@@ -70,8 +68,7 @@ describe(
 
     test('the rate limit is exact across nodes: limit N, N pass in total', async () => {
       const c = await api((nodes[0] as Node).url, root, 'POST', '/v1/keys', {
-        name: 'crm-prod-limited',
-        environment: 'production',
+        ...aKey({ name: 'crm-prod-limited' }),
         ratelimits: [{ name: 'shared', limit: 30, windowSeconds: 3600 }],
       });
       const key = c.body.key as string;
@@ -84,8 +81,7 @@ describe(
 
     test('credits are shared: the balance is spent once across nodes', async () => {
       const c = await api((nodes[0] as Node).url, root, 'POST', '/v1/keys', {
-        name: 'crm-prod-credits',
-        environment: 'production',
+        ...aKey({ name: 'crm-prod-credits' }),
         credits: { remaining: 12 },
       });
       const key = c.body.key as string;
@@ -98,8 +94,7 @@ describe(
     test('regenerate on node 3: the old secret is rejected everywhere within 1 s', async () => {
       const [n1, n2, n3] = nodes as [Node, Node, Node];
       const c = await api(n1.url, root, 'POST', '/v1/keys', {
-        name: 'crm-prod-rotate',
-        environment: 'production',
+        ...aKey({ name: 'crm-prod-rotate' }),
       });
       const key = c.body.key as string;
       const id = (c.body.record as { id: string }).id;
