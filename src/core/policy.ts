@@ -149,8 +149,10 @@ export function violations(k: KeyFacts, p: Policy): Violation[] {
 /** Completes a partial policy document with the defaults (used for PUT and for stored documents). */
 export function withDefaults(p: DeepPartial<Policy>): Policy {
   const d = DEFAULT_POLICY;
-  const env = (e: Environment): EnvironmentPolicy =>
-    ({ ...d.environments[e], ...(p.environments?.[e] ?? {}) }) as EnvironmentPolicy;
+  const env = (e: Environment): EnvironmentPolicy => ({
+    ...d.environments[e],
+    ...(p.environments?.[e] ?? {}),
+  });
   return {
     naming: { ...d.naming, ...(p.naming ?? {}) } as Policy['naming'],
     requireOwner: p.requireOwner ?? d.requireOwner,
