@@ -21,6 +21,7 @@ import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import type { ServiceContext } from './services/context.js';
+import { GovernanceService } from './services/governance-service.js';
 import { KeysService } from './services/keys-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { Verifier } from './services/verifier.js';
@@ -112,11 +113,13 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       admin.resetCache();
     },
   );
+  const keys = new KeysService(ctx, policies);
   const services: Services = {
     ctx,
     admin,
-    keys: new KeysService(ctx, policies),
+    keys,
     policies,
+    governance: new GovernanceService(ctx, keys, admin, policies),
     verifier: new Verifier(ctx),
     ready: async () => {
       try {

@@ -8,6 +8,7 @@ import { errorHandler, sendProblem } from './problem.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { keyRoutes } from './routes/keys.js';
+import { governanceRoutes } from './routes/governance.js';
 import { policyRoutes } from './routes/policy.js';
 import { serviceRoutes } from './routes/service.js';
 import { usageRoutes } from './routes/usage.js';
@@ -106,6 +107,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   auditRoutes(app, s);
   usageRoutes(app, s);
   policyRoutes(app, s);
+  governanceRoutes(app, s);
   await app.ready();
   return app;
 }

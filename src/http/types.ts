@@ -6,6 +6,7 @@ import type { Actor, AdminPermission } from '../core/model.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ServiceContext } from '../services/context.js';
 import type { KeysService } from '../services/keys-service.js';
+import type { GovernanceService } from '../services/governance-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { Verifier } from '../services/verifier.js';
 
@@ -34,6 +35,7 @@ export interface Services {
   admin: AdminService;
   verifier: Verifier;
   policies: PolicyService;
+  governance: GovernanceService;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
   /**

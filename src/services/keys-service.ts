@@ -220,8 +220,9 @@ export class KeysService {
     id: string,
     enabled: boolean,
     reason: string | undefined,
+    action: 'key.enable' | 'key.disable' | 'key.leak' = enabled ? 'key.enable' : 'key.disable',
   ): Promise<KeyRecord> {
-    return this.change(actor, id, enabled ? 'key.enable' : 'key.disable', (before, at) => {
+    return this.change(actor, id, action, (before, at) => {
       if (before.status === 'deleted')
         throw new KeywardenError(
           'CONFLICT',

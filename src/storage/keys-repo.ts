@@ -142,6 +142,11 @@ export async function retireSecrets(
     .execute();
 }
 
+/** Ends one secret's validity now (a leaked secret in its rotation grace window). */
+export async function expireSecret(db: Db, hash: string, at: string): Promise<void> {
+  await db.updateTable('key_secrets').set({ expires_at: at }).where('hash', '=', hash).execute();
+}
+
 export async function addSecret(db: Db, keyId: string, hash: string, createdAt: string): Promise<void> {
   await db
     .insertInto('key_secrets')

@@ -1,0 +1,175 @@
+import type { Environment } from './keys.js';
+import type { KeyRecord } from './model.js';
+import { allows, compileGrants, hasWildcard } from './permissions.js';
+import { violations, type Policy } from './policy.js';
+
+/** What the report knows of usage, gathered by storage over the policy window. */
+export interface UsageFacts {
+  /** keyId → permissions observed in VALID verifications (as checked: `agents:invoke:agt_42`). */
+  usedPermissions: Map<string, string[]>;
+  /** keyId → the busiest day by distinct client IPs and by distinct user agents. */
+  busiestDay: Map<string, { day: string; ips: number; userAgents: number }>;
+  /** keyId → verifications of this (non-production) key by a production verifier. */
+  productionMismatches: Map<string, { count: number; lastAt: string }>;
+}
+
+export interface Finding {
+  keyId: string;
+  name: string;
+  environment: Environment;
+  reason: string;
+  [detail: string]: unknown;
+}
+
+export const SECTIONS = [
+  'unowned',
+  'stale',
+  'overPrivileged',
+  'testKeysInProduction',
+  'rotationDue',
+  'sharedKeys',
+  'nonCompliant',
+] as const;
+export type Section = (typeof SECTIONS)[number];
+export type GovernanceReport = Record<Section, Finding[]> & {
+  generatedAt: string;
+  summary: Record<Section, number>;
+};
+
+/** Unused grants are only judged on keys that have lived this long (a new key has not used anything yet). */
+export const UNUSED_GRANT_MIN_AGE_DAYS = 7;
+const DAY = 86_400_000;
+
+/**
+ * The hygiene report (SPEC §4), computed from records only: pure, so every rule is testable
+ * with a fixed clock and hand-made usage.
+ */
+export function governanceReport(
+  keys: readonly KeyRecord[],
+  adminTeams: ReadonlySet<string>,
+  usage: UsageFacts,
+  policy: Policy,
+  nowMs: number,
+): GovernanceReport {
+  const r: Record<Section, Finding[]> = {
+    unowned: [],
+    stale: [],
+    overPrivileged: [],
+    testKeysInProduction: [],
+    rotationDue: [],
+    sharedKeys: [],
+    nonCompliant: [],
+  };
+  const staleMs = policy.staleAfterDays * DAY;
+  for (const k of keys) {
+    if (k.status === 'deleted') continue;
+    const base = { keyId: k.id, name: k.name, environment: k.environment };
+    const live = k.status === 'active';
+
+    if (k.owner.team === null || k.owner.contact === null) {
+      r.unowned.push({
+        ...base,
+        reason: `no owner ${k.owner.team === null ? 'team' : 'contact'}`,
+        owner: k.owner,
+      });
+    } else if (!adminTeams.has(k.owner.team)) {
+      r.unowned.push({
+        ...base,
+        reason: `team "${k.owner.team}" has no active admin key to answer for it`,
+        owner: k.owner,
+      });
+    }
+
+    const age = nowMs - Date.parse(k.createdAt);
+    if (live) {
+      if (k.lastUsedAt === null && age >= staleMs) {
+        r.stale.push({
+          ...base,
+          reason: `never used since its creation ${Math.floor(age / DAY)} days ago`,
+          lastUsedAt: null,
+        });
+      } else if (k.lastUsedAt !== null && nowMs - Date.parse(k.lastUsedAt) >= staleMs) {
+        r.stale.push({
+          ...base,
+          reason: `unused for ${Math.floor((nowMs - Date.parse(k.lastUsedAt)) / DAY)} days (policy: ${policy.staleAfterDays})`,
+          lastUsedAt: k.lastUsedAt,
+        });
+      }
+
+      const used = usage.usedPermissions.get(k.id) ?? [];
+      const wildcards = k.permissions.filter(hasWildcard);
+      const unused =
+        age >= UNUSED_GRANT_MIN_AGE_DAYS * DAY
+          ? k.permissions.filter((g) => !used.some((u) => allows(compileGrants([g]), u)))
+          : [];
+      if (wildcards.length > 0 || unused.length > 0) {
+        const grants = compileGrants(k.permissions);
+        const reasons = [
+          ...(wildcards.length > 0 ? [`wildcard grants ${wildcards.join(', ')}`] : []),
+          ...(unused.length > 0 ? [`not used in ${policy.staleAfterDays} days: ${unused.join(', ')}`] : []),
+        ];
+        r.overPrivileged.push({
+          ...base,
+          reason: reasons.join('; '),
+          granted: k.permissions,
+          unusedPermissions: unused,
+          suggestedPermissions: [...new Set(used.filter((u) => allows(grants, u)))].sort(),
+        });
+      }
+
+      if (k.expiresAt !== null) {
+        const left = Date.parse(k.expiresAt) - nowMs;
+        if (left <= policy.rotationWarningDays * DAY) {
+          r.rotationDue.push({
+            ...base,
+            reason:
+              left <= 0
+                ? `expired at ${k.expiresAt}`
+                : `expires in ${Math.ceil(left / DAY)} days (${k.expiresAt})`,
+            expiresAt: k.expiresAt,
+          });
+        }
+      }
+      const maxLife = policy.environments[k.environment].maxLifetimeDays;
+      const since = Date.parse(k.rotatedAt ?? k.createdAt);
+      if (maxLife !== null && nowMs - since > maxLife * DAY && !r.rotationDue.some((f) => f.keyId === k.id)) {
+        r.rotationDue.push({
+          ...base,
+          reason: `secret is ${Math.floor((nowMs - since) / DAY)} days old (policy lifetime: ${maxLife})`,
+        });
+      }
+
+      const busy = usage.busiestDay.get(k.id);
+      if (
+        busy !== undefined &&
+        (busy.ips > policy.sharedKeyThreshold || busy.userAgents > policy.sharedKeyThreshold)
+      ) {
+        r.sharedKeys.push({
+          ...base,
+          reason: `seen from ${busy.ips} client IPs and ${busy.userAgents} user agents on ${busy.day} (threshold ${policy.sharedKeyThreshold}): several systems may share it`,
+          ...busy,
+        });
+      }
+    }
+
+    const mismatch = usage.productionMismatches.get(k.id);
+    if (mismatch !== undefined && k.environment !== 'production') {
+      r.testKeysInProduction.push({
+        ...base,
+        reason: `${k.environment} key presented to a production verifier ${mismatch.count} times (last ${mismatch.lastAt})`,
+        ...mismatch,
+      });
+    }
+
+    const broken = violations({ ...k, createdAt: k.createdAt }, policy);
+    if (broken.length > 0) {
+      r.nonCompliant.push({
+        ...base,
+        reason: broken.map((v) => `${v.rule}: ${v.detail}`).join('; '),
+        rules: broken.map((v) => v.rule),
+      });
+    }
+  }
+  const summary = Object.fromEntries(SECTIONS.map((s) => [s, r[s].length])) as Record<Section, number>;
+  return { ...r, generatedAt: new Date(nowMs).toISOString(), summary };
+}

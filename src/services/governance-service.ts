@@ -1,0 +1,144 @@
+import { governanceReport, type GovernanceReport } from '../core/governance.js';
+import type { Actor } from '../core/model.js';
+import { findKeys } from '../core/scan.js';
+import { appendAudit } from '../storage/audit-repo.js';
+import { findAdminByHash, setAdminStatus, toAdminRecord } from '../storage/admin-keys-repo.js';
+import { activeAdminTeams, usageFacts } from '../storage/governance-repo.js';
+import { expireSecret, findByHash, toRecord } from '../storage/keys-repo.js';
+import type { AdminService } from './admin-service.js';
+import { nowIso, type ServiceContext } from './context.js';
+import type { KeysService } from './keys-service.js';
+import type { PolicyService } from './policy-service.js';
+
+export type LeakAction = 'disabled' | 'already_disabled' | 'grace_ended' | 'inactive' | 'unknown';
+
+export interface LeakFinding {
+  masked: string;
+  kind: 'key' | 'admin_key';
+  keyId: string | null;
+  action: LeakAction;
+  line: number;
+}
+
+/** The hygiene report and the leaked-key response (SPEC §3, §4). */
+export class GovernanceService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly keys: KeysService,
+    private readonly admin: AdminService,
+    private readonly policies: PolicyService,
+  ) {}
+
+  async report(actor: Actor): Promise<GovernanceReport> {
+    const now = this.ctx.clock.now();
+    const at = new Date(now).toISOString();
+    const policy = await this.policies.get();
+    const { db } = this.ctx.storage;
+    let q = db.selectFrom('keys').selectAll().where('status', '<>', 'deleted');
+    if (actor.team !== null) q = q.where('owner_team', '=', actor.team);
+    const rows = await q.orderBy('id').execute();
+    const since = new Date(now - policy.staleAfterDays * 86_400_000);
+    const [teams, usage] = await Promise.all([
+      activeAdminTeams(db, at),
+      usageFacts(db, since.toISOString().slice(0, 10), since.toISOString()),
+    ]);
+    return governanceReport(
+      rows.map((r) => toRecord(r, at)),
+      teams,
+      usage,
+      policy,
+      now,
+    );
+  }
+
+  /**
+   * Finds every key of this deployment in `text` and takes it out of service at once: a current
+   * secret disables its key (`disabledReason: "leaked"`), a rotated secret still in its grace
+   * window has the window ended, a leaked admin key is disabled. Each action is audited as
+   * `key.leak`. Answers with masked forms only.
+   */
+  async reportLeak(actor: Actor, text: string): Promise<{ found: LeakFinding[] }> {
+    const found: LeakFinding[] = [];
+    const { db } = this.ctx.storage;
+    for (const f of findKeys(text, this.ctx.prefix)) {
+      const hash = this.ctx.hasher(f.key);
+      const base = { masked: f.masked, line: f.line };
+      if (f.kind === 'admin') {
+        const row = await findAdminByHash(db, hash);
+        if (row === undefined || (actor.team !== null && row.team !== actor.team)) {
+          found.push({ ...base, kind: 'admin_key', keyId: null, action: 'unknown' });
+          continue;
+        }
+        if (row.status !== 'active') {
+          found.push({
+            ...base,
+            kind: 'admin_key',
+            keyId: row.id,
+            action: row.status === 'disabled' ? 'already_disabled' : 'inactive',
+          });
+          continue;
+        }
+        const at = nowIso(this.ctx);
+        const before = toAdminRecord(row, at);
+        await db.transaction().execute(async (trx) => {
+          await setAdminStatus(trx, row.id, 'disabled', at);
+          await appendAudit(trx, {
+            at,
+            actor: actor.id,
+            action: 'key.leak',
+            target: row.id,
+            before,
+            after: { ...before, status: 'disabled', disabledAt: at },
+            ip: actor.ip,
+          });
+        });
+        this.admin.resetCache();
+        await this.ctx.bus.publish(row.id).catch(() => undefined);
+        found.push({ ...base, kind: 'admin_key', keyId: row.id, action: 'disabled' });
+        continue;
+      }
+      const hit = await findByHash(db, hash);
+      if (hit === null || (actor.team !== null && hit.row.owner_team !== actor.team)) {
+        found.push({ ...base, kind: 'key', keyId: null, action: 'unknown' });
+        continue;
+      }
+      const id = hit.row.id;
+      const at = nowIso(this.ctx);
+      if (hit.secret.expiresAt !== null) {
+        if (hit.secret.expiresAt <= at) {
+          found.push({ ...base, kind: 'key', keyId: id, action: 'inactive' });
+          continue;
+        }
+        const before = toRecord(hit.row, at);
+        await db.transaction().execute(async (trx) => {
+          await expireSecret(trx, hash, at);
+          await appendAudit(trx, {
+            at,
+            actor: actor.id,
+            action: 'key.leak',
+            target: id,
+            before,
+            after: { ...before, leakedSecret: f.masked, graceEndedAt: at },
+            ip: actor.ip,
+          });
+        });
+        this.ctx.cache.invalidateKey(id);
+        await this.ctx.bus.publish(id).catch(() => undefined);
+        found.push({ ...base, kind: 'key', keyId: id, action: 'grace_ended' });
+        continue;
+      }
+      if (hit.row.status !== 'active') {
+        found.push({
+          ...base,
+          kind: 'key',
+          keyId: id,
+          action: hit.row.status === 'disabled' ? 'already_disabled' : 'inactive',
+        });
+        continue;
+      }
+      await this.keys.setEnabled(actor, id, false, 'leaked', 'key.leak');
+      found.push({ ...base, kind: 'key', keyId: id, action: 'disabled' });
+    }
+    return { found };
+  }
+}
