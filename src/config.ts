@@ -23,6 +23,8 @@ export interface Config {
   logRetentionDays: number;
   /** How often background jobs (credit refills, log retention) run. */
   jobIntervalSeconds: number;
+  /** First retry delay of a failed webhook delivery; doubles each attempt. */
+  webhookRetryBaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -114,5 +116,6 @@ export function loadConfig(env: Env = process.env): Config {
     usageMaxBufferedLogs: int(env, 'KEYWARDEN_USAGE_MAX_BUFFERED_LOGS', 200_000, 1, 100_000_000),
     logRetentionDays: int(env, 'KEYWARDEN_LOG_RETENTION_DAYS', 30, 1, 3650),
     jobIntervalSeconds: int(env, 'KEYWARDEN_JOB_INTERVAL_SECONDS', 60, 1, 86_400),
+    webhookRetryBaseMs: int(env, 'KEYWARDEN_WEBHOOK_RETRY_BASE_MS', 1000, 1, 3_600_000),
   };
 }

@@ -9,6 +9,7 @@ import {
   type InvalidationBus,
   type Limiter,
   type UsageSink,
+  nullEvents,
 } from './core/ports.js';
 import { buildApp } from './http/app.js';
 import type { App, Services } from './http/types.js';
@@ -23,6 +24,7 @@ import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import type { ServiceContext } from './services/context.js';
 import { GovernanceService } from './services/governance-service.js';
 import { KeysService } from './services/keys-service.js';
+import { WebhookService } from './services/webhooks.js';
 import { PolicyService } from './services/policy-service.js';
 import { Verifier } from './services/verifier.js';
 import { migrate, openStorage, type Storage } from './storage/db.js';
@@ -98,6 +100,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     prefix: config.keyPrefix,
     usage,
     limiter,
+    events: nullEvents,
     metrics,
     log,
   };
@@ -114,11 +117,14 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     },
   );
   const keys = new KeysService(ctx, policies);
+  const webhooks = new WebhookService(ctx, { retryBaseMs: config.webhookRetryBaseMs, timeoutMs: 5000 });
+  ctx.events = webhooks;
   const services: Services = {
     ctx,
     admin,
     keys,
     policies,
+    webhooks,
     governance: new GovernanceService(ctx, keys, admin, policies),
     verifier: new Verifier(ctx),
     ready: async () => {
@@ -138,6 +144,10 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
   const jobs = new Jobs(ctx, {
     intervalSeconds: config.jobIntervalSeconds,
     logRetentionDays: config.logRetentionDays,
+    extra: [
+      ['webhook_events', async () => webhooks.scanEvents((await policies.get()).rotationWarningDays)],
+      ['webhook_delivery', () => webhooks.deliverDue()],
+    ],
   });
   return {
     app,
@@ -147,6 +157,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     jobs,
     async close() {
       jobs.stop();
+      webhooks.stop();
       await app.close();
       // Flush after the server stopped taking requests, so the last verifications are written.
       await ctx.usage.close();
@@ -193,6 +204,7 @@ export async function serve(config: Config, out: (line: string) => void): Promis
   }
   await kw.app.listen({ port: config.port, host: config.host });
   kw.jobs.start();
+  kw.services.webhooks.start();
   let closing = false;
   const shutdown = (signal: string): void => {
     if (closing) return;

@@ -14,6 +14,8 @@ export type AuditAction =
   | 'admin_key.disable'
   | 'admin_key.enable'
   | 'admin_key.delete'
+  | 'webhook.create'
+  | 'webhook.delete'
   | 'store.init';
 
 export interface AuditContent {

@@ -106,3 +106,15 @@ export interface Limiter {
   resetCredits(keyId: string): void;
   close(): Promise<void>;
 }
+
+/** Where key events go (webhooks). Non-blocking: implementations queue and deliver later. */
+export interface EventSink {
+  emit(
+    event: 'key.expiring' | 'key.credits_low' | 'key.leaked' | 'key.disabled' | 'key.rate_limited',
+    data: Record<string, unknown>,
+  ): void;
+  /** A verification was rate limited; implementations emit at most once per key and window. */
+  rateLimited(keyId: string, keyName: string, limit: RateLimitState, windowSeconds: number): void;
+}
+
+export const nullEvents: EventSink = { emit: () => undefined, rateLimited: () => undefined };

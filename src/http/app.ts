@@ -13,6 +13,7 @@ import { policyRoutes } from './routes/policy.js';
 import { serviceRoutes } from './routes/service.js';
 import { usageRoutes } from './routes/usage.js';
 import { verifyRoute } from './routes/verify.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import type { App, Services } from './types.js';
 import { formatValidationErrors, validatorCompiler } from './validation.js';
 
@@ -108,6 +109,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   usageRoutes(app, s);
   policyRoutes(app, s);
   governanceRoutes(app, s);
+  webhookRoutes(app, s);
   await app.ready();
   return app;
 }

@@ -160,11 +160,7 @@ for (const dialect of DIALECTS) {
         'EXPIRED',
         'the leaked old secret ended its grace',
       );
-      assert.equal(
-        (await verify(t, { key: regen.body.key })).code,
-        'VALID',
-        'the new secret still works',
-      );
+      assert.equal((await verify(t, { key: regen.body.key })).code, 'VALID', 'the new secret still works');
       assert.equal((await call(t, 'GET', '/v1/keys', undefined, adm.body.key as string)).status, 401);
       const audit = await call(t, 'GET', '/v1/audit?action=key.leak');
       assert.equal((audit.body.items as unknown[]).length, 3);

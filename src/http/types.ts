@@ -9,6 +9,7 @@ import type { KeysService } from '../services/keys-service.js';
 import type { GovernanceService } from '../services/governance-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { Verifier } from '../services/verifier.js';
+import type { WebhookService } from '../services/webhooks.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -36,6 +37,7 @@ export interface Services {
   verifier: Verifier;
   policies: PolicyService;
   governance: GovernanceService;
+  webhooks: WebhookService;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
   /**

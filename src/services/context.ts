@@ -1,6 +1,13 @@
 import type { Logger } from 'pino';
 import type { KeyHasher } from '../core/keys.js';
-import type { Clock, InvalidationBus, Limiter, UsageSink, VerificationCache } from '../core/ports.js';
+import type {
+  Clock,
+  EventSink,
+  InvalidationBus,
+  Limiter,
+  UsageSink,
+  VerificationCache,
+} from '../core/ports.js';
 import type { Storage } from '../storage/db.js';
 import type { Metrics } from '../runtime/metrics.js';
 
@@ -14,6 +21,8 @@ export interface ServiceContext {
   prefix: string;
   usage: UsageSink;
   limiter: Limiter;
+  /** Key events for webhooks; set once the webhook service exists. */
+  events: EventSink;
   metrics: Metrics;
   log: Logger;
 }

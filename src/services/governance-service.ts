@@ -94,6 +94,7 @@ export class GovernanceService {
         });
         this.admin.resetCache();
         await this.ctx.bus.publish(row.id).catch(() => undefined);
+        this.ctx.events.emit('key.leaked', { keyId: row.id, name: row.name, kind: 'admin_key' });
         found.push({ ...base, kind: 'admin_key', keyId: row.id, action: 'disabled' });
         continue;
       }
@@ -124,6 +125,12 @@ export class GovernanceService {
         });
         this.ctx.cache.invalidateKey(id);
         await this.ctx.bus.publish(id).catch(() => undefined);
+        this.ctx.events.emit('key.leaked', {
+          keyId: id,
+          name: hit.row.name,
+          environment: hit.row.environment,
+          kind: 'rotated_secret',
+        });
         found.push({ ...base, kind: 'key', keyId: id, action: 'grace_ended' });
         continue;
       }

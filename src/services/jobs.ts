@@ -21,7 +21,12 @@ export class Jobs {
 
   constructor(
     private readonly ctx: ServiceContext,
-    private readonly opts: { intervalSeconds: number; logRetentionDays: number },
+    private readonly opts: {
+      intervalSeconds: number;
+      logRetentionDays: number;
+      /** More jobs run on the same schedule (webhook event scans). */
+      extra?: [string, () => Promise<number>][];
+    },
   ) {}
 
   start(): void {
@@ -40,6 +45,7 @@ export class Jobs {
   async runAll(): Promise<void> {
     await this.run('credit_refill', () => this.refillCredits());
     await this.run('log_retention', () => this.sweepLogs());
+    for (const [name, fn] of this.opts.extra ?? []) await this.run(name, fn);
   }
 
   private async run(job: string, fn: () => Promise<number>): Promise<void> {

@@ -222,7 +222,7 @@ export class KeysService {
     reason: string | undefined,
     action: 'key.enable' | 'key.disable' | 'key.leak' = enabled ? 'key.enable' : 'key.disable',
   ): Promise<KeyRecord> {
-    return this.change(actor, id, action, (before, at) => {
+    const record = await this.change(actor, id, action, (before, at) => {
       if (before.status === 'deleted')
         throw new KeywardenError(
           'CONFLICT',
@@ -232,6 +232,17 @@ export class KeysService {
         ? { status: 'active', disabled_at: null, disabled_reason: null }
         : { status: 'disabled', disabled_at: at, disabled_reason: reason ?? null };
     });
+    if (!enabled) {
+      const data = {
+        keyId: id,
+        name: record.name,
+        environment: record.environment,
+        reason: record.disabledReason,
+      };
+      if (action === 'key.leak') this.ctx.events.emit('key.leaked', { ...data, kind: 'key' });
+      this.ctx.events.emit('key.disabled', data);
+    }
+    return record;
   }
 
   async remove(actor: Actor, id: string): Promise<KeyRecord> {

@@ -88,6 +88,11 @@ export class Verifier {
             ctx.metrics.rateLimitRejections
               .labels(out.code === 'RATE_LIMITED' ? 'ratelimit' : 'credits')
               .inc();
+            const hit = out.ratelimit;
+            const window = r.ratelimits.find((l) => l.name === hit?.name)?.windowSeconds;
+            if (out.code === 'RATE_LIMITED' && hit !== null && window !== undefined) {
+              ctx.events.rateLimited(r.id, r.name, hit, window);
+            }
           }
         }
       }

@@ -114,7 +114,42 @@ export interface KeyUsageSeenTable {
   n: number;
 }
 
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  description: string | null;
+  events: string;
+  /** HMAC signing secret; shown once at creation, kept to sign deliveries. */
+  secret: string;
+  status: string;
+  created_at: string;
+  created_by: string | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+/** Once-only event marks (e.g. key.expiring once per key and expiry). */
+export interface EventMarksTable {
+  mark: string;
+  created_at: string;
+}
+
 export interface Database {
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  event_marks: EventMarksTable;
   verification_log: VerificationLogTable;
   key_usage_daily: KeyUsageDailyTable;
   key_usage_seen: KeyUsageSeenTable;
