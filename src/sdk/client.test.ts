@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { aKey, startServer, type TestServer } from '../testing/harness.js';
+import { KeywardenApiError, KeywardenClient, KeywardenConnectionError } from './client.js';
+
+describe('SDK client', () => {
+  let t: TestServer;
+  let kw: KeywardenClient;
+  before(async () => {
+    t = await startServer({ name: 'sqlite' });
+    await t.kw.app.listen({ port: 0, host: '127.0.0.1' });
+    const addr = t.kw.app.server.address();
+    const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+    kw = new KeywardenClient({ url: `http://127.0.0.1:${port}/`, adminKey: t.root });
+  });
+  after(async () => t.close());
+
+  test('round trip: create, get, list, update, verify, disable, regenerate, delete, records', async () => {
+    const { key, record } = await kw.createKey(aKey({ name: 'crm-prod-sdk' }) as never);
+    assert.equal((await kw.getKey(record.id)).name, 'crm-prod-sdk');
+    assert.ok((await kw.listKeys({ q: 'sdk' })).items.some((k) => k.id === record.id));
+    assert.equal((await kw.updateKey(record.id, { purpose: 'sdk-test' })).purpose, 'sdk-test');
+    assert.equal(
+      (await kw.verify({ key, environment: 'production', permission: 'agents:invoke', resource: 'agt_42' }))
+        .code,
+      'VALID',
+    );
+    assert.equal((await kw.disableKey(record.id, 'x')).status, 'disabled');
+    assert.equal((await kw.verify({ key, environment: 'production' })).code, 'DISABLED');
+    assert.equal((await kw.enableKey(record.id)).status, 'active');
+    const regen = await kw.regenerateKey(record.id, 60);
+    assert.equal((await kw.verify({ key: regen.key, environment: 'production' })).code, 'VALID');
+    assert.equal((await kw.deleteKey(record.id)).status, 'deleted');
+    assert.equal((await kw.verifyAudit()).ok, true);
+    assert.ok((await kw.listAudit({ target: record.id })).items.length >= 5);
+    assert.ok('unowned' in (await kw.governanceReport()));
+    assert.equal((await kw.getPolicy()).staleAfterDays, 90);
+    const adm = await kw.createAdminKey({ name: 'sdk-admin', permissions: ['keys:read'] });
+    assert.ok((await kw.listAdminKeys()).items.some((a) => a.id === adm.record.id));
+    assert.equal((await kw.deleteAdminKey(adm.record.id)).status, 'deleted');
+  });
+
+  test('problems become KeywardenApiError with status, code, detail and request id', async () => {
+    const err = await kw.getKey('key_missing').catch((e: unknown) => e);
+    assert.ok(err instanceof KeywardenApiError);
+    assert.deepEqual([err.status, err.code, err.detail], [404, 'NOT_FOUND', 'no key with id key_missing']);
+    assert.match(err.requestId ?? '', /^req_/);
+    const bad = new KeywardenClient({ url: kw['opts'].url, adminKey: 'kw_adm_nope' });
+    const e401 = await bad.listKeys().catch((e: unknown) => e);
+    assert.ok(e401 instanceof KeywardenApiError);
+    assert.equal(e401.status, 401);
+    assert.ok(!e401.message.includes('kw_adm_nope'));
+    const down = new KeywardenClient({ url: 'http://127.0.0.1:9', adminKey: t.root, timeoutMs: 2000 });
+    await assert.rejects(down.listKeys(), KeywardenConnectionError);
+  });
+});
