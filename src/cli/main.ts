@@ -2,8 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { KeywardenError } from '../core/errors.js';
 import { KeywardenApiError, KeywardenConnectionError } from '../sdk/client.js';
+import { drillCommand } from './commands/drill.js';
 import { keysCommand } from './commands/keys.js';
 import { recordCommands } from './commands/records.js';
+import { scanCommand } from './commands/scan.js';
 import { serverCommands } from './commands/server.js';
 import { verifyCommand } from './commands/verify.js';
 import { printErr, Refused, UsageError } from './io.js';
@@ -21,6 +23,8 @@ function program(): Command {
   keysCommand(p);
   verifyCommand(p);
   recordCommands(p);
+  scanCommand(p);
+  drillCommand(p);
   // Sub-commands inherit the override so their usage errors also come back as exceptions.
   const walk = (c: Command): void => {
     c.exitOverride();
