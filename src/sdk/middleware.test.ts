@@ -59,7 +59,14 @@ describe('middleware for Express, Fastify and Hono', () => {
     );
     const server = app.listen(0);
     await new Promise((r) => server.once('listening', r));
-    closers.push(() => new Promise((r) => server.close(() => { r(); })));
+    closers.push(
+      () =>
+        new Promise((r) =>
+          server.close(() => {
+            r();
+          }),
+        ),
+    );
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return async (path, headers) => {
       const res = await fetch(base + path, { headers });

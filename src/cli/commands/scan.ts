@@ -114,7 +114,10 @@ export function scanCommand(program: Command): void {
       ) => {
         const o = cmd.optsWithGlobals<GlobalOptions>();
         const prefix = loadConfig().keyPrefix;
-        if (f.gitleaksRule === true) { print(gitleaksRule(prefix)); return; }
+        if (f.gitleaksRule === true) {
+          print(gitleaksRule(prefix));
+          return;
+        }
         if (paths.length === 0) throw new UsageError('give at least one file or directory to scan');
         if (!/^\d+$/.test(f.maxSize))
           throw new UsageError(`--max-size must be a number of bytes, got "${f.maxSize}"`);
