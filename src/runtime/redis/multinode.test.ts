@@ -48,7 +48,7 @@ describe(
       assert.equal(await verifyOn(n3, key), 'VALID');
     });
 
-    test('disable on node 2: every node rejects within 1 s (and node 2 at once)', async () => {
+    test('disable on node 2: every node rejects within 1 s (and node 2 at once)', async (t) => {
       const [n1, n2, n3] = nodes as [Node, Node, Node];
       const c = await api(n1.url, root, 'POST', '/v1/keys', {
         ...aKey({ name: 'crm-prod-revoke' }),
@@ -64,6 +64,7 @@ describe(
       const lag1 = await within(1000, async () => (await verifyOn(n1, key)) === 'DISABLED');
       const lag3 = await within(1000, async () => (await verifyOn(n3, key)) === 'DISABLED');
       assert.ok(lag1 < 1000 && lag3 < 1000, `lags ${lag1} and ${lag3} ms`);
+    t.diagnostic(`revocation lag: node 1 ${lag1.toFixed(1)} ms, node 3 ${lag3.toFixed(1)} ms (polling every 10 ms)`);
     });
 
     test('the rate limit is exact across nodes: limit N, N pass in total', async () => {
