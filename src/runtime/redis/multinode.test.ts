@@ -64,7 +64,9 @@ describe(
       const lag1 = await within(1000, async () => (await verifyOn(n1, key)) === 'DISABLED');
       const lag3 = await within(1000, async () => (await verifyOn(n3, key)) === 'DISABLED');
       assert.ok(lag1 < 1000 && lag3 < 1000, `lags ${lag1} and ${lag3} ms`);
-    t.diagnostic(`revocation lag: node 1 ${lag1.toFixed(1)} ms, node 3 ${lag3.toFixed(1)} ms (polling every 10 ms)`);
+      t.diagnostic(
+        `revocation lag: node 1 ${lag1.toFixed(1)} ms, node 3 ${lag3.toFixed(1)} ms (polling every 10 ms)`,
+      );
     });
 
     test('the rate limit is exact across nodes: limit N, N pass in total', async () => {
