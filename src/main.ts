@@ -93,6 +93,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       max: config.cacheMax,
       ttlMs: config.cacheTtlSeconds * 1000,
       negativeTtlMs: Math.min(config.cacheTtlSeconds, 60) * 1000,
+      now: () => clock.now(),
     }),
     bus: opts.bus ?? redis?.bus ?? localBus,
     clock,

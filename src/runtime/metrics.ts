@@ -17,6 +17,7 @@ export class Metrics {
   readonly usageQueueDepth: Gauge;
   readonly usageFlushDuration: Histogram;
   /** Pre-bound children so the hot path does no label lookup. */
+  readonly cache: Record<'hit' | 'miss' | 'negative' | 'stale', { inc(): void }>;
   private readonly byCode = new Map<VerifyCode, { inc(): void }>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -41,6 +42,12 @@ export class Metrics {
       labelNames: ['result'],
       registers,
     });
+    this.cache = {
+      hit: this.cacheLookups.labels('hit'),
+      miss: this.cacheLookups.labels('miss'),
+      negative: this.cacheLookups.labels('negative'),
+      stale: this.cacheLookups.labels('stale'),
+    };
     this.cacheSize = new Gauge({
       name: 'keywarden_cache_entries',
       help: 'Entries in the verification cache',

@@ -32,6 +32,7 @@ const add = (m: Map<string, number>, k: string, n = 1): void => {
  */
 export class UsageBatcher implements UsageSink {
   private batch = emptyBatch();
+  private pending: VerificationEvent[] = [];
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -50,27 +51,20 @@ export class UsageBatcher implements UsageSink {
     this.timer.unref();
   }
 
+  /**
+   * The hot path: keeps the event and returns. Rows and counters are built at flush time, off the
+   * verification's latency. Past the buffer bound, only the counters are kept.
+   */
   record(e: VerificationEvent): void {
-    const b = this.batch;
-    const at = new Date(e.at).toISOString();
-    if (b.logs.length < this.opts.maxBufferedLogs) {
-      b.logs.push({
-        id: newId('vl', e.at),
-        at,
-        key_id: e.keyId,
-        key_start: e.keyStart,
-        environment: e.environment,
-        permissions: e.permissions.length === 0 ? null : e.permissions.join(','),
-        resource: e.resource,
-        code: e.code,
-        ip: e.ip,
-        user_agent: e.userAgent === null ? null : e.userAgent.slice(0, 256),
-        latency_us: Math.round(e.latencyUs),
-      } satisfies VerificationLogTable);
+    if (this.pending.length + this.batch.logs.length < this.opts.maxBufferedLogs) {
+      this.pending.push(e);
     } else {
       this.dropped++;
+      this.aggregate(this.batch, e, new Date(e.at).toISOString());
     }
-    this.metrics.usageQueueDepth.set(b.logs.length);
+  }
+
+  private aggregate(b: UsageBatch, e: VerificationEvent, at: string): void {
     if (e.keyId === null) return;
     const day = at.slice(0, 10);
     const id = e.keyId;
@@ -87,6 +81,22 @@ export class UsageBatcher implements UsageSink {
     }
   }
 
+  private toRow(e: VerificationEvent, at: string): VerificationLogTable {
+    return {
+      id: newId('vl', e.at),
+      at,
+      key_id: e.keyId,
+      key_start: e.keyStart,
+      environment: e.environment,
+      permissions: e.permissions.length === 0 ? null : e.permissions.join(','),
+      resource: e.resource,
+      code: e.code,
+      ip: e.ip,
+      user_agent: e.userAgent === null ? null : e.userAgent.slice(0, 256),
+      latency_us: Math.round(e.latencyUs),
+    };
+  }
+
   /** Writes what has accumulated. Flushes never overlap; a failed batch is merged back for the next try. */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(() => this.flushOnce());
@@ -95,7 +105,14 @@ export class UsageBatcher implements UsageSink {
 
   private async flushOnce(): Promise<void> {
     const batch = this.batch;
+    const events = this.pending;
     this.batch = emptyBatch();
+    this.pending = [];
+    for (const e of events) {
+      const at = new Date(e.at).toISOString();
+      batch.logs.push(this.toRow(e, at));
+      this.aggregate(batch, e, at);
+    }
     batch.credits = this.limiter.drainCreditUse();
     if (batch.logs.length === 0 && batch.daily.size === 0 && batch.credits.size === 0) return;
     const end = this.metrics.usageFlushDuration.startTimer();
@@ -111,7 +128,7 @@ export class UsageBatcher implements UsageSink {
       this.mergeBack(batch);
     } finally {
       end();
-      this.metrics.usageQueueDepth.set(this.batch.logs.length);
+      this.metrics.usageQueueDepth.set(this.batch.logs.length + this.pending.length);
     }
   }
 

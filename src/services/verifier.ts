@@ -53,14 +53,14 @@ export class Verifier {
       ) {
         // Invalidations from other nodes may be missed: re-read, but keep answering from the
         // entry if storage is down too (cached keys keep verifying through a database outage).
-        ctx.metrics.cacheLookups.labels('stale').inc();
+        ctx.metrics.cache.stale.inc();
         const stale = v;
         v = await this.load(hash).catch(() => stale);
       } else if (v === undefined) {
-        ctx.metrics.cacheLookups.labels('miss').inc();
+        ctx.metrics.cache.miss.inc();
         v = await this.load(hash);
       } else {
-        ctx.metrics.cacheLookups.labels(v === UNKNOWN ? 'negative' : 'hit').inc();
+        (v === UNKNOWN ? ctx.metrics.cache.negative : ctx.metrics.cache.hit).inc();
       }
       if (v !== UNKNOWN && (scope.team === null || v.key.record.owner.team === scope.team)) found = v;
       const now = ctx.clock.now();

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { UNKNOWN, type CacheValue, type VerificationCache } from '../../core/ports.js';
+import type { ResolvedSecret } from '../../core/verify.js';
 
 export interface MemoryCacheOptions {
   /** Most entries kept (positive and negative together). */
@@ -7,6 +8,8 @@ export interface MemoryCacheOptions {
   /** Safety net only: invalidation is explicit; the TTL bounds the damage of a missed message. */
   ttlMs: number;
   negativeTtlMs: number;
+  /** The clock entries' load times were read from (the service clock). */
+  now?: () => number;
 }
 
 /**
@@ -14,33 +17,47 @@ export interface MemoryCacheOptions {
  * drops all of its secrets at once. The index is kept in step by lru-cache's dispose hook.
  */
 export class MemoryVerificationCache implements VerificationCache {
-  private readonly lru: LRUCache<string, CacheValue>;
+  private readonly lru: LRUCache<string, ResolvedSecret>;
+  /** Unknown hashes, in their own smaller LRU with its own TTL (a flood of random keys cannot evict real ones). */
+  private readonly unknown: LRUCache<string, true>;
   private readonly byKey = new Map<string, string[]>();
   epoch = 0;
 
   constructor(private readonly opts: MemoryCacheOptions) {
-    this.lru = new LRUCache<string, CacheValue>({
+    // No lru-cache TTL on positive entries: its per-get clock reads cost more than the check
+    // below, which uses the load time the entry already carries.
+    this.lru = new LRUCache<string, ResolvedSecret>({
       max: opts.max,
-      ttl: opts.ttlMs,
       dispose: (value, hash) => {
-        if (value !== UNKNOWN) this.unindex(value.key.record.id, hash);
+        this.unindex(value.key.record.id, hash);
       },
+    });
+    this.unknown = new LRUCache<string, true>({
+      max: Math.max(1000, Math.floor(opts.max / 10)),
+      ttl: opts.negativeTtlMs,
     });
   }
 
   get size(): number {
-    return this.lru.size;
+    return this.lru.size + this.unknown.size;
   }
 
   get(hash: string): CacheValue | undefined {
-    return this.lru.get(hash);
+    const v = this.lru.get(hash);
+    if (v !== undefined) {
+      if ((this.opts.now ?? Date.now)() - (v.loadedAtMs ?? 0) <= this.opts.ttlMs) return v;
+      this.lru.delete(hash);
+      return undefined;
+    }
+    return this.unknown.get(hash) === true ? UNKNOWN : undefined;
   }
 
   set(hash: string, value: CacheValue): void {
     if (value === UNKNOWN) {
-      this.lru.set(hash, value, { ttl: this.opts.negativeTtlMs });
+      this.unknown.set(hash, true);
       return;
     }
+    this.unknown.delete(hash);
     this.lru.set(hash, value);
     const id = value.key.record.id;
     const list = this.byKey.get(id);
@@ -59,11 +76,13 @@ export class MemoryVerificationCache implements VerificationCache {
   invalidateHash(hash: string): void {
     this.epoch++;
     this.lru.delete(hash);
+    this.unknown.delete(hash);
   }
 
   clear(): void {
     this.epoch++;
     this.lru.clear();
+    this.unknown.clear();
     this.byKey.clear();
   }
 
