@@ -1,0 +1,166 @@
+// Shared helpers of the benchmark suite: machine facts, timing, percentiles, results files.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { checksum, createHasher, generateKey, maskParts } from '../dist/core/keys.js';
+import { newId } from '../dist/core/ids.js';
+import { loadConfig } from '../dist/config.js';
+import { createKeywarden } from '../dist/main.js';
+import { createLogger } from '../dist/logger.js';
+
+export const quick = process.argv.includes('--quick');
+export const RESULTS = new URL('./results/', import.meta.url).pathname;
+
+export function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+export function save(name, data) {
+  mkdirSync(RESULTS, { recursive: true });
+  const file = join(RESULTS, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ benchmark: name, quick, machine: machine(), ...data }, null, 2));
+  return file;
+}
+
+/** p50/p99/p999 in microseconds from nanosecond samples. */
+export function percentiles(ns) {
+  const s = Float64Array.from(ns).sort();
+  const at = (q) => (s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.floor(q * s.length))] / 1000);
+  return { p50: round(at(0.5)), p99: round(at(0.99)), p999: round(at(0.999)) };
+}
+
+export const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Runs `fn(i)` `ops` times (awaiting each), timing every call; returns ops/s and latency percentiles. */
+export async function measure(ops, fn) {
+  const samples = new Float64Array(ops);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < ops; i++) {
+    const a = process.hrtime.bigint();
+    const r = fn(i);
+    if (r instanceof Promise) await r;
+    samples[i] = Number(process.hrtime.bigint() - a);
+  }
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { opsPerSec: Math.round(ops / secs), ...percentiles(samples) };
+}
+
+export function table(rows) {
+  const keys = Object.keys(rows[0] ?? {});
+  const width = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length)));
+  const line = (vals) => vals.map((v, i) => String(v).padEnd(width[i])).join('  ');
+  console.log(line(keys));
+  console.log(line(width.map((w) => '-'.repeat(w))));
+  for (const r of rows) console.log(line(keys.map((k) => r[k])));
+}
+
+export function progress(label, done, total) {
+  if (!process.stderr.isTTY && done !== total && done % Math.max(1, Math.floor(total / 10)) !== 0) return;
+  const w = 30;
+  const f = Math.round((done / total) * w);
+  process.stderr.write(
+    `\r${label} [${'#'.repeat(f)}${'.'.repeat(w - f)}] ${done}/${total}${done === total ? '\n' : process.stderr.isTTY ? '' : '\n'}`,
+  );
+}
+
+/** A fresh embedded Keywarden in a temp dir (or a PostgreSQL schema), silent, with a large cache. */
+export async function freshKeywarden(extraEnv = {}, opts = {}) {
+  const dir = mkdtempSync(join(os.tmpdir(), 'kw-bench-'));
+  const config = loadConfig({
+    KEYWARDEN_DATA_DIR: dir,
+    KEYWARDEN_LOG_LEVEL: 'silent',
+    KEYWARDEN_CACHE_MAX: '2000000',
+    ...extraEnv,
+  });
+  const kw = await createKeywarden(config, { logger: createLogger('silent'), ...opts });
+  const { key: root } = await kw.services.admin.initRoot();
+  return { kw, root, dir, config };
+}
+
+/**
+ * Bulk-creates `n` keys straight through the repositories' tables (the bench helper for 1M keys:
+ * the admin API creates about a thousand a second, which would take a quarter of an hour).
+ * Returns a pool of plaintext keys (at most `keep`) to verify with.
+ */
+export async function bulkKeys(kw, n, keep = 10_000, label = 'bulk insert') {
+  const hasher = createHasher();
+  const pool = [];
+  const now = Date.now();
+  const at = new Date(now).toISOString();
+  const chunk = 2000;
+  const t0 = performance.now();
+  for (let done = 0; done < n; done += chunk) {
+    const rows = [];
+    const secrets = [];
+    for (let i = done; i < Math.min(n, done + chunk); i++) {
+      const key = generateKey('kw', 'prod');
+      if (pool.length < keep) pool.push(key);
+      const { start, end } = maskParts(key);
+      const id = newId('key', now);
+      rows.push({
+        id,
+        name: `bench-prod-k${i}`,
+        environment: 'production',
+        system: 'bench',
+        purpose: 'k',
+        owner_team: 'bench',
+        owner_contact: 'b@x',
+        customer_id: null,
+        permissions: '["agents:invoke"]',
+        ratelimits: '[]',
+        credits_remaining: null,
+        credits_refill: null,
+        credits_refilled_at: null,
+        ip_allowlist: '[]',
+        expires_at: null,
+        metadata: '{}',
+        status: 'active',
+        key_start: start,
+        key_end: end,
+        created_at: at,
+        created_by: null,
+        updated_at: at,
+        last_used_at: null,
+        disabled_at: null,
+        disabled_reason: null,
+        rotated_at: null,
+        version: 1,
+      });
+      secrets.push({ hash: hasher(key), key_id: id, created_at: at, expires_at: null, replaced_at: null });
+    }
+    await kw.storage.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += 500) {
+        await trx
+          .insertInto('keys')
+          .values(rows.slice(i, i + 500))
+          .execute();
+        await trx
+          .insertInto('key_secrets')
+          .values(secrets.slice(i, i + 500))
+          .execute();
+      }
+    });
+    progress(label, Math.min(n, done + chunk), n);
+  }
+  const secs = (performance.now() - t0) / 1000;
+  return { pool, seconds: round(secs), rowsPerSec: Math.round(n / secs) };
+}
+
+/** Well-formed keys nobody issued (they exercise the negative cache). */
+export const unknownKeys = (n) => Array.from({ length: n }, () => generateKey('kw', 'prod'));
+/** Strings with the key's shape and a wrong checksum. */
+export const malformedKeys = (n) =>
+  Array.from({ length: n }, () => {
+    const head = `kw_prod_${randomBytes(24).toString('base64url').replace(/[-_]/g, 'a').slice(0, 30)}`;
+    const c = checksum(head);
+    return head + (c === 'AAAAAA' ? 'BBBBBB' : 'AAAAAA');
+  });
+export const sha256 = (s) => createHash('sha256').update(s).digest('base64url');

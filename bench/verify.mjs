@@ -1,0 +1,125 @@
+// Benchmarks 1 and 6: in-process verification at several store sizes, against the bare cost of
+// one SHA-256 of the key measured in the same process, and memory per cached key.
+import {
+  freshKeywarden,
+  bulkKeys,
+  malformedKeys,
+  measure,
+  quick,
+  round,
+  save,
+  sha256,
+  table,
+  unknownKeys,
+} from './lib.mjs';
+
+const input = (key, permissions = ['agents:invoke']) => ({
+  key,
+  environment: 'production',
+  permissions,
+  cost: 1,
+});
+
+export async function run() {
+  const sizes = quick ? [1000] : [1000, 100_000, 1_000_000];
+  const ops = quick ? 20_000 : 300_000;
+  const rows = [];
+  const results = [];
+  for (const n of sizes) {
+    const { kw } = await freshKeywarden({ KEYWARDEN_USAGE_FLUSH_MS: '1000' });
+    const v = kw.services.verifier;
+    const scope = { team: null };
+    const bulk = await bulkKeys(kw, n, Math.min(n, 10_000), `insert ${n} keys`);
+    const pool = bulk.pool;
+    // Warm every key into the cache (all n, so the memory figure is per cached key at this size).
+    global.gc?.();
+    const before = process.memoryUsage();
+    const warmPool = n <= 10_000 ? pool : null;
+    if (warmPool === null) {
+      // Keys beyond the pool are not known in plaintext; load their cache entries by hash.
+      const { findByHash, toRecord } = await import('../dist/storage/keys-repo.js');
+      const { compileKey } = await import('../dist/core/verify.js');
+      const hashes = await kw.storage.db.selectFrom('key_secrets').select('hash').execute();
+      const at = new Date().toISOString();
+      let i = 0;
+      for (const { hash } of hashes) {
+        const hit = await findByHash(kw.storage.db, hash);
+        kw.services.ctx.cache.set(hash, {
+          key: compileKey(toRecord(hit.row, at)),
+          secret: hit.secret,
+          secretExpiresAtMs: null,
+          loadedAtMs: Date.now(),
+        });
+        if (++i % 100_000 === 0) process.stderr.write(`\rwarm cache ${i}/${n}`);
+      }
+      process.stderr.write('\n');
+    }
+    for (const k of pool) await v.verify(input(k), scope);
+    global.gc?.();
+    const after = process.memoryUsage();
+    const unknown = unknownKeys(1000);
+    for (const k of unknown) await v.verify(input(k), scope);
+    const bad = malformedKeys(1000);
+
+    const base = await measure(ops, (i) => sha256(pool[i % pool.length]));
+    const cached = await measure(ops, (i) => v.verify(input(pool[i % pool.length]), scope));
+    const denied = await measure(ops, (i) =>
+      v.verify(input(pool[i % pool.length], ['billing:charge']), scope),
+    );
+    const malformed = await measure(ops, (i) => v.verify(input(bad[i % bad.length]), scope));
+    const negative = await measure(ops, (i) => v.verify(input(unknown[i % unknown.length]), scope));
+    const perKey = Math.round((after.rss - before.rss) / n);
+    const heapPerKey = Math.round((after.heapUsed - before.heapUsed) / n);
+    const r = {
+      keys: n,
+      bulkSeconds: bulk.seconds,
+      bulkRowsPerSec: bulk.rowsPerSec,
+      baseline: base,
+      cached,
+      denied,
+      malformed,
+      negative,
+      rssPerCachedKey: perKey,
+      heapPerCachedKey: heapPerKey,
+      rssAfter: after.rss,
+      cacheEntries: kw.services.ctx.cache.size,
+    };
+    results.push(r);
+    for (const [name, m] of Object.entries({
+      'sha256 baseline': base,
+      'cached VALID': cached,
+      'cached INSUFFICIENT_PERMISSIONS': denied,
+      MALFORMED: malformed,
+      'unknown (negative cache)': negative,
+    })) {
+      rows.push({
+        keys: n,
+        case: name,
+        'ops/s': m.opsPerSec,
+        'p50 µs': m.p50,
+        'p99 µs': m.p99,
+        'p999 µs': m.p999,
+        'vs sha256': round(m.opsPerSec / base.opsPerSec, 3),
+      });
+    }
+    await kw.close();
+  }
+  table(rows);
+  const first = results[0];
+  const last = results.at(-1);
+  const summary = {
+    cachedOpsPerSec: first.cached.opsPerSec,
+    cachedP99Us: first.cached.p99,
+    cachedVsSha256: round(first.cached.opsPerSec / first.baseline.opsPerSec, 3),
+    malformedOpsPerSec: first.malformed.opsPerSec,
+    p50LargestVsSmallest: round(last.cached.p50 / first.cached.p50, 3),
+    rssPerCachedKeyLargest: last.rssPerCachedKey,
+    heapPerCachedKeyLargest: last.heapPerCachedKey,
+    rssAfterLargest: last.rssAfter,
+  };
+  console.log('summary', summary);
+  save('verify', { results, summary });
+  return summary;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
