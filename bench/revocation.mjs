@@ -91,7 +91,16 @@ export async function run() {
     save('revocation', { ...row });
     return row;
   } finally {
-    for (const n of nodes) n.proc.kill('SIGTERM');
+    // Let the nodes finish their shutdown flush before their schema is dropped under them.
+    await Promise.all(
+      nodes.map(
+        (n) =>
+          new Promise((r) => {
+            n.proc.once('exit', r);
+            n.proc.kill('SIGTERM');
+          }),
+      ),
+    );
     const s = openStorage({ databaseUrl: pg, dataDir: '/tmp' });
     await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
     await s.close();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SECTIONS } from '../core/governance.js';
 import {
   DIALECTS,
   ManualClock,
@@ -104,15 +105,7 @@ for (const dialect of DIALECTS) {
       });
       const r = await call(t, 'GET', '/v1/reports/governance', undefined, a.body.key as string);
       assert.equal(r.status, 200);
-      const all = [
-        'unowned',
-        'stale',
-        'overPrivileged',
-        'testKeysInProduction',
-        'rotationDue',
-        'sharedKeys',
-        'nonCompliant',
-      ].flatMap((s) => (r.body[s] as { name: string }[]).map((f) => f.name));
+      const all = SECTIONS.flatMap((s) => (r.body[s] as { name: string }[]).map((f) => f.name));
       assert.ok(all.length > 0 && all.every((n) => n.startsWith('ops-')), all.join(','));
     });
 

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { KeywardenError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { toPage } from '../core/page.js';
 import { normalizeTime } from '../core/key-input.js';
 import { generateKey, maskParts, parseKey } from '../core/keys.js';
 import { adminAllows, type Actor, type AdminKeyRecord, type AdminPermission } from '../core/model.js';
@@ -109,11 +110,12 @@ export class AdminService {
   ): Promise<{ items: AdminKeyRecord[]; nextCursor: string | null }> {
     const rows = await listAdminRows(this.ctx.storage.db, actor.team, limit + 1, cursor);
     const now = nowIso(this.ctx);
-    const page = rows.slice(0, limit);
-    return {
-      items: page.map((r) => toAdminRecord(r, now)),
-      nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
-    };
+    return toPage(
+      rows,
+      limit,
+      (r) => r.id,
+      (r) => toAdminRecord(r, now),
+    );
   }
 
   async get(actor: Actor, id: string): Promise<AdminKeyRecord> {

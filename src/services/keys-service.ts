@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { KeywardenError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { toPage } from '../core/page.js';
 import { checkKeyFields, normalizeTime, type KeyInput, type KeyPatch } from '../core/key-input.js';
 import { ENV_CODE, generateKey, maskParts } from '../core/keys.js';
 import type { Actor, KeyRecord, StoredStatus } from '../core/model.js';
@@ -139,12 +140,12 @@ export class KeysService {
     }
     const now = nowIso(this.ctx);
     const rows = await listKeyRows(this.db, filter, limit + 1, cursor, now);
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      items: page.map((r) => toRecord(r, now)),
-      nextCursor: rows.length > limit && last !== undefined ? last.id : null,
-    };
+    return toPage(
+      rows,
+      limit,
+      (r) => r.id,
+      (r) => toRecord(r, now),
+    );
   }
 
   async update(actor: Actor, id: string, patch: KeyPatch): Promise<KeyRecord> {

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { toPage } from '../core/page.js';
 import type { Kysely } from 'kysely';
 import { KeywardenError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -161,9 +162,11 @@ export class WebhookService implements EventSink {
       .orderBy('id', 'desc')
       .limit(limit + 1)
       .execute();
-    const page = rows.slice(0, limit);
-    return {
-      items: page.map((r) => ({
+    return toPage(
+      rows,
+      limit,
+      (r) => r.id,
+      (r) => ({
         id: r.id,
         event: r.event,
         status: r.status,
@@ -174,9 +177,8 @@ export class WebhookService implements EventSink {
         createdAt: r.created_at,
         deliveredAt: r.delivered_at,
         payload: JSON.parse(r.payload) as unknown,
-      })),
-      nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
-    };
+      }),
+    );
   }
 
   /** Queues a delivery for every active webhook subscribed to `event`. Never throws into the caller's path. */

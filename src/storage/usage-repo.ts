@@ -61,13 +61,14 @@ export async function writeUsageBatch(db: Db, b: UsageBatch): Promise<void> {
         )
         .execute();
     }
-    for (const [id, at] of b.lastUsed) {
-      await trx
-        .updateTable('keys')
-        .set({ last_used_at: at })
-        .where('id', '=', id)
-        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
-        .execute();
+    // One UPDATE … FROM (VALUES …) per chunk instead of one statement per key; both engines
+    // name the VALUES columns column1, column2.
+    for (const rows of chunks([...b.lastUsed])) {
+      const values = sql.join(rows.map(([id, at]) => sql`(${id}, ${at})`));
+      await sql`update keys set last_used_at = v.column2 from (values ${values}) as v
+        where keys.id = v.column1 and (keys.last_used_at is null or keys.last_used_at < v.column2)`.execute(
+        trx,
+      );
     }
     for (const [id, used] of b.credits) {
       await trx

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { toPage } from '../../core/page.js';
 import { listAudit, verifyAuditChain } from '../../storage/audit-repo.js';
 import { AuditEntry, AuditQuery, Problem } from '../schemas.js';
 import { actorOf, bearer, type App, type Services } from '../types.js';
@@ -31,9 +32,11 @@ export function auditRoutes(app: App, s: Services): void {
         limit + 1,
         cursor === undefined ? undefined : Number(cursor),
       );
-      const page = rows.slice(0, limit);
-      return {
-        items: page.map((r) => ({
+      return toPage(
+        rows,
+        limit,
+        (r) => r.id,
+        (r) => ({
           id: r.id,
           at: r.at,
           actor: r.actor,
@@ -43,9 +46,8 @@ export function auditRoutes(app: App, s: Services): void {
           after: r.after === null ? null : (JSON.parse(r.after) as unknown),
           ip: r.ip,
           hash: r.hash,
-        })),
-        nextCursor: rows.length > limit ? String(page.at(-1)?.id) : null,
-      };
+        }),
+      );
     },
   });
   app.get('/v1/audit/verify', {

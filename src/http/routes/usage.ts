@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { toPage } from '../../core/page.js';
 import { listLogs, usageOf } from '../../storage/usage-repo.js';
 import { Cursor, IdParams, Limit, Problem, VerifyCode } from '../schemas.js';
 import { actorOf, bearer, type App, type Services } from '../types.js';
@@ -61,9 +62,11 @@ export function usageRoutes(app: App, s: Services): void {
         limit + 1,
         cursor,
       );
-      const page = rows.slice(0, limit);
-      return {
-        items: page.map((r) => ({
+      return toPage(
+        rows,
+        limit,
+        (r) => r.id,
+        (r) => ({
           id: r.id,
           at: r.at,
           keyId: r.key_id,
@@ -75,9 +78,8 @@ export function usageRoutes(app: App, s: Services): void {
           ip: r.ip,
           userAgent: r.user_agent,
           latencyUs: r.latency_us,
-        })),
-        nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
-      };
+        }),
+      );
     },
   });
 
