@@ -80,15 +80,15 @@ describe(
       );
       assert.equal(codes.filter((x) => x === 'VALID').length, 30);
       assert.equal(codes.filter((x) => x === 'RATE_LIMITED').length, 60);
-    // Each node flushes its own usage batch; the additive upserts must add up to every call.
-    const id = (c.body.record as { id: string }).id;
-    await within(10_000, async () => {
-      const u = await api((nodes[1] as Node).url, root, 'GET', `/v1/keys/${id}/usage`);
-      const totals = u.body.totals as Record<string, number> | undefined;
-      return totals?.VALID === 30 && totals.RATE_LIMITED === 60;
-    });
-    const logs = await api((nodes[2] as Node).url, root, 'GET', `/v1/logs?keyId=${id}&limit=500`);
-    assert.equal((logs.body.items as unknown[]).length, 90, 'one log row per verification, from all nodes');
+      // Each node flushes its own usage batch; the additive upserts must add up to every call.
+      const id = (c.body.record as { id: string }).id;
+      await within(10_000, async () => {
+        const u = await api((nodes[1] as Node).url, root, 'GET', `/v1/keys/${id}/usage`);
+        const totals = u.body.totals as Record<string, number> | undefined;
+        return totals?.VALID === 30 && totals.RATE_LIMITED === 60;
+      });
+      const logs = await api((nodes[2] as Node).url, root, 'GET', `/v1/logs?keyId=${id}&limit=500`);
+      assert.equal((logs.body.items as unknown[]).length, 90, 'one log row per verification, from all nodes');
     });
 
     test('credits are shared: the balance is spent once across nodes', async () => {
