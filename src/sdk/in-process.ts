@@ -8,16 +8,18 @@ import type { VerifierLike } from './guard.js';
 export function inProcessVerifier(services: { verifier: Verifier }): VerifierLike {
   return {
     verify: (r) =>
-      services.verifier.verify(
-        {
-          key: r.key,
-          environment: r.environment,
-          permissions: [...(r.permissions ?? []), ...(r.permission !== undefined ? [r.permission] : [])],
-          resource: r.resource,
-          ip: r.ip,
-          cost: r.cost ?? 1,
-        },
-        { team: null, userAgent: r.userAgent ?? null },
+      Promise.resolve(
+        services.verifier.verify(
+          {
+            key: r.key,
+            environment: r.environment,
+            permissions: [...(r.permissions ?? []), ...(r.permission !== undefined ? [r.permission] : [])],
+            resource: r.resource,
+            ip: r.ip,
+            cost: r.cost ?? 1,
+          },
+          { team: null, userAgent: r.userAgent ?? null },
+        ),
       ),
   };
 }

@@ -1,7 +1,7 @@
 import { KeywardenError } from '../core/errors.js';
 import { parseKey } from '../core/keys.js';
 import { isStorageUnavailable } from '../storage/db.js';
-import { UNKNOWN, type CacheValue } from '../core/ports.js';
+import { UNKNOWN, type CacheValue, type LimitOutcome } from '../core/ports.js';
 import {
   compileKey,
   decide,
@@ -33,70 +33,101 @@ export class Verifier {
 
   constructor(private readonly ctx: ServiceContext) {}
 
-  async verify(input: VerifyInput, scope: VerifyScope): Promise<VerifyResult> {
+  /**
+   * Synchronous for the common cases (malformed, cached, known-unknown, in-memory limits): no
+   * promise is allocated unless storage or Redis has to be asked.
+   */
+  verify(input: VerifyInput, scope: VerifyScope): VerifyResult | Promise<VerifyResult> {
     const t0 = process.hrtime.bigint();
     const ctx = this.ctx;
-    let found: ResolvedSecret | null = null;
-    let result: VerifyResult;
     const parsed = parseKey(input.key, ctx.prefix);
     // Admin keys are never accepted as ordinary keys: to the verifier they are not of the format.
     if (parsed === null || parsed.kind === 'admin') {
-      result = { valid: false, code: 'MALFORMED' };
-    } else {
-      const hash = ctx.hasher(input.key);
-      let v = ctx.cache.get(hash);
-      if (
-        v !== undefined &&
-        v !== UNKNOWN &&
-        !ctx.bus.connected &&
-        ctx.clock.now() - (v.loadedAtMs ?? 0) > STALE_WHEN_DISCONNECTED_MS
-      ) {
-        // Invalidations from other nodes may be missed: re-read, but keep answering from the
-        // entry if storage is down too (cached keys keep verifying through a database outage).
-        ctx.metrics.cache.stale.inc();
-        const stale = v;
-        v = await this.load(hash).catch(() => stale);
-      } else if (v === undefined) {
-        ctx.metrics.cache.miss.inc();
-        v = await this.load(hash);
-      } else {
-        (v === UNKNOWN ? ctx.metrics.cache.negative : ctx.metrics.cache.hit).inc();
-      }
-      if (v !== UNKNOWN && (scope.team === null || v.key.record.owner.team === scope.team)) found = v;
-      const now = ctx.clock.now();
-      result = resultOf(found, decide(found, input, now));
-      if (result.code === 'VALID' && found !== null) {
-        const r = found.key.record;
-        if (r.ratelimits.length > 0 || r.credits !== null) {
-          const pending = ctx.limiter.consume({
-            keyId: r.id,
-            ratelimits: r.ratelimits,
-            credits: r.credits?.remaining ?? null,
-            cost: input.cost,
-            nowMs: now,
-          });
-          const out = pending instanceof Promise ? await pending : pending;
-          result.ratelimit = out.ratelimit;
-          result.credits = out.credits;
-          if (out.code !== 'VALID') {
-            result.valid = false;
-            result.code = out.code;
-            result.detail =
-              out.code === 'RATE_LIMITED'
-                ? `rate limit "${out.ratelimit?.name ?? ''}" exhausted until ${out.ratelimit?.resetAt ?? ''}`
-                : `credits exhausted (${out.credits?.remaining ?? 0} left, this call costs ${input.cost})`;
-            ctx.metrics.rateLimitRejections
-              .labels(out.code === 'RATE_LIMITED' ? 'ratelimit' : 'credits')
-              .inc();
-            const hit = out.ratelimit;
-            const window = r.ratelimits.find((l) => l.name === hit?.name)?.windowSeconds;
-            if (out.code === 'RATE_LIMITED' && hit !== null && window !== undefined) {
-              ctx.events.rateLimited(r.id, r.name, hit, window);
-            }
-          }
-        }
-      }
+      return this.finish({ valid: false, code: 'MALFORMED' }, null, input, scope, t0);
     }
+    const hash = ctx.hasher(input.key);
+    const v = ctx.cache.get(hash);
+    if (v === undefined) {
+      ctx.metrics.cache.miss.inc();
+      return this.load(hash).then((loaded) => this.decideFor(loaded, input, scope, t0));
+    }
+    if (
+      v !== UNKNOWN &&
+      !ctx.bus.connected &&
+      ctx.clock.now() - (v.loadedAtMs ?? 0) > STALE_WHEN_DISCONNECTED_MS
+    ) {
+      // Invalidations from other nodes may be missed: re-read, but keep answering from the
+      // entry if storage is down too (cached keys keep verifying through a database outage).
+      ctx.metrics.cache.stale.inc();
+      return this.load(hash)
+        .catch(() => v)
+        .then((loaded) => this.decideFor(loaded, input, scope, t0));
+    }
+    (v === UNKNOWN ? ctx.metrics.cache.negative : ctx.metrics.cache.hit).inc();
+    return this.decideFor(v, input, scope, t0);
+  }
+
+  private decideFor(
+    v: CacheValue,
+    input: VerifyInput,
+    scope: VerifyScope,
+    t0: bigint,
+  ): VerifyResult | Promise<VerifyResult> {
+    const ctx = this.ctx;
+    const found = v !== UNKNOWN && (scope.team === null || v.key.record.owner.team === scope.team) ? v : null;
+    const now = ctx.clock.now();
+    const result = resultOf(found, decide(found, input, now));
+    if (result.code !== 'VALID' || found === null) return this.finish(result, found, input, scope, t0);
+    const r = found.key.record;
+    if (r.ratelimits.length === 0 && r.credits === null) return this.finish(result, found, input, scope, t0);
+    const out = ctx.limiter.consume({
+      keyId: r.id,
+      ratelimits: r.ratelimits,
+      credits: r.credits?.remaining ?? null,
+      cost: input.cost,
+      nowMs: now,
+    });
+    if (out instanceof Promise) {
+      return out.then((o) => this.finish(this.applyLimits(result, o, found, input), found, input, scope, t0));
+    }
+    return this.finish(this.applyLimits(result, out, found, input), found, input, scope, t0);
+  }
+
+  private applyLimits(
+    result: VerifyResult,
+    out: LimitOutcome,
+    found: ResolvedSecret,
+    input: VerifyInput,
+  ): VerifyResult {
+    const ctx = this.ctx;
+    const r = found.key.record;
+    result.ratelimit = out.ratelimit;
+    result.credits = out.credits;
+    if (out.code === 'VALID') return result;
+    result.valid = false;
+    result.code = out.code;
+    result.detail =
+      out.code === 'RATE_LIMITED'
+        ? `rate limit "${out.ratelimit?.name ?? ''}" exhausted until ${out.ratelimit?.resetAt ?? ''}`
+        : `credits exhausted (${out.credits?.remaining ?? 0} left, this call costs ${input.cost})`;
+    ctx.metrics.rateLimitRejections.labels(out.code === 'RATE_LIMITED' ? 'ratelimit' : 'credits').inc();
+    const hit = out.ratelimit;
+    const window = r.ratelimits.find((l) => l.name === hit?.name)?.windowSeconds;
+    if (out.code === 'RATE_LIMITED' && hit !== null && window !== undefined) {
+      ctx.events.rateLimited(r.id, r.name, hit, window);
+    }
+    return result;
+  }
+
+  /** Metrics and the usage event (a push into the batch), then the answer. */
+  private finish(
+    result: VerifyResult,
+    found: ResolvedSecret | null,
+    input: VerifyInput,
+    scope: VerifyScope,
+    t0: bigint,
+  ): VerifyResult {
+    const ctx = this.ctx;
     const latencyUs = Number(process.hrtime.bigint() - t0) / 1000;
     ctx.metrics.verification(result.code, latencyUs / 1e6);
     ctx.usage.record({
