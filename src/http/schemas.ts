@@ -114,7 +114,21 @@ export const KeyWithSecret = Type.Object({
   key: Type.String({ description: 'the plaintext key: shown this once, never again' }),
   record: KeyRecord,
 });
-export const KeyList = Type.Object({ items: Type.Array(KeyRecord), nextCursor: Nullable(Type.String()) });
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  code: Type.String(),
+  requestId: Type.Optional(Type.String()),
+});
+
+/** A keyset page of `item`: `{items, nextCursor}` (null on the last page). */
+export const PageOf = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
+/** The refusals every admin route may answer. */
+export const AdminErrors = { 400: Problem, 401: Problem, 403: Problem };
+export const KeyList = PageOf(KeyRecord);
 export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) }, { additionalProperties: false });
 export const ReasonBody = Type.Optional(
   Type.Object({ reason: Type.Optional(Str(500)) }, { additionalProperties: false }),
@@ -208,15 +222,6 @@ export const AdminKeyWithSecret = Type.Object({ key: Type.String(), record: Admi
 export const AdminKeyList = Type.Object({
   items: Type.Array(AdminKeyRecord),
   nextCursor: Nullable(Type.String()),
-});
-
-export const Problem = Type.Object({
-  type: Type.String(),
-  title: Type.String(),
-  status: Type.Integer(),
-  detail: Type.String(),
-  code: Type.String(),
-  requestId: Type.Optional(Type.String()),
 });
 
 export const AuditEntry = Type.Object({

@@ -112,7 +112,7 @@ for (const dialect of DIALECTS) {
     test('concurrent first verifications of one key share one storage read', async () => {
       const k = await createKey(t);
       const results = await Promise.all(
-        Array.from({ length: 20 }, () =>
+        Array.from({ length: 20 }, async () =>
           t.kw.services.verifier.verify(
             { key: k.key, environment: 'production', permissions: [], cost: 1 },
             { team: null },

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
 import { listAudit, verifyAuditChain } from '../../storage/audit-repo.js';
-import { AuditEntry, AuditQuery, Problem } from '../schemas.js';
+import { AdminErrors, AuditEntry, AuditQuery, PageOf, Problem } from '../schemas.js';
 import { actorOf, bearer, type App, type Services } from '../types.js';
 
 /** The audit log and its hash-chain check (SPEC §5). */
@@ -13,15 +13,7 @@ export function auditRoutes(app: App, s: Services): void {
       summary: 'Admin actions, newest first',
       security: bearer,
       querystring: AuditQuery,
-      response: {
-        200: Type.Object({
-          items: Type.Array(AuditEntry),
-          nextCursor: Type.Union([Type.String(), Type.Null()]),
-        }),
-        400: Problem,
-        401: Problem,
-        403: Problem,
-      },
+      response: { 200: PageOf(AuditEntry), ...AdminErrors },
     },
     handler: async (req) => {
       actorOf(req);

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
 import { listLogs, usageOf } from '../../storage/usage-repo.js';
-import { Cursor, IdParams, Limit, Problem, VerifyCode } from '../schemas.js';
+import { AdminErrors, Cursor, IdParams, Limit, PageOf, Problem, VerifyCode } from '../schemas.js';
 import { actorOf, bearer, type App, type Services } from '../types.js';
 
 const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
@@ -41,15 +41,7 @@ export function usageRoutes(app: App, s: Services): void {
         },
         { additionalProperties: false },
       ),
-      response: {
-        200: Type.Object({
-          items: Type.Array(LogEntry),
-          nextCursor: Type.Union([Type.String(), Type.Null()]),
-        }),
-        400: Problem,
-        401: Problem,
-        403: Problem,
-      },
+      response: { 200: PageOf(LogEntry), ...AdminErrors },
     },
     handler: async (req) => {
       const actor = actorOf(req);
