@@ -87,7 +87,3 @@ export class KeywardenError extends Error {
     return statusOf(this.code);
   }
 }
-
-export const fail = (code: ErrorCode, detail: string): never => {
-  throw new KeywardenError(code, detail);
-};

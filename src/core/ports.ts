@@ -69,12 +69,6 @@ export interface UsageSink {
   close(): Promise<void>;
 }
 
-export const nullUsageSink: UsageSink = {
-  record: () => undefined,
-  flush: () => Promise.resolve(),
-  close: () => Promise.resolve(),
-};
-
 /** What the runtime limiter needs of a key: its limits and its stored credit balance. */
 export interface LimitRequest {
   keyId: string;

@@ -63,11 +63,3 @@ export async function setAdminStatus(
     .where('id', '=', id)
     .execute();
 }
-
-export async function countAdminKeys(db: Db): Promise<number> {
-  const r = await db
-    .selectFrom('admin_keys')
-    .select((eb) => eb.fn.countAll<string | number>().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
-}

@@ -154,11 +154,6 @@ export async function addSecret(db: Db, keyId: string, hash: string, createdAt: 
     .execute();
 }
 
-export async function secretHashesOf(db: Db, keyId: string): Promise<string[]> {
-  const rows = await db.selectFrom('key_secrets').select('hash').where('key_id', '=', keyId).execute();
-  return rows.map((r) => r.hash);
-}
-
 export interface KeyFilter {
   environment?: Environment | undefined;
   status?: KeyStatus | undefined;
