@@ -1,12 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
 import { listLogs, usageOf } from '../../storage/usage-repo.js';
-import { AdminErrors, Cursor, IdParams, Limit, PageOf, Problem, VerifyCode } from '../schemas.js';
+import { AdminErrors, Cursor, IdParams, Limit, Nullable, PageOf, Problem, VerifyCode } from '../schemas.js';
 import { actorOf, bearer, type App, type Services } from '../types.js';
 
 const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
 const Count = Type.Object({ value: Type.String(), count: Type.Integer() });
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 const LogEntry = Type.Object({
   id: Type.String(),
