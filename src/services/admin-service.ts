@@ -34,7 +34,13 @@ export const ADMIN_ID_PREFIX = 'adm_';
  * briefly (by hash); any change to an admin key clears that cache on every node.
  */
 export class AdminService {
-  private readonly authCache = new LRUCache<string, AdminKeyRow>({ max: 10_000, ttl: 10_000 });
+  private readonly authCache = new LRUCache<
+    string,
+    { row: AdminKeyRow; permissions: ReadonlySet<AdminPermission> }
+  >({
+    max: 10_000,
+    ttl: 10_000,
+  });
 
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -49,21 +55,19 @@ export class AdminService {
     if (parsed === null) throw unauthenticated('the bearer token is not a Keywarden admin key');
     if (parsed.kind !== 'admin') throw unauthenticated('an ordinary API key cannot be used as an admin key');
     const hash = this.ctx.hasher(key);
-    let row = this.authCache.get(hash);
-    if (row === undefined) {
-      row = await findAdminByHash(this.ctx.storage.db, hash);
+    let cached = this.authCache.get(hash);
+    if (cached === undefined) {
+      const row = await findAdminByHash(this.ctx.storage.db, hash);
       if (row === undefined) throw unauthenticated('unknown admin key');
-      this.authCache.set(hash, row);
+      // Parsed once per cache entry, not per request (every verify call authenticates).
+      cached = { row, permissions: new Set(JSON.parse(row.permissions) as AdminPermission[]) };
+      this.authCache.set(hash, cached);
     }
+    const { row, permissions } = cached;
     if (row.status !== 'active') throw unauthenticated(`this admin key is ${row.status}`);
-    if (row.expires_at !== null && row.expires_at <= nowIso(this.ctx))
+    if (row.expires_at !== null && Date.parse(row.expires_at) <= this.ctx.clock.now())
       throw unauthenticated('this admin key has expired');
-    return {
-      id: row.id,
-      permissions: new Set(JSON.parse(row.permissions) as AdminPermission[]),
-      team: row.team,
-      ip,
-    };
+    return { id: row.id, permissions, team: row.team, ip };
   }
 
   /** Drops cached admin keys (called on any admin key change, here or on another node). */
