@@ -191,6 +191,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_log_indexes': {
+    async up(db: Kysely<unknown>) {
+      // GET /v1/logs?code=… and the report's test-keys-in-production query scan by outcome.
+      await db.schema.createIndex('vlog_code').on('verification_log').columns(['code', 'id']).execute();
+      await db.schema.createIndex('keys_last_used').on('keys').column('last_used_at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
