@@ -25,6 +25,9 @@ export interface Config {
   jobIntervalSeconds: number;
   /** First retry delay of a failed webhook delivery; doubles each attempt. */
   webhookRetryBaseMs: number;
+  /** Web console sessions end after this long without a request, and after the absolute limit. */
+  sessionIdleMinutes: number;
+  sessionMaxHours: number;
 }
 
 export class ConfigError extends Error {
@@ -117,5 +120,7 @@ export function loadConfig(env: Env = process.env): Config {
     logRetentionDays: int(env, 'KEYWARDEN_LOG_RETENTION_DAYS', 30, 1, 3650),
     jobIntervalSeconds: int(env, 'KEYWARDEN_JOB_INTERVAL_SECONDS', 60, 1, 86_400),
     webhookRetryBaseMs: int(env, 'KEYWARDEN_WEBHOOK_RETRY_BASE_MS', 1000, 1, 3_600_000),
+    sessionIdleMinutes: int(env, 'KEYWARDEN_SESSION_IDLE_MINUTES', 30, 1, 1440),
+    sessionMaxHours: int(env, 'KEYWARDEN_SESSION_MAX_HOURS', 12, 1, 720),
   };
 }

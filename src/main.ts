@@ -23,6 +23,7 @@ import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import type { ServiceContext } from './services/context.js';
 import { GovernanceService } from './services/governance-service.js';
+import { ConsoleSessions } from './console/sessions.js';
 import { KeysService } from './services/keys-service.js';
 import { WebhookService } from './services/webhooks.js';
 import { PolicyService } from './services/policy-service.js';
@@ -120,12 +121,18 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
   const keys = new KeysService(ctx, policies);
   const webhooks = new WebhookService(ctx, { retryBaseMs: config.webhookRetryBaseMs, timeoutMs: 5000 });
   ctx.events = webhooks;
+  const sessions = new ConsoleSessions(ctx, admin, {
+    idleMinutes: config.sessionIdleMinutes,
+    maxHours: config.sessionMaxHours,
+  });
   const services: Services = {
     ctx,
     admin,
     keys,
     policies,
     webhooks,
+    sessions,
+    sessionAuth: (req) => sessions.authenticate(req),
     governance: new GovernanceService(ctx, keys, admin, policies),
     verifier: new Verifier(ctx),
     ready: async () => {
@@ -141,6 +148,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     logger: log,
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    sessionMaxHours: config.sessionMaxHours,
   });
   const jobs = new Jobs(ctx, {
     intervalSeconds: config.jobIntervalSeconds,

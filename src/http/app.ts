@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { KeywardenError } from '../core/errors.js';
 import { adminAllows } from '../core/model.js';
+import { consoleRoutes } from '../console/routes.js';
 import { parseJsonBody } from './body.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
@@ -21,6 +22,7 @@ export interface AppOptions {
   logger: FastifyBaseLogger;
   bodyLimitBytes: number;
   trustProxy: boolean;
+  sessionMaxHours: number;
 }
 
 /** Builds the HTTP app: parsing, validation, auth, errors, docs, and every route, registered here and only here. */
@@ -110,6 +112,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   policyRoutes(app, s);
   governanceRoutes(app, s);
   webhookRoutes(app, s);
+  consoleRoutes(app, s, opts.sessionMaxHours);
   await app.ready();
   return app;
 }

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { KeywardenError } from '../core/errors.js';
 import type { Actor, AdminPermission } from '../core/model.js';
+import type { ConsoleSessions } from '../console/sessions.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ServiceContext } from '../services/context.js';
 import type { KeysService } from '../services/keys-service.js';
@@ -38,6 +39,7 @@ export interface Services {
   policies: PolicyService;
   governance: GovernanceService;
   webhooks: WebhookService;
+  sessions: ConsoleSessions;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
   /**

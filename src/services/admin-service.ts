@@ -70,6 +70,22 @@ export class AdminService {
     return { id: row.id, permissions, team: row.team, ip };
   }
 
+  /** The actor of an admin key by id (for console sessions): refused unless the key is active and unexpired. */
+  async actorById(id: string, ip: string | null): Promise<Actor> {
+    const row = await getAdminRow(this.ctx.storage.db, id);
+    if (row === undefined || row.status !== 'active')
+      throw unauthenticated(`the session's admin key is ${row?.status ?? 'gone'}`);
+    if (row.expires_at !== null && Date.parse(row.expires_at) <= this.ctx.clock.now()) {
+      throw unauthenticated("the session's admin key has expired");
+    }
+    return {
+      id: row.id,
+      permissions: new Set(JSON.parse(row.permissions) as AdminPermission[]),
+      team: row.team,
+      ip,
+    };
+  }
+
   /** Drops cached admin keys (called on any admin key change, here or on another node). */
   resetCache(): void {
     this.authCache.clear();

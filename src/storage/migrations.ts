@@ -198,6 +198,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('keys_last_used').on('keys').column('last_used_at').execute();
     },
   },
+  '0005_console_sessions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('console_sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('csrf_hash', 'text', (c) => c.notNull())
+        .addColumn('admin_key_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .addColumn('ip', 'text')
+        .addColumn('user_agent', 'text')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

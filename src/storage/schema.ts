@@ -146,7 +146,22 @@ export interface EventMarksTable {
   created_at: string;
 }
 
+/** Web console sessions. Only hashes of the session and CSRF tokens are stored. */
+export interface ConsoleSessionsTable {
+  id: string;
+  token_hash: string;
+  csrf_hash: string;
+  admin_key_id: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ended_at: string | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
 export interface Database {
+  console_sessions: ConsoleSessionsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   event_marks: EventMarksTable;

@@ -1,0 +1,153 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { KeywardenError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Actor } from '../core/model.js';
+import type { AdminService } from '../services/admin-service.js';
+import type { ServiceContext } from '../services/context.js';
+
+export const SESSION_COOKIE = 'kw_session';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** last_seen_at is written at most this often per session, not on every request. */
+const TOUCH_EVERY_MS = 60_000;
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('base64url');
+const token = (): string => randomBytes(32).toString('base64url');
+
+/** Reads one cookie from the Cookie header (names and values as browsers send them). */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export interface SessionInfo {
+  csrfToken: string;
+  expiresAt: string;
+  adminKey: { id: string; name: string; permissions: string[]; team: string | null };
+}
+
+/**
+ * Server-side sessions for the web console: an admin key is exchanged once for a random session
+ * token (HttpOnly, SameSite=Strict cookie); the database keeps only hashes. A session may do
+ * exactly what its admin key may do, and dies with it (disabled, deleted, expired), on sign-out,
+ * after `idleMinutes` without a request, or `maxHours` after sign-in. State-changing requests must
+ * carry the session's CSRF token in `X-CSRF-Token`.
+ */
+export class ConsoleSessions {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly admin: AdminService,
+    private readonly opts: { idleMinutes: number; maxHours: number },
+  ) {}
+
+  async signIn(
+    adminKey: string,
+    ip: string | null,
+    userAgent: string | null,
+  ): Promise<{ token: string; info: SessionInfo }> {
+    const actor = await this.admin.authenticate(`Bearer ${adminKey}`, ip);
+    const record = await this.admin.get(actor, actor.id);
+    const now = this.ctx.clock.now();
+    const at = new Date(now).toISOString();
+    const sessionToken = token();
+    const csrfToken = token();
+    const expiresAt = new Date(now + this.opts.maxHours * 3_600_000).toISOString();
+    await this.ctx.storage.db
+      .insertInto('console_sessions')
+      .values({
+        id: newId('ses', now),
+        token_hash: sha256(sessionToken),
+        csrf_hash: sha256(csrfToken),
+        admin_key_id: actor.id,
+        created_at: at,
+        last_seen_at: at,
+        expires_at: expiresAt,
+        ended_at: null,
+        ip,
+        user_agent: userAgent?.slice(0, 256) ?? null,
+      })
+      .execute();
+    return {
+      token: sessionToken,
+      info: {
+        csrfToken,
+        expiresAt,
+        adminKey: { id: record.id, name: record.name, permissions: record.permissions, team: record.team },
+      },
+    };
+  }
+
+  /** The actor of the request's session cookie; null when there is no cookie. Throws when the session is not usable. */
+  async authenticate(req: FastifyRequest): Promise<Actor | null> {
+    const raw = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (raw === undefined || raw === '') return null;
+    const s = await this.ctx.storage.db
+      .selectFrom('console_sessions')
+      .selectAll()
+      .where('token_hash', '=', sha256(raw))
+      .executeTakeFirst();
+    const now = this.ctx.clock.now();
+    if (s === undefined || s.ended_at !== null)
+      throw new KeywardenError('UNAUTHENTICATED', 'the console session has ended; sign in again');
+    if (Date.parse(s.expires_at) <= now)
+      throw new KeywardenError(
+        'UNAUTHENTICATED',
+        'the console session reached its maximum age; sign in again',
+      );
+    if (now - Date.parse(s.last_seen_at) > this.opts.idleMinutes * 60_000) {
+      throw new KeywardenError(
+        'UNAUTHENTICATED',
+        `the console session was idle for more than ${this.opts.idleMinutes} minutes; sign in again`,
+      );
+    }
+    if (!SAFE_METHODS.has(req.method)) {
+      const sent = req.headers['x-csrf-token'];
+      if (typeof sent !== 'string' || !sameHash(sha256(sent), s.csrf_hash)) {
+        throw new KeywardenError('FORBIDDEN', 'missing or wrong X-CSRF-Token for this console session');
+      }
+    }
+    const actor = await this.admin.actorById(s.admin_key_id, req.ip);
+    if (now - Date.parse(s.last_seen_at) > TOUCH_EVERY_MS) {
+      await this.ctx.storage.db
+        .updateTable('console_sessions')
+        .set({ last_seen_at: new Date(now).toISOString() })
+        .where('id', '=', s.id)
+        .execute();
+    }
+    return actor;
+  }
+
+  async info(req: FastifyRequest, actor: Actor): Promise<Omit<SessionInfo, 'csrfToken'>> {
+    const raw = readCookie(req.headers.cookie, SESSION_COOKIE) ?? '';
+    const s = await this.ctx.storage.db
+      .selectFrom('console_sessions')
+      .select(['expires_at'])
+      .where('token_hash', '=', sha256(raw))
+      .executeTakeFirst();
+    const record = await this.admin.get(actor, actor.id);
+    return {
+      expiresAt: s?.expires_at ?? '',
+      adminKey: { id: record.id, name: record.name, permissions: record.permissions, team: record.team },
+    };
+  }
+
+  async signOut(req: FastifyRequest): Promise<void> {
+    const raw = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (raw === undefined) return;
+    await this.ctx.storage.db
+      .updateTable('console_sessions')
+      .set({ ended_at: new Date(this.ctx.clock.now()).toISOString() })
+      .where('token_hash', '=', sha256(raw))
+      .execute();
+  }
+}
