@@ -54,18 +54,54 @@ export interface VerifyInput {
  * loaded into the cache, so a decision does no parsing.
  */
 export interface CompiledKey {
-  record: KeyRecord;
+  record: VerifyView;
   grants: Grants;
   allowlist: Allowlist;
   expiresAtMs: number | null;
 }
 
-export function compileKey(record: KeyRecord): CompiledKey {
+/**
+ * What verification reads and answers with. A cache entry keeps only this, not the whole record
+ * (timestamps, system, purpose… are a third of an entry's memory and never used here).
+ */
+export type VerifyView = Pick<
+  KeyRecord,
+  | 'id'
+  | 'name'
+  | 'environment'
+  | 'customerId'
+  | 'owner'
+  | 'permissions'
+  | 'ratelimits'
+  | 'credits'
+  | 'expiresAt'
+  | 'metadata'
+  | 'status'
+  | 'start'
+  | 'disabledReason'
+>;
+
+export function compileKey(full: KeyRecord): CompiledKey {
+  const record: VerifyView = {
+    id: full.id,
+    name: full.name,
+    environment: full.environment,
+    customerId: full.customerId,
+    owner: full.owner,
+    permissions: full.permissions,
+    ratelimits: full.ratelimits,
+    credits: full.credits,
+    expiresAt: full.expiresAt,
+    metadata: full.metadata,
+    status: full.status,
+    start: full.start,
+    disabledReason: full.disabledReason,
+  };
   return {
     record,
-    grants: compileGrants(record.permissions),
-    allowlist: compileAllowlist(record.ipAllowlist),
-    expiresAtMs: record.expiresAt === null ? null : Date.parse(record.expiresAt),
+    grants: compileGrants(full.permissions),
+    allowlist: compileAllowlist(full.ipAllowlist),
+    expiresAtMs: full.expiresAt === null ? null : Date.parse(full.expiresAt),
   };
 }
 
