@@ -1,9 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { KeywardenError } from '../core/errors.js';
 import { Problem } from '../http/schemas.js';
 import type { App, Services } from '../http/types.js';
 import { SESSION_COOKIE } from './sessions.js';
+import { consoleHeaders } from './headers.js';
 
 const SessionInfo = Type.Object({
   csrfToken: Type.Optional(Type.String()),
@@ -19,17 +20,6 @@ const SessionInfo = Type.Object({
 function cookie(req: FastifyRequest, value: string, maxAgeSeconds: number): string {
   const secure = req.protocol === 'https' ? '; Secure' : '';
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
-}
-
-/** Console responses are never cached and never framed (the console's static pages get the same). */
-export function consoleHeaders(reply: FastifyReply): void {
-  void reply.headers({
-    'cache-control': 'no-store',
-    'content-security-policy':
-      "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    'referrer-policy': 'no-referrer',
-    'x-content-type-options': 'nosniff',
-  });
 }
 
 /**

@@ -80,6 +80,20 @@ for (const dialect of DIALECTS) {
         as(s.cookie, s.csrf),
       );
       assert.equal(ok.status, 201, ok.raw);
+      // A reloaded page asks for the token again: the same one, and another session's is refused.
+      const me = await call(t, 'GET', '/console/api/session', undefined, null, as(s.cookie));
+      assert.equal(me.body.csrfToken, s.csrf);
+      const other = await signIn(t.root);
+      assert.notEqual(other.csrf, s.csrf);
+      const crossed = await call(
+        t,
+        'POST',
+        '/v1/keys',
+        aKey({ name: 'crm-prod-console-two' }),
+        null,
+        as(s.cookie, other.csrf),
+      );
+      assert.equal(crossed.status, 403);
     });
 
     test('a wrong admin key is refused with a message; a team-scoped session sees only its team', async () => {

@@ -13,6 +13,12 @@ const TOUCH_EVERY_MS = 60_000;
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('base64url');
 const token = (): string => randomBytes(32).toString('base64url');
+/**
+ * The CSRF token is derived from the session token, so a reloaded console page can ask for it
+ * again (GET /console/api/session); only the same origin can read that answer, and only the
+ * HttpOnly cookie's holder can compute it.
+ */
+const csrfOf = (sessionToken: string): string => sha256(`csrf\0${sessionToken}`);
 
 /** Reads one cookie from the Cookie header (names and values as browsers send them). */
 export function readCookie(header: string | undefined, name: string): string | undefined {
@@ -60,7 +66,7 @@ export class ConsoleSessions {
     const now = this.ctx.clock.now();
     const at = new Date(now).toISOString();
     const sessionToken = token();
-    const csrfToken = token();
+    const csrfToken = csrfOf(sessionToken);
     const expiresAt = new Date(now + this.opts.maxHours * 3_600_000).toISOString();
     await this.ctx.storage.db
       .insertInto('console_sessions')
@@ -127,7 +133,7 @@ export class ConsoleSessions {
     return actor;
   }
 
-  async info(req: FastifyRequest, actor: Actor): Promise<Omit<SessionInfo, 'csrfToken'>> {
+  async info(req: FastifyRequest, actor: Actor): Promise<SessionInfo> {
     const raw = readCookie(req.headers.cookie, SESSION_COOKIE) ?? '';
     const s = await this.ctx.storage.db
       .selectFrom('console_sessions')
@@ -136,6 +142,7 @@ export class ConsoleSessions {
       .executeTakeFirst();
     const record = await this.admin.get(actor, actor.id);
     return {
+      csrfToken: csrfOf(raw),
       expiresAt: s?.expires_at ?? '',
       adminKey: { id: record.id, name: record.name, permissions: record.permissions, team: record.team },
     };

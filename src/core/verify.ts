@@ -1,23 +1,10 @@
 import { compileAllowlist, ipAllowed, type Allowlist } from './cidr.js';
 import type { Environment } from './keys.js';
 import type { KeyRecord, Owner, SecretInfo } from './model.js';
+import type { VerifyCode } from './codes.js';
 import { compileGrants, firstDenied, type Grants } from './permissions.js';
 
-/** The closed set of outcomes (SPEC §2), in the order they are checked. */
-export const VERIFY_CODES = [
-  'MALFORMED',
-  'NOT_FOUND',
-  'DELETED',
-  'DISABLED',
-  'EXPIRED',
-  'ENVIRONMENT_MISMATCH',
-  'IP_NOT_ALLOWED',
-  'INSUFFICIENT_PERMISSIONS',
-  'RATE_LIMITED',
-  'USAGE_EXCEEDED',
-  'VALID',
-] as const;
-export type VerifyCode = (typeof VERIFY_CODES)[number];
+export { VERIFY_CODES, type VerifyCode } from './codes.js';
 
 /** The HTTP status a protected platform should answer for a code. */
 export function platformStatus(code: VerifyCode): number {

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { KeywardenError } from '../core/errors.js';
 import { adminAllows } from '../core/model.js';
 import { consoleRoutes } from '../console/routes.js';
+import { consoleStatic } from '../console/static.js';
 import { parseJsonBody } from './body.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
@@ -23,6 +24,8 @@ export interface AppOptions {
   bodyLimitBytes: number;
   trustProxy: boolean;
   sessionMaxHours: number;
+  /** The built console (default: `console/dist` of this package). */
+  consoleDir?: string;
 }
 
 /** Builds the HTTP app: parsing, validation, auth, errors, docs, and every route, registered here and only here. */
@@ -113,6 +116,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   governanceRoutes(app, s);
   webhookRoutes(app, s);
   consoleRoutes(app, s, opts.sessionMaxHours);
+  await consoleStatic(app, opts.consoleDir);
   await app.ready();
   return app;
 }

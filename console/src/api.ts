@@ -1,0 +1,151 @@
+// The console's only backend is Keywarden's public HTTP API (SPEC §3), called with the session
+// cookie. The admin key itself is sent once, to sign in, and never stored by the browser.
+import type { AdminKeyRecord, AdminPermission, KeyRecord } from '../../src/core/model.js';
+import type { Policy } from '../../src/core/policy.js';
+import type { VerifyCode } from '../../src/core/codes.js';
+import { SECTIONS, type Section } from '../../src/core/governance.js';
+
+export type { AdminKeyRecord, AdminPermission, KeyRecord, Policy, Section, VerifyCode };
+export { SECTIONS };
+
+/** An API answer that was not a success, in the words of its problem+json `detail`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+export interface Session {
+  csrfToken: string;
+  expiresAt: string;
+  adminKey: { id: string; name: string; permissions: AdminPermission[]; team: string | null };
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface WithSecret<T> {
+  key: string;
+  record: T;
+}
+
+export interface LogEntry {
+  id: string;
+  at: string;
+  keyId: string | null;
+  keyStart: string | null;
+  environment: string;
+  permissions: string[];
+  resource: string | null;
+  code: VerifyCode;
+  ip: string | null;
+  userAgent: string | null;
+  latencyUs: number;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  before: unknown;
+  after: unknown;
+  ip: string | null;
+}
+
+export interface Usage {
+  keyId: string;
+  lastUsedAt: string | null;
+  days: { day: string; counts: Record<string, number> }[];
+  totals: Record<string, number>;
+  ips: { value: string; count: number }[];
+  userAgents: { value: string; count: number }[];
+  permissionsUsed: { value: string; count: number }[];
+}
+
+export interface Finding {
+  keyId: string;
+  name: string;
+  environment: string;
+  reason: string;
+  suggestedPermissions?: string[];
+  granted?: string[];
+}
+
+export type Report = { generatedAt: string; summary: Record<Section, number> } & Record<Section, Finding[]>;
+
+let csrfToken: string | null = null;
+let onSessionLost: ((detail: string) => void) | null = null;
+
+/** Called by the app shell: the token to send on changes, and what to do when the session ends. */
+export function setApiSession(token: string | null, lost: ((detail: string) => void) | null): void {
+  csrfToken = token;
+  onSessionLost = lost;
+}
+
+/** A query string from the filled-in fields only. */
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params))
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+/** One API call: JSON in, JSON out; any failure becomes an ApiError with the server's detail. */
+export async function api<T>(
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken !== null) headers['x-csrf-token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'Keywarden could not be reached. Is the server running?');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text === '' ? null : JSON.parse(text);
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const p = (data ?? {}) as { code?: unknown; detail?: unknown };
+    const err = new ApiError(
+      res.status,
+      typeof p.code === 'string' ? p.code : `HTTP_${res.status}`,
+      typeof p.detail === 'string' ? p.detail : `the server answered ${res.status} ${res.statusText}`,
+    );
+    if (res.status === 401 && !path.startsWith('/console/api/session')) onSessionLost?.(err.detail);
+    throw err;
+  }
+  return data as T;
+}
+
+/** Plain words for any thrown value. */
+export function messageOf(err: unknown): string {
+  if (err instanceof ApiError) return err.detail;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export const can = (s: Session, p: AdminPermission): boolean =>
+  s.adminKey.permissions.includes('*') || s.adminKey.permissions.includes(p);

@@ -1,0 +1,147 @@
+import { useCallback, useEffect, useState, type ReactNode } from 'react';
+import { api, can, messageOf, setApiSession, type Session } from './api.js';
+import { navigate, useHashRoute } from './hooks.js';
+import { AdminKeysPage } from './pages/admin-keys.js';
+import { AuditPage } from './pages/audit.js';
+import { GovernancePage } from './pages/governance.js';
+import { KeyDetailPage } from './pages/key-detail.js';
+import { KeysPage } from './pages/keys.js';
+import { LogsPage } from './pages/logs.js';
+import { PolicyPage } from './pages/policy.js';
+import { SignIn } from './pages/sign-in.js';
+
+interface NavItem {
+  to: string;
+  label: string;
+  visible: (s: Session) => boolean;
+}
+
+const NAV: NavItem[] = [
+  { to: '/keys', label: 'API Keys', visible: (s) => can(s, 'keys:read') },
+  { to: '/governance', label: 'Governance', visible: (s) => can(s, 'keys:read') },
+  { to: '/logs', label: 'Verification log', visible: (s) => can(s, 'logs:read') },
+  { to: '/audit', label: 'Audit log', visible: (s) => can(s, 'audit:read') },
+  { to: '/admin-keys', label: 'Admin keys', visible: (s) => can(s, 'admin:manage') },
+  { to: '/policy', label: 'Policy', visible: (s) => can(s, 'keys:read') },
+];
+
+/** The shell: asks for the session, shows sign-in or the navigation and the current page. */
+export function App(): ReactNode {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [notice, setNotice] = useState<string | null>(null);
+  const route = useHashRoute();
+
+  const lost = useCallback((detail: string) => {
+    setSession(null);
+    setNotice(detail);
+  }, []);
+
+  useEffect(() => {
+    api<Session>('GET', '/console/api/session').then(
+      (s) => {
+        setSession(s);
+      },
+      () => {
+        setSession(null);
+      },
+    );
+  }, []);
+
+  useEffect(() => {
+    setApiSession(session?.csrfToken ?? null, lost);
+  }, [session, lost]);
+
+  if (session === undefined) {
+    return (
+      <main className="center" aria-busy="true">
+        <p role="status">Loading Keywarden…</p>
+      </main>
+    );
+  }
+  if (session === null) {
+    return (
+      <SignIn
+        notice={notice}
+        onSignedIn={(s) => {
+          setApiSession(s.csrfToken, lost);
+          setNotice(null);
+          setSession(s);
+        }}
+      />
+    );
+  }
+
+  const signOut = (): void => {
+    api('DELETE', '/console/api/session').then(
+      () => {
+        setApiSession(null, null);
+        setNotice('You signed out.');
+        setSession(null);
+        navigate('/keys');
+      },
+      (e: unknown) => {
+        setNotice(messageOf(e));
+      },
+    );
+  };
+
+  return (
+    <div className="shell">
+      <header className="top">
+        <a className="brand" href="#/keys">
+          Keywarden
+        </a>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.filter((n) => n.visible(session)).map((n) => (
+              <li key={n.to}>
+                <a href={`#${n.to}`} aria-current={route.startsWith(n.to) ? 'page' : undefined}>
+                  {n.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="who">
+          <span title={session.adminKey.id}>
+            {session.adminKey.name}
+            {session.adminKey.team !== null ? ` (team ${session.adminKey.team})` : ''}
+          </span>
+          <button type="button" onClick={signOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      {notice !== null ? (
+        <p className="error" role="alert">
+          {notice}
+        </p>
+      ) : null}
+      <main id="main">{page(route, session)}</main>
+    </div>
+  );
+}
+
+function page(route: string, session: Session): ReactNode {
+  const [, section, id] = route.split('/');
+  switch (section) {
+    case 'keys':
+      return id !== undefined && id !== '' ? (
+        <KeyDetailPage key={id} id={id} session={session} />
+      ) : (
+        <KeysPage session={session} />
+      );
+    case 'governance':
+      return <GovernancePage session={session} />;
+    case 'logs':
+      return <LogsPage keyId={id} />;
+    case 'audit':
+      return <AuditPage />;
+    case 'admin-keys':
+      return <AdminKeysPage />;
+    case 'policy':
+      return <PolicyPage session={session} />;
+    default:
+      return <KeysPage session={session} />;
+  }
+}

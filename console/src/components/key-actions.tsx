@@ -1,0 +1,240 @@
+import { useState, type ReactNode } from 'react';
+import { api, messageOf, type KeyRecord, type WithSecret } from '../api.js';
+import { Dialog, ErrorNote, OneTimeKey } from './ui.js';
+
+type Done = (changed: boolean) => void;
+
+function useSubmit(): {
+  busy: boolean;
+  error: string | null;
+  run: <T>(call: () => Promise<T>, then: (r: T) => void) => void;
+} {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  return {
+    busy,
+    error,
+    run: (call, then) => {
+      setBusy(true);
+      setError(null);
+      call().then(
+        (r) => {
+          setBusy(false);
+          then(r);
+        },
+        (e: unknown) => {
+          setBusy(false);
+          setError(messageOf(e));
+        },
+      );
+    },
+  };
+}
+
+function Buttons(props: {
+  busy: boolean;
+  label: string;
+  danger?: boolean;
+  disabled?: boolean;
+  onCancel: () => void;
+}): ReactNode {
+  return (
+    <div className="actions">
+      <button type="button" onClick={props.onCancel}>
+        Cancel
+      </button>
+      <button
+        type="submit"
+        className={props.danger === true ? 'danger' : 'primary'}
+        disabled={props.busy || props.disabled === true}
+      >
+        {props.label}
+      </button>
+    </div>
+  );
+}
+
+/** Disable (with a reason, effective before the call returns) or enable a key. */
+export function ToggleDialog({ record, onClose }: { record: KeyRecord; onClose: Done }): ReactNode {
+  const disabling = record.status !== 'disabled';
+  const [reason, setReason] = useState('');
+  const s = useSubmit();
+  const verb = disabling ? 'Disable' : 'Enable';
+  return (
+    <Dialog
+      title={`${verb} ${record.name}`}
+      onClose={() => {
+        onClose(false);
+      }}
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          const body = reason.trim() === '' ? {} : { reason: reason.trim() };
+          s.run(
+            () => api<KeyRecord>('POST', `/v1/keys/${record.id}/${disabling ? 'disable' : 'enable'}`, body),
+            () => {
+              onClose(true);
+            },
+          );
+        }}
+      >
+        <p>
+          {disabling
+            ? 'Every verification of this key is refused (DISABLED) from the moment you confirm, on every node within a second. You can enable it again.'
+            : 'The key verifies again at once, with its configuration unchanged.'}
+        </p>
+        <label htmlFor="toggle-reason">Reason (kept in the audit log)</label>
+        <input
+          id="toggle-reason"
+          value={reason}
+          maxLength={500}
+          onChange={(e) => {
+            setReason(e.target.value);
+          }}
+        />
+        <ErrorNote error={s.error} />
+        <Buttons
+          busy={s.busy}
+          label={`${verb} key`}
+          danger={disabling}
+          onCancel={() => {
+            onClose(false);
+          }}
+        />
+      </form>
+    </Dialog>
+  );
+}
+
+/** New secret, same id and configuration; the old one dies now or after a grace period. */
+export function RegenerateDialog({ record, onClose }: { record: KeyRecord; onClose: Done }): ReactNode {
+  const [grace, setGrace] = useState('0');
+  const [result, setResult] = useState<WithSecret<KeyRecord> | null>(null);
+  const s = useSubmit();
+  if (result !== null) {
+    return (
+      <Dialog
+        key="created"
+        title={`New secret for ${record.name}`}
+        onClose={() => {
+          setResult(null);
+          onClose(true);
+        }}
+      >
+        <OneTimeKey secret={result.key} />
+        <div className="actions">
+          <button
+            type="button"
+            className="primary"
+            onClick={() => {
+              setResult(null);
+              onClose(true);
+            }}
+          >
+            Done, I stored the key
+          </button>
+        </div>
+      </Dialog>
+    );
+  }
+  return (
+    <Dialog
+      title={`Regenerate ${record.name}`}
+      onClose={() => {
+        onClose(false);
+      }}
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          const seconds = Number(grace);
+          s.run(
+            () =>
+              api<WithSecret<KeyRecord>>('POST', `/v1/keys/${record.id}/regenerate`, {
+                gracePeriodSeconds: seconds,
+              }),
+            setResult,
+          );
+        }}
+      >
+        <p>The key gets a new secret; its id, name, permissions and limits stay the same.</p>
+        <label htmlFor="grace">The old secret keeps working for</label>
+        <select
+          id="grace"
+          value={grace}
+          onChange={(e) => {
+            setGrace(e.target.value);
+          }}
+        >
+          <option value="0">no time: it stops now</option>
+          <option value="300">5 minutes</option>
+          <option value="3600">1 hour</option>
+          <option value="86400">1 day</option>
+          <option value="604800">7 days</option>
+        </select>
+        <ErrorNote error={s.error} />
+        <Buttons
+          busy={s.busy}
+          label="Regenerate"
+          onCancel={() => {
+            onClose(false);
+          }}
+        />
+      </form>
+    </Dialog>
+  );
+}
+
+/** Reclaim: the key is invalid for good; the name must be typed to confirm. */
+export function DeleteDialog({ record, onClose }: { record: KeyRecord; onClose: Done }): ReactNode {
+  const [typed, setTyped] = useState('');
+  const s = useSubmit();
+  return (
+    <Dialog
+      title={`Delete ${record.name}`}
+      onClose={() => {
+        onClose(false);
+      }}
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          s.run(
+            () => api<KeyRecord>('DELETE', `/v1/keys/${record.id}`),
+            () => {
+              onClose(true);
+            },
+          );
+        }}
+      >
+        <p>
+          Deleting is permanent: the key never verifies again (DELETED). Its record, usage and audit trail are
+          kept.
+        </p>
+        <label htmlFor="confirm-name">
+          Type <strong>{record.name}</strong> to confirm
+        </label>
+        <input
+          id="confirm-name"
+          value={typed}
+          autoComplete="off"
+          spellCheck={false}
+          onChange={(e) => {
+            setTyped(e.target.value);
+          }}
+        />
+        <ErrorNote error={s.error} />
+        <Buttons
+          busy={s.busy}
+          label="Delete key"
+          danger
+          disabled={typed !== record.name}
+          onCancel={() => {
+            onClose(false);
+          }}
+        />
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,250 @@
+import { useState, type ReactNode } from 'react';
+import {
+  api,
+  can,
+  type AuditEntry,
+  type KeyRecord,
+  type LogEntry,
+  type Page,
+  type Session,
+  type Usage,
+} from '../api.js';
+import { EditKeyDialog } from '../components/create-key.js';
+import { DeleteDialog, RegenerateDialog, ToggleDialog } from '../components/key-actions.js';
+import { AuditTable, LogTable } from '../components/tables.js';
+import { EnvBadge, ErrorNote, Loading, StatusBadge, When } from '../components/ui.js';
+import { UsageChart } from '../components/usage-chart.js';
+import { masked, rateLimitText } from '../format.js';
+import { useLoad } from '../hooks.js';
+
+type Action = 'edit' | 'regenerate' | 'toggle' | 'delete' | null;
+const CHART_DAYS = 30;
+
+function Field({ label, children }: { label: string; children: ReactNode }): ReactNode {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </>
+  );
+}
+
+const none = <span className="muted">none</span>;
+
+/** One key: configuration, owner, usage chart, recent verifications, audit trail, and actions. */
+export function KeyDetailPage({ id, session }: { id: string; session: Session }): ReactNode {
+  const [action, setAction] = useState<Action>(null);
+  const key = useLoad(() => api<KeyRecord>('GET', `/v1/keys/${encodeURIComponent(id)}`), [id]);
+  const logsAllowed = can(session, 'logs:read');
+  const usage = useLoad(
+    () =>
+      logsAllowed
+        ? api<Usage>('GET', `/v1/keys/${encodeURIComponent(id)}/usage?days=${CHART_DAYS}`)
+        : Promise.resolve(null),
+    [id, key.data?.version],
+  );
+  const logs = useLoad(
+    () =>
+      logsAllowed
+        ? api<Page<LogEntry>>('GET', `/v1/logs?keyId=${encodeURIComponent(id)}&limit=20`)
+        : Promise.resolve(null),
+    [id, key.data?.version],
+  );
+  const auditAllowed = can(session, 'audit:read');
+  const audit = useLoad(
+    () =>
+      auditAllowed
+        ? api<Page<AuditEntry>>('GET', `/v1/audit?target=${encodeURIComponent(id)}&limit=20`)
+        : Promise.resolve(null),
+    [id, key.data?.version],
+  );
+
+  if (key.data === null) {
+    return (
+      <section>
+        <p>
+          <a href="#/keys">← API Keys</a>
+        </p>
+        {key.loading ? <Loading what="the key" /> : <ErrorNote error={key.error} />}
+      </section>
+    );
+  }
+  const k = key.data;
+  const done = (changed: boolean): void => {
+    setAction(null);
+    if (changed) key.reload();
+  };
+  const writable = can(session, 'keys:write') && k.status !== 'deleted';
+
+  return (
+    <section aria-labelledby="key-title">
+      <p>
+        <a href="#/keys">← API Keys</a>
+      </p>
+      <div className="page-head">
+        <div>
+          <h1 id="key-title">{k.name}</h1>
+          <p className="subtitle">
+            <EnvBadge env={k.environment} /> <StatusBadge status={k.status} />{' '}
+            <code aria-label="Masked key">{masked(k)}</code>
+          </p>
+        </div>
+        <div className="toolbar" role="group" aria-label="Key actions">
+          {writable ? (
+            <button
+              type="button"
+              onClick={() => {
+                setAction('edit');
+              }}
+            >
+              Edit
+            </button>
+          ) : null}
+          {can(session, 'keys:rotate') && k.status !== 'deleted' ? (
+            <button
+              type="button"
+              onClick={() => {
+                setAction('regenerate');
+              }}
+            >
+              Regenerate
+            </button>
+          ) : null}
+          {writable ? (
+            <button
+              type="button"
+              onClick={() => {
+                setAction('toggle');
+              }}
+            >
+              {k.status === 'disabled' ? 'Enable' : 'Disable'}
+            </button>
+          ) : null}
+          {writable ? (
+            <button
+              type="button"
+              className="danger"
+              onClick={() => {
+                setAction('delete');
+              }}
+            >
+              Delete
+            </button>
+          ) : null}
+        </div>
+      </div>
+      <ErrorNote error={key.error} />
+      {k.status === 'disabled' ? (
+        <p className="notice" role="status">
+          Disabled <When at={k.disabledAt} />
+          {k.disabledReason !== null ? `: ${k.disabledReason}` : ''}
+        </p>
+      ) : null}
+
+      <div className="grid-2">
+        <section className="card" aria-labelledby="config-title">
+          <h2 id="config-title">Configuration</h2>
+          <dl className="facts">
+            <Field label="Id">
+              <code>{k.id}</code>
+            </Field>
+            <Field label="Permissions">
+              {k.permissions.length === 0 ? (
+                none
+              ) : (
+                <ul className="plain">
+                  {k.permissions.map((p) => (
+                    <li key={p}>
+                      <code>{p}</code>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </Field>
+            <Field label="Customer">{k.customerId ?? none}</Field>
+            <Field label="Rate limits">
+              {k.ratelimits.length === 0
+                ? none
+                : k.ratelimits.map((r) => `${r.name}: ${rateLimitText(r)}`).join(', ')}
+            </Field>
+            <Field label="Credits">
+              {k.credits === null
+                ? 'unlimited'
+                : `${k.credits.remaining} remaining${k.credits.refill ? `, refilled to ${k.credits.refill.amount} ${k.credits.refill.interval}` : ''}`}
+            </Field>
+            <Field label="IP allowlist">
+              {k.ipAllowlist.length === 0 ? 'any address' : k.ipAllowlist.join(', ')}
+            </Field>
+            <Field label="Expires">
+              <When at={k.expiresAt} never="never" />
+            </Field>
+            <Field label="Metadata">
+              {Object.keys(k.metadata).length === 0 ? none : <code>{JSON.stringify(k.metadata)}</code>}
+            </Field>
+          </dl>
+        </section>
+        <section className="card" aria-labelledby="owner-title">
+          <h2 id="owner-title">Owner and history</h2>
+          <dl className="facts">
+            <Field label="Team">{k.owner.team ?? <span className="warning-text">no team</span>}</Field>
+            <Field label="Contact">
+              {k.owner.contact ?? <span className="warning-text">no contact</span>}
+            </Field>
+            <Field label="System">{k.system ?? none}</Field>
+            <Field label="Purpose">{k.purpose ?? none}</Field>
+            <Field label="Created">
+              <When at={k.createdAt} /> {k.createdBy !== null ? `by ${k.createdBy}` : ''}
+            </Field>
+            <Field label="Updated">
+              <When at={k.updatedAt} />
+            </Field>
+            <Field label="Last used">
+              <When at={k.lastUsedAt} />
+            </Field>
+            <Field label="Secret rotated">
+              <When at={k.rotatedAt} never="never" />
+            </Field>
+          </dl>
+        </section>
+      </div>
+
+      {logsAllowed ? (
+        <section className="card" aria-labelledby="usage-title">
+          <h2 id="usage-title">Verifications per day</h2>
+          <ErrorNote error={usage.error} />
+          {usage.data !== null ? (
+            <UsageChart usage={usage.data} days={CHART_DAYS} />
+          ) : (
+            <Loading what="usage" />
+          )}
+        </section>
+      ) : null}
+      {logsAllowed ? (
+        <section className="card" aria-labelledby="recent-title">
+          <h2 id="recent-title">Recent verifications</h2>
+          <ErrorNote error={logs.error} />
+          {logs.data !== null ? (
+            <LogTable rows={logs.data.items} showKey={false} />
+          ) : (
+            <Loading what="verifications" />
+          )}
+          <p>
+            <a href={`#/logs/${k.id}`}>All verifications of this key</a>
+          </p>
+        </section>
+      ) : null}
+      {auditAllowed ? (
+        <section className="card" aria-labelledby="trail-title">
+          <h2 id="trail-title">Audit trail</h2>
+          <ErrorNote error={audit.error} />
+          {audit.data !== null ? <AuditTable rows={audit.data.items} /> : <Loading what="the audit trail" />}
+        </section>
+      ) : null}
+
+      {action === 'edit' ? <EditKeyDialog record={k} onClose={done} /> : null}
+      {action === 'regenerate' ? <RegenerateDialog record={k} onClose={done} /> : null}
+      {action === 'toggle' ? <ToggleDialog record={k} onClose={done} /> : null}
+      {action === 'delete' ? <DeleteDialog record={k} onClose={done} /> : null}
+    </section>
+  );
+}

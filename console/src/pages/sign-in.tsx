@@ -1,0 +1,61 @@
+import { useState, type ReactNode } from 'react';
+import { api, messageOf, type Session } from '../api.js';
+import { ErrorNote } from '../components/ui.js';
+
+/**
+ * Sign in with an admin key: it goes to the server once and is exchanged for an HttpOnly session
+ * cookie. The field is cleared whatever the answer; nothing keeps the key in the browser.
+ */
+export function SignIn(props: { notice: string | null; onSignedIn: (s: Session) => void }): ReactNode {
+  const [adminKey, setAdminKey] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <main className="center">
+      <form
+        className="card sign-in"
+        aria-labelledby="sign-in-title"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(null);
+          const typed = adminKey.trim();
+          setAdminKey('');
+          api<Session>('POST', '/console/api/session', { adminKey: typed }).then(
+            (s) => {
+              props.onSignedIn(s);
+            },
+            (err: unknown) => {
+              setBusy(false);
+              setError(messageOf(err));
+            },
+          );
+        }}
+      >
+        <h1 id="sign-in-title">Sign in to Keywarden</h1>
+        {props.notice !== null ? <p role="status">{props.notice}</p> : null}
+        <label htmlFor="admin-key">Admin key</label>
+        <input
+          id="admin-key"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          placeholder="kw_adm_…"
+          required
+          value={adminKey}
+          onChange={(e) => {
+            setAdminKey(e.target.value);
+          }}
+        />
+        <p className="hint">
+          The key is exchanged for a session cookie and not kept by the browser. <code>npm start</code> prints
+          the root admin key once.
+        </p>
+        <ErrorNote error={error} />
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </main>
+  );
+}

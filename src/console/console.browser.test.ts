@@ -1,0 +1,393 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import {
+  describeViolations,
+  haveChromium,
+  launch,
+  openContext,
+  screenshot,
+  seriousViolations,
+} from '../testing/browser.js';
+import { createKey, startServer, type TestServer } from '../testing/harness.js';
+
+/**
+ * The web console in a real browser (Debian's Chromium via playwright-core) against a real
+ * server on loopback: sign-in, the keys page, the one-time key dialog, and every action an
+ * administrator takes by hand, each checked against what the HTTP API then answers.
+ */
+describe(
+  'web console (Chromium)',
+  { skip: haveChromium ? false : 'no Chromium (apt-get install chromium)' },
+  () => {
+    let t: TestServer;
+    let base: string;
+    let browser: Browser;
+    let page: Page;
+    let problems: string[];
+    const secrets: string[] = [];
+
+    /** POST /v1/verify over HTTP, as a platform would. */
+    async function verifyOverHttp(key: string, extra: Record<string, unknown> = {}): Promise<string> {
+      const res = await fetch(`${base}/v1/verify`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.root}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ key, environment: 'production', ...extra }),
+      });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { code: string }).code;
+    }
+
+    async function signIn(p: Page, adminKey: string): Promise<void> {
+      await p.goto('/');
+      await p.getByLabel('Admin key').fill(adminKey);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+    }
+
+    async function noSeriousA11yViolations(name: string): Promise<void> {
+      const v = await seriousViolations(page);
+      assert.deepEqual(v, [], `axe on ${name}:\n${describeViolations(v)}`);
+    }
+
+    before(async () => {
+      t = await startServer({ name: 'sqlite' });
+      await t.kw.app.listen({ port: 0, host: '127.0.0.1' });
+      const addr = t.kw.app.server.address();
+      assert.ok(addr !== null && typeof addr === 'object');
+      base = `http://127.0.0.1:${addr.port}`;
+      // A few keys of several teams and environments, so the pages show what they look like in use.
+      for (const [name, env, team, perms] of [
+        ['billing-prod-invoice-sync', 'production', 'billing', ['invoices:read', 'invoices:write']],
+        ['support-stg-ticket-bot', 'staging', 'support', ['tickets:*']],
+        ['ops-dev-nightly-report', 'development', 'ops', ['reports:read']],
+      ] as const) {
+        await createKey(t, {
+          name,
+          environment: env,
+          system: name.split('-')[0],
+          owner: { team, contact: `${team}@example.com` },
+          permissions: perms,
+          ratelimits: [{ name: 'default', limit: 600, windowSeconds: 60 }],
+        });
+      }
+      browser = await launch();
+      ({ page, problems } = await openContext(browser, base));
+    });
+
+    after(async () => {
+      await browser.close();
+      // The plaintext keys the tests read must not have reached the server's logs.
+      const logs = t.logs();
+      for (const s of secrets) assert.ok(!logs.includes(s), 'a plaintext key reached the logs');
+      await t.close();
+    });
+
+    test('a wrong admin key is refused with a message', async () => {
+      await signIn(page, 'kw_adm_notarealkey');
+      await page
+        .getByRole('alert')
+        .filter({ hasText: /admin key/ })
+        .waitFor();
+      assert.match(await page.getByRole('alert').innerText(), /not a Keywarden admin key/);
+      assert.equal(await page.getByLabel('Admin key').inputValue(), '', 'the field forgets what was typed');
+      await noSeriousA11yViolations('sign-in');
+      await screenshot(page, 'sign-in');
+    });
+
+    test('sign in: the keys page lists keys; the admin key is not kept by the browser', async () => {
+      await signIn(page, t.root);
+      await page.getByRole('heading', { name: 'API Keys' }).waitFor();
+      await page.getByRole('link', { name: 'billing-prod-invoice-sync' }).waitFor();
+      const row = page.getByRole('row', { name: /billing-prod-invoice-sync/ });
+      assert.match(
+        await row.innerText(),
+        /production[\s\S]*Active[\s\S]*invoices:read, invoices:write[\s\S]*600\/min[\s\S]*billing/,
+      );
+      // Browser-side code is passed as text: this file is compiled without the DOM's types.
+      const stored = await page.evaluate<string>(
+        'JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })',
+      );
+      assert.ok(!stored.includes(t.root), 'no admin key in web storage');
+      const cookies = await page.context().cookies();
+      const session = cookies.find((c) => c.name === 'kw_session');
+      assert.ok(session?.httpOnly === true && session.sameSite === 'Strict');
+      // Filters: environment and search.
+      await page.getByLabel('Environment').selectOption('staging');
+      await page.getByRole('link', { name: 'support-stg-ticket-bot' }).waitFor();
+      await page.getByRole('link', { name: 'billing-prod-invoice-sync' }).waitFor({ state: 'detached' });
+      await page.getByLabel('Environment').selectOption('');
+      await page.getByLabel('Search by name').fill('nightly');
+      await page.getByRole('link', { name: 'ops-dev-nightly-report' }).waitFor();
+      await page.getByRole('link', { name: 'support-stg-ticket-bot' }).waitFor({ state: 'detached' });
+      await page.getByLabel('Search by name').fill('');
+      await page.getByRole('link', { name: 'support-stg-ticket-bot' }).waitFor();
+    });
+
+    let created: { key: string; name: string } | null = null;
+
+    test('create → copy → close with the keyboard only; the key verifies VALID over the API', async () => {
+      const name = 'crm-prod-agent-call';
+      const tabTo = async (label: RegExp): Promise<void> => {
+        for (let i = 0; i < 40; i++) {
+          await page.keyboard.press('Tab');
+          const focused = await page.evaluate<string>(`(() => {
+          const el = document.activeElement;
+          if (el === null) return '';
+          const id = el.getAttribute('id');
+          const lab = id === null ? null : document.querySelector('label[for="' + CSS.escape(id) + '"]');
+          return (lab?.textContent ?? el.getAttribute('aria-label') ?? el.textContent ?? '').trim();
+        })()`);
+          if (label.test(focused)) return;
+        }
+        assert.fail(`Tab never reached ${label}`);
+      };
+      await page.getByRole('button', { name: 'Create key' }).focus();
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog', { name: 'Create an API key' });
+      await dialog.waitFor();
+      // The name field has the focus; a name that breaks the policy is explained before submitting.
+      await page.keyboard.type('test');
+      await dialog.getByText(/generic name/).waitFor();
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type(name);
+      await dialog.getByText(/generic name/).waitFor({ state: 'detached' });
+      await tabTo(/^Owner team/);
+      await page.keyboard.type('crm');
+      await tabTo(/^Owner contact/);
+      await page.keyboard.type('crm-oncall@example.com');
+      await tabTo(/^Customer id/);
+      await page.keyboard.type('cus_7');
+      await tabTo(/^Permission$/);
+      await page.keyboard.type('agents:invoke');
+      await tabTo(/^Narrow to resource id/);
+      await page.keyboard.type('agt_42');
+      await page.keyboard.press('Enter');
+      await dialog
+        .getByRole('list', { name: 'Granted permissions' })
+        .getByText('agents:invoke:agt_42')
+        .waitFor();
+      await tabTo(/^Add rate limit/);
+      await page.keyboard.press('Enter');
+      await tabTo(/^Create key$/);
+      await page.keyboard.press('Enter');
+
+      const done = page.getByRole('dialog', { name: `Key created: ${name}` });
+      await done.getByText('It will not be shown again').waitFor();
+      const masked = await done.getByTestId('secret').innerText();
+      assert.match(masked, /^kw_prod_\w{4}•+\w{4}$/, 'masked by default');
+      await screenshot(page, 'create-one-time-key');
+      // Focus starts on Copy: Enter copies, and the clipboard holds the key.
+      await page.keyboard.press('Enter');
+      await done.getByText('Copied to the clipboard.').waitFor();
+      const copied = await page.evaluate<string>('navigator.clipboard.readText()');
+      assert.match(copied, /^kw_prod_[0-9A-Za-z]{36}$/);
+      secrets.push(copied);
+      await done.getByRole('button', { name: 'Reveal' }).click();
+      assert.equal(await done.getByTestId('secret').innerText(), copied, 'reveal shows the same key');
+      await page.keyboard.press('Escape');
+      await done.waitFor({ state: 'detached' });
+      assert.ok(!(await page.content()).includes(copied), 'closing the dialog forgets the key');
+
+      created = { key: copied, name };
+      assert.equal(
+        await verifyOverHttp(copied, { permission: 'agents:invoke', resource: 'agt_42' }),
+        'VALID',
+      );
+      assert.equal(
+        await verifyOverHttp(copied, { permission: 'agents:invoke', resource: 'agt_1' }),
+        'INSUFFICIENT_PERMISSIONS',
+      );
+      await page.getByRole('link', { name }).waitFor();
+      await noSeriousA11yViolations('keys');
+      await screenshot(page, 'keys');
+      if (process.env.KEYWARDEN_UPDATE_DOCS_SCREENSHOT === '1') {
+        mkdirSync('docs', { recursive: true });
+        copyFileSync('test-artifacts/console/keys.png', 'docs/console-keys.png');
+      }
+    });
+
+    test('disable and enable in the UI take effect on the API at once', async () => {
+      assert.ok(created !== null);
+      await page.getByRole('link', { name: created.name }).click();
+      await page.getByRole('heading', { name: created.name, level: 1 }).waitFor();
+      await page.getByRole('group', { name: 'Key actions' }).getByRole('button', { name: 'Disable' }).click();
+      const dialog = page.getByRole('dialog', { name: `Disable ${created.name}` });
+      await dialog.getByLabel('Reason (kept in the audit log)').fill('suspected leak in a CI log');
+      await dialog.getByRole('button', { name: 'Disable key' }).click();
+      await page.getByText('suspected leak in a CI log').waitFor();
+      assert.equal(await verifyOverHttp(created.key), 'DISABLED');
+
+      await page.getByRole('group', { name: 'Key actions' }).getByRole('button', { name: 'Enable' }).click();
+      await page
+        .getByRole('dialog', { name: `Enable ${created.name}` })
+        .getByRole('button', { name: 'Enable key' })
+        .click();
+      await page
+        .getByRole('group', { name: 'Key actions' })
+        .getByRole('button', { name: 'Disable' })
+        .waitFor();
+      assert.equal(
+        await verifyOverHttp(created.key, { permission: 'agents:invoke', resource: 'agt_42' }),
+        'VALID',
+      );
+    });
+
+    test('regenerate shows the new key once; the old one stops, the new one works', async () => {
+      assert.ok(created !== null);
+      await page
+        .getByRole('group', { name: 'Key actions' })
+        .getByRole('button', { name: 'Regenerate' })
+        .click();
+      await page
+        .getByRole('dialog', { name: `Regenerate ${created.name}` })
+        .getByRole('button', { name: 'Regenerate' })
+        .click();
+      const done = page.getByRole('dialog', { name: `New secret for ${created.name}` });
+      await done.getByRole('button', { name: 'Reveal' }).click();
+      const fresh = await done.getByTestId('secret').innerText();
+      assert.match(fresh, /^kw_prod_[0-9A-Za-z]{36}$/);
+      assert.notEqual(fresh, created.key);
+      secrets.push(fresh);
+      await done.getByRole('button', { name: 'Done, I stored the key' }).click();
+      await done.waitFor({ state: 'detached' });
+      assert.notEqual(await verifyOverHttp(created.key), 'VALID');
+      assert.equal(await verifyOverHttp(fresh, { permission: 'agents:invoke', resource: 'agt_42' }), 'VALID');
+      created = { ...created, key: fresh };
+    });
+
+    test('key detail: chart of verifications by outcome, recent verifications, audit trail', async () => {
+      assert.ok(created !== null);
+      await t.kw.services.ctx.usage.flush();
+      await page.reload();
+      await page.getByRole('heading', { name: created.name, level: 1 }).waitFor();
+      await page.getByRole('img', { name: /Verifications per day over the last 30 days/ }).waitFor();
+      const totals = page.getByRole('table', { name: 'Totals over 30 days' });
+      assert.match(await totals.innerText(), /VALID\s+3/);
+      assert.match(await totals.innerText(), /DISABLED\s+1/);
+      const recent = page.getByRole('region', { name: 'Recent verifications' });
+      assert.match(await recent.innerText(), /INSUFFICIENT_PERMISSIONS/);
+      const trail = page.getByRole('region', { name: 'Audit trail' });
+      for (const action of ['key.create', 'key.disable', 'key.enable', 'key.regenerate']) {
+        assert.match(await trail.innerText(), new RegExp(action.replace('.', '\\.')));
+      }
+      await noSeriousA11yViolations('key detail');
+      await screenshot(page, 'key-detail');
+    });
+
+    test('delete needs the name typed; the API then says DELETED', async () => {
+      assert.ok(created !== null);
+      await page.getByRole('group', { name: 'Key actions' }).getByRole('button', { name: 'Delete' }).click();
+      const dialog = page.getByRole('dialog', { name: `Delete ${created.name}` });
+      const confirm = dialog.getByRole('button', { name: 'Delete key' });
+      assert.equal(await confirm.isDisabled(), true);
+      await dialog.getByLabel(/Type .* to confirm/).fill('crm-prod-agent');
+      assert.equal(await confirm.isDisabled(), true, 'a partial name does not confirm');
+      await dialog.getByLabel(/Type .* to confirm/).fill(created.name);
+      await confirm.click();
+      await page.getByText('Deleted', { exact: true }).first().waitFor();
+      assert.equal(await verifyOverHttp(created.key), 'DELETED');
+    });
+
+    test('an API error is shown in plain words', async () => {
+      await page.goto('/#/keys/key_doesnotexist');
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      assert.match(await alert.innerText(), /key_doesnotexist/);
+    });
+
+    test('governance, logs, audit, admin keys and policy pages render without serious accessibility issues', async () => {
+      for (const [route, heading] of [
+        ['governance', 'Governance'],
+        ['logs', 'Verification log'],
+        ['audit', 'Audit log'],
+        ['admin-keys', 'Admin keys'],
+        ['policy', 'Policy'],
+      ] as const) {
+        await page.goto(`/#/${route}`);
+        await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+        await page
+          .getByText(/^Loading/)
+          .first()
+          .waitFor({ state: 'detached' });
+        await noSeriousA11yViolations(route);
+        await screenshot(page, route);
+      }
+      await page.goto('/#/audit');
+      await page.getByText(/Chain intact: \d+ entries verified/).waitFor();
+    });
+
+    test('governance remedy: one click disables a key the report lists', async () => {
+      await page.goto('/#/governance');
+      // support-stg-ticket-bot holds a wildcard: over-privileged, with no usage to suggest from.
+      const section = page.getByRole('region', { name: /^Over-privileged/ });
+      await section.getByText('support-stg-ticket-bot').waitFor();
+      const res = await fetch(`${base}/v1/keys?q=ops-dev-nightly-report`, {
+        headers: { authorization: `Bearer ${t.root}` },
+      });
+      const ops = ((await res.json()) as { items: { id: string }[] }).items[0];
+      assert.ok(ops !== undefined);
+      // Make it stale: backdate its creation beyond staleAfterDays.
+      await t.kw.storage.db
+        .updateTable('keys')
+        .set({ created_at: new Date(Date.now() - 200 * 86_400_000).toISOString() })
+        .where('id', '=', ops.id)
+        .execute();
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      const stale = page.getByRole('region', { name: /^Stale/ });
+      await stale.getByRole('button', { name: 'Disable ops-dev-nightly-report' }).click();
+      await page.getByText('ops-dev-nightly-report disabled.').waitFor();
+      const after = await fetch(`${base}/v1/keys/${ops.id}`, {
+        headers: { authorization: `Bearer ${t.root}` },
+      });
+      assert.equal(((await after.json()) as { status: string }).status, 'disabled');
+    });
+
+    test("a team-scoped admin key sees only its team's keys", async () => {
+      const res = await fetch(`${base}/v1/admin-keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.root}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'billing-console',
+          permissions: ['keys:read', 'keys:write'],
+          team: 'billing',
+        }),
+      });
+      const { key } = (await res.json()) as { key: string };
+      const other = await openContext(browser, base);
+      try {
+        await signIn(other.page, key);
+        await other.page.getByRole('link', { name: 'billing-prod-invoice-sync' }).waitFor();
+        const names = await other.page.getByRole('rowheader').allInnerTexts();
+        assert.ok(names.length >= 1);
+        assert.ok(
+          names.every((n) => n.startsWith('billing-')),
+          names.join(', '),
+        );
+        assert.equal(
+          await other.page.getByRole('link', { name: 'Admin keys' }).count(),
+          0,
+          'no admin-keys page without admin:manage',
+        );
+        assert.deepEqual(other.problems, []);
+      } finally {
+        await other.context.close();
+      }
+    });
+
+    test('sign-out ends the session: the old cookie is refused', async () => {
+      await page.goto('/#/keys');
+      await page.getByRole('heading', { name: 'API Keys' }).waitFor();
+      const cookie = (await page.context().cookies()).find((c) => c.name === 'kw_session');
+      assert.ok(cookie !== undefined);
+      const before = await fetch(`${base}/v1/keys`, { headers: { cookie: `kw_session=${cookie.value}` } });
+      assert.equal(before.status, 200);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('heading', { name: 'Sign in to Keywarden' }).waitFor();
+      const afterOut = await fetch(`${base}/v1/keys`, { headers: { cookie: `kw_session=${cookie.value}` } });
+      assert.equal(afterOut.status, 401);
+      assert.match(((await afterOut.json()) as { detail: string }).detail, /session has ended/);
+      assert.deepEqual(problems, [], 'no page errors, console errors or CSP violations');
+    });
+  },
+);
