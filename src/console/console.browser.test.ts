@@ -27,6 +27,7 @@ describe(
     let page: Page;
     let problems: string[];
     const secrets: string[] = [];
+    const seeded: Record<string, { key: string; id: string }> = {};
 
     /** POST /v1/verify over HTTP, as a platform would. */
     async function verifyOverHttp(key: string, extra: Record<string, unknown> = {}): Promise<string> {
@@ -62,7 +63,7 @@ describe(
         ['support-stg-ticket-bot', 'staging', 'support', ['tickets:*']],
         ['ops-dev-nightly-report', 'development', 'ops', ['reports:read']],
       ] as const) {
-        await createKey(t, {
+        seeded[name] = await createKey(t, {
           name,
           environment: env,
           system: name.split('-')[0],
@@ -317,30 +318,39 @@ describe(
       await page.getByText(/Chain intact: \d+ entries verified/).waitFor();
     });
 
-    test('governance remedy: one click disables a key the report lists', async () => {
-      await page.goto('/#/governance');
-      // support-stg-ticket-bot holds a wildcard: over-privileged, with no usage to suggest from.
-      const section = page.getByRole('region', { name: /^Over-privileged/ });
-      await section.getByText('support-stg-ticket-bot').waitFor();
-      const res = await fetch(`${base}/v1/keys?q=ops-dev-nightly-report`, {
-        headers: { authorization: `Bearer ${t.root}` },
-      });
-      const ops = ((await res.json()) as { items: { id: string }[] }).items[0];
-      assert.ok(ops !== undefined);
-      // Make it stale: backdate its creation beyond staleAfterDays.
+    test('governance remedies: apply the suggested narrower permissions; disable a stale key', async () => {
+      const bot = seeded['support-stg-ticket-bot'];
+      const ops = seeded['ops-dev-nightly-report'];
+      assert.ok(bot !== undefined && ops !== undefined);
+      // The bot holds tickets:* but only ever reads: the report suggests tickets:read.
+      assert.equal(
+        await verifyOverHttp(bot.key, { environment: 'staging', permission: 'tickets:read' }),
+        'VALID',
+      );
+      await t.kw.services.ctx.usage.flush();
+      // The nightly report key was never used and is 200 days old: stale.
       await t.kw.storage.db
         .updateTable('keys')
         .set({ created_at: new Date(Date.now() - 200 * 86_400_000).toISOString() })
         .where('id', '=', ops.id)
         .execute();
-      await page.getByRole('button', { name: 'Refresh' }).click();
+      await page.goto('/#/governance');
+      const over = page.getByRole('region', { name: /^Over-privileged/ });
+      await over
+        .getByRole('button', { name: 'Apply suggested permissions to support-stg-ticket-bot' })
+        .click();
+      await page.getByText('support-stg-ticket-bot now has tickets:read.').waitFor();
+      const key = async (id: string): Promise<{ status: string; permissions: string[] }> => {
+        const res = await fetch(`${base}/v1/keys/${id}`, { headers: { authorization: `Bearer ${t.root}` } });
+        return (await res.json()) as { status: string; permissions: string[] };
+      };
+      assert.deepEqual((await key(bot.id)).permissions, ['tickets:read']);
+
       const stale = page.getByRole('region', { name: /^Stale/ });
       await stale.getByRole('button', { name: 'Disable ops-dev-nightly-report' }).click();
       await page.getByText('ops-dev-nightly-report disabled.').waitFor();
-      const after = await fetch(`${base}/v1/keys/${ops.id}`, {
-        headers: { authorization: `Bearer ${t.root}` },
-      });
-      assert.equal(((await after.json()) as { status: string }).status, 'disabled');
+      assert.equal((await key(ops.id)).status, 'disabled');
+      assert.equal(await verifyOverHttp(ops.key, { environment: 'development' }), 'DISABLED');
     });
 
     test("a team-scoped admin key sees only its team's keys", async () => {
