@@ -199,7 +199,14 @@ describe(
         await verifyOverHttp(copied, { permission: 'agents:invoke', resource: 'agt_1' }),
         'INSUFFICIENT_PERMISSIONS',
       );
-      await page.getByRole('link', { name }).waitFor();
+      // Usage is written in batches; after a flush the list shows when the key was last used.
+      await t.kw.services.ctx.usage.flush();
+      await page.reload();
+      await page
+        .getByRole('row', { name: new RegExp(name) })
+        .getByText(/^(now|\d+ seconds? ago)$/)
+        .first()
+        .waitFor();
       await noSeriousA11yViolations('keys');
       await screenshot(page, 'keys');
       if (process.env.KEYWARDEN_UPDATE_DOCS_SCREENSHOT === '1') {
