@@ -147,6 +147,7 @@ describe(
       await page.keyboard.press('Enter');
       const dialog = page.getByRole('dialog', { name: 'Create an API key' });
       await dialog.waitFor();
+      await noSeriousA11yViolations('create dialog');
       // The name field has the focus; a name that breaks the policy is explained before submitting.
       await page.keyboard.type('test');
       await dialog.getByText(/generic name/).waitFor();
@@ -283,6 +284,40 @@ describe(
       await screenshot(page, 'key-detail');
     });
 
+    test('edit sends what changed; the API answers with the new configuration', async () => {
+      assert.ok(created !== null);
+      await page.getByRole('group', { name: 'Key actions' }).getByRole('button', { name: 'Edit' }).click();
+      const dialog = page.getByRole('dialog', { name: `Edit ${created.name}` });
+      await dialog.getByLabel('Limit 1: requests').fill('250');
+      await dialog.getByLabel('Permission', { exact: true }).fill('agents:read');
+      await dialog.getByRole('button', { name: 'Add permission' }).click();
+      await dialog.getByRole('button', { name: 'Save changes' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await page.getByText('default: 250/min').waitFor();
+      const res = await fetch(`${base}/v1/keys?q=${created.name}`, {
+        headers: { authorization: `Bearer ${t.root}` },
+      });
+      const k = (
+        (await res.json()) as { items: { permissions: string[]; ratelimits: { limit: number }[] }[] }
+      ).items[0];
+      assert.deepEqual(k?.permissions, ['agents:invoke:agt_42', 'agents:read']);
+      assert.equal(k?.ratelimits[0]?.limit, 250);
+      // A change the policy refuses is explained, and nothing is saved.
+      await page.getByRole('group', { name: 'Key actions' }).getByRole('button', { name: 'Edit' }).click();
+      await dialog.getByLabel('Permission', { exact: true }).fill('*');
+      await dialog.getByRole('button', { name: 'Add permission' }).click();
+      await dialog.getByRole('button', { name: 'Save changes' }).click();
+      await dialog
+        .getByRole('alert')
+        .filter({ hasText: /wildcard/ })
+        .waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      assert.equal(
+        await verifyOverHttp(created.key, { permission: 'agents:delete' }),
+        'INSUFFICIENT_PERMISSIONS',
+      );
+    });
+
     test('delete needs the name typed; the API then says DELETED', async () => {
       assert.ok(created !== null);
       await page.getByRole('group', { name: 'Key actions' }).getByRole('button', { name: 'Delete' }).click();
@@ -358,6 +393,45 @@ describe(
       await page.getByText('ops-dev-nightly-report disabled.').waitFor();
       assert.equal((await key(ops.id)).status, 'disabled');
       assert.equal(await verifyOverHttp(ops.key, { environment: 'development' }), 'DISABLED');
+    });
+
+    test('policy and admin keys pages change what the API answers', async () => {
+      await page.goto('/#/policy');
+      await page.getByLabel('Stale after (days unused)').fill('45');
+      await page.getByRole('button', { name: 'Save policy' }).click();
+      await page.getByText(/^Policy saved/).waitFor();
+      const pol = await fetch(`${base}/v1/policy`, { headers: { authorization: `Bearer ${t.root}` } });
+      assert.equal(((await pol.json()) as { staleAfterDays: number }).staleAfterDays, 45);
+      await page.getByLabel('Name pattern (regular expression)').fill('([');
+      await page.getByRole('button', { name: 'Save policy' }).click();
+      await page
+        .getByRole('alert')
+        .filter({ hasText: /not a valid regular expression/ })
+        .waitFor();
+
+      await page.goto('/#/admin-keys');
+      await page.getByRole('button', { name: 'Create admin key' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Create an admin key' });
+      await dialog.getByLabel('Name').fill('gateway-prod-verifier');
+      await dialog.getByLabel('keys:read').uncheck();
+      await dialog.getByLabel('keys:verify').check();
+      await dialog.getByRole('button', { name: 'Create admin key' }).click();
+      const done = page.getByRole('dialog', { name: 'Admin key created: gateway-prod-verifier' });
+      await done.getByRole('button', { name: 'Reveal' }).click();
+      const adminKey = await done.getByTestId('secret').innerText();
+      assert.match(adminKey, /^kw_adm_[0-9A-Za-z]{36}$/);
+      secrets.push(adminKey);
+      await done.getByRole('button', { name: 'Done, I stored the key' }).click();
+      await page.getByRole('rowheader', { name: /gateway-prod-verifier/ }).waitFor();
+      // The new admin key can verify, and nothing else.
+      const asVerifier = await fetch(`${base}/v1/verify`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ key: 'kw_prod_x', environment: 'production' }),
+      });
+      assert.equal(asVerifier.status, 200);
+      const list = await fetch(`${base}/v1/keys`, { headers: { authorization: `Bearer ${adminKey}` } });
+      assert.equal(list.status, 403);
     });
 
     test("a team-scoped admin key sees only its team's keys", async () => {

@@ -5,12 +5,13 @@ import { KeyFields, nameProblems } from './key-fields.js';
 import { Dialog, ErrorNote, OneTimeKey } from './ui.js';
 
 /** The policy (for live checks) and the permissions already granted to recent keys (for suggestions). */
-function useFormContext(): { policy: Policy | null; suggestions: string[] } {
+function useFormContext(): { policy: Policy | null; suggestions: string[]; note: string | null } {
   const [policy, setPolicy] = useState<Policy | null>(null);
   const [suggestions, setSuggestions] = useState<string[]>([]);
+  const [note, setNote] = useState<string | null>(null);
   useEffect(() => {
-    api<Policy>('GET', '/v1/policy').then(setPolicy, () => {
-      setPolicy(null);
+    api<Policy>('GET', '/v1/policy').then(setPolicy, (e: unknown) => {
+      setNote(`The policy could not be read, so names are checked only when you submit: ${messageOf(e)}`);
     });
     api<Page<KeyRecord>>('GET', '/v1/keys?limit=500').then(
       (page) => {
@@ -23,7 +24,7 @@ function useFormContext(): { policy: Policy | null; suggestions: string[] } {
       },
     );
   }, []);
-  return { policy, suggestions };
+  return { policy, suggestions, note };
 }
 
 /**
@@ -35,7 +36,7 @@ export function CreateKeyDialog({ onClose }: { onClose: (created: boolean) => vo
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<WithSecret<KeyRecord> | null>(null);
-  const { policy, suggestions } = useFormContext();
+  const { policy, suggestions, note } = useFormContext();
 
   if (created !== null) {
     return (
@@ -103,6 +104,7 @@ export function CreateKeyDialog({ onClose }: { onClose: (created: boolean) => vo
           );
         }}
       >
+        {note !== null ? <p className="notice">{note}</p> : null}
         <KeyFields
           form={form}
           set={(p) => {
@@ -136,7 +138,7 @@ export function EditKeyDialog(props: { record: KeyRecord; onClose: (changed: boo
   const [form, setForm] = useState<KeyFormState>(() => formOf(props.record));
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const { policy, suggestions } = useFormContext();
+  const { policy, suggestions, note } = useFormContext();
   return (
     <Dialog
       title={`Edit ${props.record.name}`}
@@ -171,6 +173,7 @@ export function EditKeyDialog(props: { record: KeyRecord; onClose: (changed: boo
           );
         }}
       >
+        {note !== null ? <p className="notice">{note}</p> : null}
         <KeyFields
           form={form}
           set={(p) => {
