@@ -2,7 +2,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { api, messageOf, type KeyRecord, type Page, type Policy, type WithSecret } from '../api.js';
 import { bodyOf, emptyForm, formOf, patchOf, type KeyFormState } from './key-form.js';
 import { KeyFields, nameProblems } from './key-fields.js';
-import { Dialog, ErrorNote, OneTimeKey } from './ui.js';
+import { Dialog, ErrorNote, SecretDialog, useSubmit } from './ui.js';
 
 /** The policy (for live checks) and the permissions already granted to recent keys (for suggestions). */
 function useFormContext(): { policy: Policy | null; suggestions: string[]; note: string | null } {
@@ -28,80 +28,34 @@ function useFormContext(): { policy: Policy | null; suggestions: string[]; note:
 }
 
 /**
- * Create a key. On success the dialog shows the plaintext key once; closing forgets it (the
- * state that held it goes with the dialog).
+ * The key form in a dialog. `request` turns the form into the API call, or throws an Error whose
+ * message is shown (a field the person must fix); the call's own failure is shown the same way.
  */
-export function CreateKeyDialog({ onClose }: { onClose: (created: boolean) => void }): ReactNode {
-  const [form, setForm] = useState<KeyFormState>(emptyForm);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [created, setCreated] = useState<WithSecret<KeyRecord> | null>(null);
+function KeyFormDialog<T>(props: {
+  title: string;
+  submitLabel: string;
+  initial: KeyFormState;
+  mode: 'create' | 'edit';
+  request: (form: KeyFormState, policy: Policy | null) => () => Promise<T>;
+  onDone: (result: T) => void;
+  onCancel: () => void;
+}): ReactNode {
+  const [form, setForm] = useState<KeyFormState>(props.initial);
   const { policy, suggestions, note } = useFormContext();
-
-  if (created !== null) {
-    return (
-      <Dialog
-        key="created"
-        title={`Key created: ${created.record.name}`}
-        onClose={() => {
-          setCreated(null);
-          onClose(true);
-        }}
-      >
-        <OneTimeKey secret={created.key} />
-        <p>
-          <a href={`#/keys/${created.record.id}`}>Open the key's page</a>
-        </p>
-        <div className="actions">
-          <button
-            type="button"
-            className="primary"
-            onClick={() => {
-              setCreated(null);
-              onClose(true);
-            }}
-          >
-            Done, I stored the key
-          </button>
-        </div>
-      </Dialog>
-    );
-  }
-
+  const s = useSubmit();
   return (
-    <Dialog
-      title="Create an API key"
-      wide
-      onClose={() => {
-        onClose(false);
-      }}
-    >
+    <Dialog title={props.title} wide onClose={props.onCancel}>
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          if (nameProblems(form, policy).length > 0) {
-            setError('Fix the name first: it breaks the naming policy.');
-            return;
-          }
-          let body: Record<string, unknown>;
+          let call: () => Promise<T>;
           try {
-            body = { environment: form.environment, ...bodyOf(form) };
+            call = props.request(form, policy);
           } catch (err) {
-            setError(messageOf(err));
+            s.setError(messageOf(err));
             return;
           }
-          setBusy(true);
-          setError(null);
-          api<WithSecret<KeyRecord>>('POST', '/v1/keys', body).then(
-            (r) => {
-              setBusy(false);
-              setCreated(r);
-            },
-            (err: unknown) => {
-              setBusy(false);
-              setError(messageOf(err));
-            },
-          );
+          s.run(call, props.onDone);
         }}
       >
         {note !== null ? <p className="notice">{note}</p> : null}
@@ -112,20 +66,15 @@ export function CreateKeyDialog({ onClose }: { onClose: (created: boolean) => vo
           }}
           policy={policy}
           suggestions={suggestions}
-          mode="create"
+          mode={props.mode}
         />
-        <ErrorNote error={error} />
+        <ErrorNote error={s.error} />
         <div className="actions">
-          <button
-            type="button"
-            onClick={() => {
-              onClose(false);
-            }}
-          >
+          <button type="button" onClick={props.onCancel}>
             Cancel
           </button>
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create key'}
+          <button type="submit" className="primary" disabled={s.busy}>
+            {props.submitLabel}
           </button>
         </div>
       </form>
@@ -133,71 +82,67 @@ export function CreateKeyDialog({ onClose }: { onClose: (created: boolean) => vo
   );
 }
 
-/** Edit a key's configuration: only what changed is sent, so policy checks only that. */
-export function EditKeyDialog(props: { record: KeyRecord; onClose: (changed: boolean) => void }): ReactNode {
-  const [form, setForm] = useState<KeyFormState>(() => formOf(props.record));
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const { policy, suggestions, note } = useFormContext();
-  return (
-    <Dialog
-      title={`Edit ${props.record.name}`}
-      wide
-      onClose={() => {
-        props.onClose(false);
-      }}
-    >
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          let patch: Record<string, unknown>;
-          try {
-            patch = patchOf(form, props.record);
-          } catch (err) {
-            setError(messageOf(err));
-            return;
-          }
-          if (Object.keys(patch).length === 0) {
-            setError('Nothing changed.');
-            return;
-          }
-          setBusy(true);
-          api<KeyRecord>('PATCH', `/v1/keys/${props.record.id}`, patch).then(
-            () => {
-              props.onClose(true);
-            },
-            (err: unknown) => {
-              setBusy(false);
-              setError(messageOf(err));
-            },
-          );
+/**
+ * Create a key. On success the dialog shows the plaintext key once; closing forgets it (the
+ * state that held it goes with the dialog).
+ */
+export function CreateKeyDialog({ onClose }: { onClose: (created: boolean) => void }): ReactNode {
+  const [created, setCreated] = useState<WithSecret<KeyRecord> | null>(null);
+  if (created !== null) {
+    return (
+      <SecretDialog
+        title={`Key created: ${created.record.name}`}
+        secret={created.key}
+        onClose={() => {
+          setCreated(null);
+          onClose(true);
         }}
       >
-        {note !== null ? <p className="notice">{note}</p> : null}
-        <KeyFields
-          form={form}
-          set={(p) => {
-            setForm((f) => ({ ...f, ...p }));
-          }}
-          policy={policy}
-          suggestions={suggestions}
-          mode="edit"
-        />
-        <ErrorNote error={error} />
-        <div className="actions">
-          <button
-            type="button"
-            onClick={() => {
-              props.onClose(false);
-            }}
-          >
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Saving…' : 'Save changes'}
-          </button>
-        </div>
-      </form>
-    </Dialog>
+        <p>
+          <a href={`#/keys/${created.record.id}`}>Open the key's page</a>
+        </p>
+      </SecretDialog>
+    );
+  }
+  return (
+    <KeyFormDialog
+      title="Create an API key"
+      submitLabel="Create key"
+      initial={emptyForm()}
+      mode="create"
+      request={(form, policy) => {
+        if (nameProblems(form, policy).length > 0)
+          throw new Error('Fix the name first: it breaks the naming policy.');
+        const body = { environment: form.environment, ...bodyOf(form) };
+        return () => api<WithSecret<KeyRecord>>('POST', '/v1/keys', body);
+      }}
+      onDone={setCreated}
+      onCancel={() => {
+        onClose(false);
+      }}
+    />
+  );
+}
+
+/** Edit a key's configuration: only what changed is sent, so policy checks only that. */
+export function EditKeyDialog(props: { record: KeyRecord; onClose: (changed: boolean) => void }): ReactNode {
+  return (
+    <KeyFormDialog
+      title={`Edit ${props.record.name}`}
+      submitLabel="Save changes"
+      initial={formOf(props.record)}
+      mode="edit"
+      request={(form) => {
+        const patch = patchOf(form, props.record);
+        if (Object.keys(patch).length === 0) throw new Error('Nothing changed.');
+        return () => api<KeyRecord>('PATCH', `/v1/keys/${props.record.id}`, patch);
+      }}
+      onDone={() => {
+        props.onClose(true);
+      }}
+      onCancel={() => {
+        props.onClose(false);
+      }}
+    />
   );
 }

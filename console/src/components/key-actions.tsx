@@ -1,35 +1,8 @@
 import { useState, type ReactNode } from 'react';
-import { api, messageOf, type KeyRecord, type WithSecret } from '../api.js';
-import { Dialog, ErrorNote, OneTimeKey } from './ui.js';
+import { api, type KeyRecord, type WithSecret } from '../api.js';
+import { Dialog, ErrorNote, SecretDialog, useSubmit } from './ui.js';
 
 type Done = (changed: boolean) => void;
-
-function useSubmit(): {
-  busy: boolean;
-  error: string | null;
-  run: <T>(call: () => Promise<T>, then: (r: T) => void) => void;
-} {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  return {
-    busy,
-    error,
-    run: (call, then) => {
-      setBusy(true);
-      setError(null);
-      call().then(
-        (r) => {
-          setBusy(false);
-          then(r);
-        },
-        (e: unknown) => {
-          setBusy(false);
-          setError(messageOf(e));
-        },
-      );
-    },
-  };
-}
 
 function Buttons(props: {
   busy: boolean;
@@ -114,28 +87,14 @@ export function RegenerateDialog({ record, onClose }: { record: KeyRecord; onClo
   const s = useSubmit();
   if (result !== null) {
     return (
-      <Dialog
-        key="created"
+      <SecretDialog
         title={`New secret for ${record.name}`}
+        secret={result.key}
         onClose={() => {
           setResult(null);
           onClose(true);
         }}
-      >
-        <OneTimeKey secret={result.key} />
-        <div className="actions">
-          <button
-            type="button"
-            className="primary"
-            onClick={() => {
-              setResult(null);
-              onClose(true);
-            }}
-          >
-            Done, I stored the key
-          </button>
-        </div>
-      </Dialog>
+      />
     );
   }
   return (

@@ -1,4 +1,5 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { messageOf } from '../api.js';
 import { exact, relative, STATUS_LABEL } from '../format.js';
 import type { KeyRecord } from '../api.js';
 
@@ -178,4 +179,57 @@ export function OneTimeKey({ secret }: { secret: string }): ReactNode {
       </p>
     </div>
   );
+}
+
+/**
+ * A dialog that shows a new plaintext key once. Both ways out (Done, Esc or ×) call `onClose`;
+ * the caller drops the key from its state there, so it is gone from the page for good.
+ */
+export function SecretDialog(props: {
+  title: string;
+  secret: string;
+  onClose: () => void;
+  children?: ReactNode;
+}): ReactNode {
+  return (
+    <Dialog title={props.title} onClose={props.onClose}>
+      <OneTimeKey secret={props.secret} />
+      {props.children}
+      <div className="actions">
+        <button type="button" className="primary" onClick={props.onClose}>
+          Done, I stored the key
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+/** A form's submission: busy while the call runs, its failure in plain words. */
+export function useSubmit(): {
+  busy: boolean;
+  error: string | null;
+  setError: (e: string | null) => void;
+  run: <T>(call: () => Promise<T>, then: (r: T) => void) => void;
+} {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  return {
+    busy,
+    error,
+    setError,
+    run: (call, then) => {
+      setBusy(true);
+      setError(null);
+      call().then(
+        (r) => {
+          setBusy(false);
+          then(r);
+        },
+        (e: unknown) => {
+          setBusy(false);
+          setError(messageOf(e));
+        },
+      );
+    },
+  };
 }

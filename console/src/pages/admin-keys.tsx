@@ -12,7 +12,7 @@ import {
   Dialog,
   ErrorNote,
   Loading,
-  OneTimeKey,
+  SecretDialog,
   Pager,
   StatusBadge,
   When,
@@ -28,28 +28,14 @@ function CreateAdminKey({ onClose }: { onClose: (created: boolean) => void }): R
   const [created, setCreated] = useState<WithSecret<AdminKeyRecord> | null>(null);
   if (created !== null) {
     return (
-      <Dialog
-        key="created"
+      <SecretDialog
         title={`Admin key created: ${created.record.name}`}
+        secret={created.key}
         onClose={() => {
           setCreated(null);
           onClose(true);
         }}
-      >
-        <OneTimeKey secret={created.key} />
-        <div className="actions">
-          <button
-            type="button"
-            className="primary"
-            onClick={() => {
-              setCreated(null);
-              onClose(true);
-            }}
-          >
-            Done, I stored the key
-          </button>
-        </div>
-      </Dialog>
+      />
     );
   }
   return (
