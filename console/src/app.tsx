@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
-import { api, can, messageOf, setApiSession, type Session } from './api.js';
+import { api, ApiError, can, messageOf, setApiSession, type Session } from './api.js';
 import { navigate, useHashRoute } from './hooks.js';
 import { AdminKeysPage } from './pages/admin-keys.js';
 import { AuditPage } from './pages/audit.js';
@@ -41,7 +41,9 @@ export function App(): ReactNode {
       (s) => {
         setSession(s);
       },
-      () => {
+      (e: unknown) => {
+        // No session is the usual answer (401); anything else is worth saying.
+        if (!(e instanceof ApiError && e.status === 401)) setNotice(messageOf(e));
         setSession(null);
       },
     );
@@ -134,7 +136,7 @@ function page(route: string, session: Session): ReactNode {
     case 'governance':
       return <GovernancePage session={session} />;
     case 'logs':
-      return <LogsPage keyId={id} />;
+      return <LogsPage key={id ?? ''} keyId={id} />;
     case 'audit':
       return <AuditPage />;
     case 'admin-keys':

@@ -30,6 +30,8 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
       },
       (e: unknown) => {
         if (mine !== seq.current) return;
+        // Rows of an earlier request beside this error would be taken for its answer.
+        setData(null);
         setError(messageOf(e));
         setLoading(false);
       },
@@ -58,7 +60,14 @@ export function useDebounced<T>(value: T, ms: number): T {
 
 /** The part of the URL after `#`, kept in state: the console's router. */
 export function useHashRoute(): string {
-  const read = (): string => decodeURI(window.location.hash.replace(/^#/, '')) || '/keys';
+  const read = (): string => {
+    const raw = window.location.hash.replace(/^#/, '');
+    try {
+      return decodeURIComponent(raw) || '/keys';
+    } catch {
+      return raw || '/keys'; // a malformed escape in a hand-typed URL
+    }
+  };
   const [route, setRoute] = useState(read);
   useEffect(() => {
     const on = (): void => {

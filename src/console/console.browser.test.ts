@@ -28,6 +28,7 @@ describe(
     let problems: string[];
     const secrets: string[] = [];
     const seeded: Record<string, { key: string; id: string }> = {};
+    const sessionCookies: string[] = [];
 
     /** POST /v1/verify over HTTP, as a platform would. */
     async function verifyOverHttp(key: string, extra: Record<string, unknown> = {}): Promise<string> {
@@ -43,7 +44,13 @@ describe(
     async function signIn(p: Page, adminKey: string): Promise<void> {
       await p.goto('/');
       await p.getByLabel('Admin key').fill(adminKey);
+      const answered = p.waitForResponse(
+        (r) => r.url().endsWith('/console/api/session') && r.request().method() === 'POST',
+      );
       await p.getByRole('button', { name: 'Sign in' }).click();
+      await answered;
+      const cookie = (await p.context().cookies()).find((c) => c.name === 'kw_session');
+      if (cookie !== undefined) sessionCookies.push(cookie.value);
     }
 
     async function noSeriousA11yViolations(name: string): Promise<void> {
@@ -78,9 +85,11 @@ describe(
 
     after(async () => {
       await browser.close();
-      // The plaintext keys the tests read must not have reached the server's logs.
+      // No plaintext key the tests used (the admin keys signed in with included) and no session
+      // cookie may have reached the server's logs.
       const logs = t.logs();
-      for (const s of secrets) assert.ok(!logs.includes(s), 'a plaintext key reached the logs');
+      for (const s of [...secrets, t.root]) assert.ok(!logs.includes(s), 'a plaintext key reached the logs');
+      for (const c of sessionCookies) assert.ok(!logs.includes(c), 'a session token reached the logs');
       await t.close();
     });
 
@@ -187,8 +196,14 @@ describe(
       secrets.push(copied);
       await done.getByRole('button', { name: 'Reveal' }).click();
       assert.equal(await done.getByTestId('secret').innerText(), copied, 'reveal shows the same key');
+      await noSeriousA11yViolations('one-time key dialog');
       await page.keyboard.press('Escape');
       await done.waitFor({ state: 'detached' });
+      assert.equal(
+        await page.evaluate<string>('document.activeElement?.textContent ?? ""'),
+        'Create key',
+        'focus returns to the button that opened the dialog',
+      );
       assert.ok(!(await page.content()).includes(copied), 'closing the dialog forgets the key');
 
       created = { key: copied, name };
@@ -203,11 +218,12 @@ describe(
       // Usage is written in batches; after a flush the list shows when the key was last used.
       await t.kw.services.ctx.usage.flush();
       await page.reload();
-      await page
+      // Cells after the name: environment, status, permissions, rate limits, team, last used.
+      const lastUsed = page
         .getByRole('row', { name: new RegExp(name) })
-        .getByText(/^(now|\d+ seconds? ago)$/)
-        .first()
-        .waitFor();
+        .getByRole('cell')
+        .nth(5);
+      await lastUsed.getByText(/^(now|\d+ seconds? ago)$/).waitFor();
       await noSeriousA11yViolations('keys');
       await screenshot(page, 'keys');
       if (process.env.KEYWARDEN_UPDATE_DOCS_SCREENSHOT === '1') {
@@ -260,7 +276,8 @@ describe(
       secrets.push(fresh);
       await done.getByRole('button', { name: 'Done, I stored the key' }).click();
       await done.waitFor({ state: 'detached' });
-      assert.notEqual(await verifyOverHttp(created.key), 'VALID');
+      assert.equal(await verifyOverHttp(created.key), 'EXPIRED', 'the old secret died with no grace period');
+      assert.ok(!(await page.content()).includes(fresh), 'closing the dialog forgets the new key');
       assert.equal(await verifyOverHttp(fresh, { permission: 'agents:invoke', resource: 'agt_42' }), 'VALID');
       created = { ...created, key: fresh };
     });
@@ -291,7 +308,16 @@ describe(
       await dialog.getByLabel('Limit 1: requests').fill('250');
       await dialog.getByLabel('Permission', { exact: true }).fill('agents:read');
       await dialog.getByRole('button', { name: 'Add permission' }).click();
+      const sent = page.waitForRequest((r) => r.method() === 'PATCH');
       await dialog.getByRole('button', { name: 'Save changes' }).click();
+      assert.deepEqual(
+        (await sent).postDataJSON(),
+        {
+          permissions: ['agents:invoke:agt_42', 'agents:read'],
+          ratelimits: [{ name: 'default', limit: 250, windowSeconds: 60 }],
+        },
+        'only the changed fields are sent',
+      );
       await dialog.waitFor({ state: 'detached' });
       await page.getByText('default: 250/min').waitFor();
       const res = await fetch(`${base}/v1/keys?q=${created.name}`, {
@@ -445,6 +471,7 @@ describe(
         }),
       });
       const { key } = (await res.json()) as { key: string };
+      secrets.push(key);
       const other = await openContext(browser, base);
       try {
         await signIn(other.page, key);

@@ -7,7 +7,7 @@ import { SESSION_COOKIE } from './sessions.js';
 import { consoleHeaders } from './headers.js';
 
 const SessionInfo = Type.Object({
-  csrfToken: Type.Optional(Type.String()),
+  csrfToken: Type.String(),
   expiresAt: Type.String(),
   adminKey: Type.Object({
     id: Type.String(),

@@ -44,7 +44,32 @@ describe('console static files', () => {
     assert.equal(asset.statusCode, 200);
     assert.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable');
     assert.match(String(asset.headers['content-security-policy']), /frame-ancestors 'none'/);
-    assert.equal((await app.inject({ method: 'GET', url: '/assets/../../etc/passwd' })).statusCode, 404);
+    // Paths that would leave the console's folder: never served, whatever the encoding.
+    writeFileSync(join(dir, 'secret.txt'), 'outside the root');
+    for (const url of [
+      '/assets/..%2f..%2fsecret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets/%2e%2e/%2e%2e/secret.txt',
+      '/../secret.txt',
+    ]) {
+      const r = await app.inject({ method: 'GET', url });
+      assert.ok(r.statusCode === 404 || r.statusCode === 403, `${url}: ${r.statusCode}`);
+      assert.doesNotMatch(r.body, /outside the root/, url);
+    }
+    await app.close();
+  });
+
+  test('a console installed under a folder named assets still revalidates index.html', async () => {
+    const root = join(dir, 'assets', 'dist');
+    mkdirSync(join(root, 'assets'), { recursive: true });
+    writeFileSync(join(root, 'index.html'), '<!doctype html>');
+    writeFileSync(join(root, 'assets', 'app-1.css'), 'body{}');
+    const app = await appServing(root);
+    assert.equal((await app.inject({ method: 'GET', url: '/' })).headers['cache-control'], 'no-cache');
+    assert.equal(
+      (await app.inject({ method: 'GET', url: '/assets/app-1.css' })).headers['cache-control'],
+      'public, max-age=31536000, immutable',
+    );
     await app.close();
   });
 

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { App } from '../http/types.js';
@@ -37,7 +38,9 @@ export async function consoleStatic(app: App, dir: string = DEFAULT_CONSOLE_DIR)
     etag: true,
     lastModified: false,
     setHeaders: (res, path) => {
-      res.setHeader('cache-control', path.includes('/assets/') ? IMMUTABLE : 'no-cache');
+      // `path` is absolute: only what lies under <dir>/assets is hashed and immutable.
+      const hashed = relative(dir, path).startsWith(`assets${sep}`);
+      res.setHeader('cache-control', hashed ? IMMUTABLE : 'no-cache');
       for (const [name, value] of Object.entries(CONSOLE_HEADERS)) res.setHeader(name, value);
     },
   });

@@ -1,22 +1,6 @@
 import { createHash } from 'node:crypto';
 
-/** Admin actions recorded in the audit log (SPEC §5). */
-export type AuditAction =
-  | 'key.create'
-  | 'key.update'
-  | 'key.disable'
-  | 'key.enable'
-  | 'key.regenerate'
-  | 'key.delete'
-  | 'key.leak'
-  | 'policy.update'
-  | 'admin_key.create'
-  | 'admin_key.disable'
-  | 'admin_key.enable'
-  | 'admin_key.delete'
-  | 'webhook.create'
-  | 'webhook.delete'
-  | 'store.init';
+export { AUDIT_ACTIONS, type AuditAction } from './codes.js';
 
 export interface AuditContent {
   id: number;

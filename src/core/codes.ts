@@ -15,3 +15,27 @@ export const VERIFY_CODES = [
   'VALID',
 ] as const;
 export type VerifyCode = (typeof VERIFY_CODES)[number];
+
+/** The environments a key belongs to (SPEC §1). */
+export type Environment = 'production' | 'staging' | 'development';
+export const ENVIRONMENTS: readonly Environment[] = ['production', 'staging', 'development'];
+
+/** Admin actions recorded in the audit log (SPEC §5). */
+export const AUDIT_ACTIONS = [
+  'key.create',
+  'key.update',
+  'key.disable',
+  'key.enable',
+  'key.regenerate',
+  'key.delete',
+  'key.leak',
+  'policy.update',
+  'admin_key.create',
+  'admin_key.disable',
+  'admin_key.enable',
+  'admin_key.delete',
+  'webhook.create',
+  'webhook.delete',
+  'store.init',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];

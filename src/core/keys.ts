@@ -6,8 +6,9 @@ import { crc32 } from 'node:zlib';
  * The checksum is CRC32 of `prefix_env_body` in 6 base62 characters, so a typo or an invented
  * string is rejected without touching storage.
  */
-export type Environment = 'production' | 'staging' | 'development';
-export const ENVIRONMENTS: readonly Environment[] = ['production', 'staging', 'development'];
+import type { Environment } from './codes.js';
+
+export { ENVIRONMENTS, type Environment } from './codes.js';
 export type KeyEnvCode = 'prod' | 'stg' | 'dev' | 'adm';
 
 export const ENV_CODE: Record<Environment, KeyEnvCode> = {

@@ -19,8 +19,8 @@ function useFormContext(): { policy: Policy | null; suggestions: string[]; note:
         for (const k of page.items) for (const p of k.permissions) seen.add(p);
         setSuggestions([...seen].sort());
       },
-      () => {
-        setSuggestions([]);
+      (e: unknown) => {
+        setNote(`No permission suggestions: the keys could not be read (${messageOf(e)}).`);
       },
     );
   }, []);
@@ -135,7 +135,24 @@ export function EditKeyDialog(props: { record: KeyRecord; onClose: (changed: boo
       request={(form) => {
         const patch = patchOf(form, props.record);
         if (Object.keys(patch).length === 0) throw new Error('Nothing changed.');
-        return () => api<KeyRecord>('PATCH', `/v1/keys/${props.record.id}`, patch);
+        const was = props.record.credits;
+        const onlyRefill =
+          patch.credits !== undefined &&
+          patch.credits !== null &&
+          was !== null &&
+          form.creditsRemaining === String(was.remaining);
+        return async () => {
+          if (onlyRefill) {
+            // The API sets the balance with the refill, and the balance moves with every use:
+            // send it as it is now, not as it was when the form opened.
+            const now = await api<KeyRecord>('GET', `/v1/keys/${props.record.id}`);
+            patch.credits = {
+              ...(patch.credits as object),
+              remaining: now.credits?.remaining ?? was.remaining,
+            };
+          }
+          return api<KeyRecord>('PATCH', `/v1/keys/${props.record.id}`, patch);
+        };
       }}
       onDone={() => {
         props.onClose(true);

@@ -1,8 +1,11 @@
-import { useId, useState, type ReactNode } from 'react';
-import { isPermission } from '../../../src/core/permissions.js';
+import { useId, type ReactNode } from 'react';
+import { ENVIRONMENTS } from '../../../src/core/codes.js';
 import { violations } from '../../../src/core/policy.js';
 import type { Policy } from '../api.js';
-import { WINDOW_CHOICES, type Expiry, type KeyFormState } from './key-form.js';
+import { Text } from './field.js';
+import { type Expiry, type KeyFormState } from './key-form.js';
+import { LimitFields } from './limit-fields.js';
+import { PermissionFields } from './permission-fields.js';
 
 type Setter = (patch: Partial<KeyFormState>) => void;
 
@@ -31,40 +34,6 @@ const NO_LIMITS: Policy['environments'] = {
   development: { maxLifetimeDays: null, allowWildcards: true, defaultRateLimit: null },
 };
 
-function Text(props: {
-  label: string;
-  value: string;
-  set: (v: string) => void;
-  hint?: string;
-  required?: boolean;
-  type?: string;
-}): ReactNode {
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>
-        {props.label}
-        {props.required === true ? <span aria-hidden="true"> *</span> : null}
-      </label>
-      <input
-        id={id}
-        type={props.type ?? 'text'}
-        value={props.value}
-        required={props.required}
-        aria-describedby={props.hint !== undefined ? `${id}-hint` : undefined}
-        onChange={(e) => {
-          props.set(e.target.value);
-        }}
-      />
-      {props.hint !== undefined ? (
-        <p id={`${id}-hint`} className="hint">
-          {props.hint}
-        </p>
-      ) : null}
-    </div>
-  );
-}
-
 /** Everything a key is configured with; `mode` decides whether the environment can change. */
 export function KeyFields(props: {
   form: KeyFormState;
@@ -77,35 +46,11 @@ export function KeyFields(props: {
   const ids = {
     name: useId(),
     env: useId(),
-    perm: useId(),
-    res: useId(),
-    list: useId(),
     exp: useId(),
     ips: useId(),
   };
-  const [perm, setPerm] = useState('');
-  const [resource, setResource] = useState('');
-  const [permError, setPermError] = useState<string | null>(null);
   const problems = nameProblems(f, policy);
   const envPolicy = policy?.environments[f.environment];
-
-  const addPermission = (): void => {
-    const p = perm.trim() + (resource.trim() === '' ? '' : `:${resource.trim()}`);
-    if (!isPermission(p)) {
-      setPermError(
-        `"${p}" is not a permission: write resource:action (agents:invoke), optionally narrowed to one id.`,
-      );
-      return;
-    }
-    if (resource.trim() !== '' && p.split(':').length !== 3) {
-      setPermError('Only resource:action can be narrowed to one resource id.');
-      return;
-    }
-    setPermError(null);
-    if (!f.permissions.includes(p)) set({ permissions: [...f.permissions, p] });
-    setPerm('');
-    setResource('');
-  };
 
   return (
     <>
@@ -150,9 +95,11 @@ export function KeyFields(props: {
               set({ environment: e.target.value as KeyFormState['environment'] });
             }}
           >
-            <option value="production">production</option>
-            <option value="staging">staging</option>
-            <option value="development">development</option>
+            {ENVIRONMENTS.map((e) => (
+              <option key={e} value={e}>
+                {e}
+              </option>
+            ))}
           </select>
         </div>
         <Text
@@ -197,205 +144,9 @@ export function KeyFields(props: {
         />
       </fieldset>
 
-      <fieldset>
-        <legend>Permissions</legend>
-        {f.permissions.length === 0 ? (
-          <p className="hint">No permissions yet: the key can call nothing.</p>
-        ) : null}
-        <ul className="chips" aria-label="Granted permissions">
-          {f.permissions.map((p) => (
-            <li key={p}>
-              <code>{p}</code>
-              <button
-                type="button"
-                className="icon"
-                aria-label={`Remove ${p}`}
-                onClick={() => {
-                  set({ permissions: f.permissions.filter((x) => x !== p) });
-                }}
-              >
-                ×
-              </button>
-            </li>
-          ))}
-        </ul>
-        <div className="row">
-          <div className="field">
-            <label htmlFor={ids.perm}>Permission</label>
-            <input
-              id={ids.perm}
-              list={ids.list}
-              value={perm}
-              placeholder="agents:invoke"
-              spellCheck={false}
-              onChange={(e) => {
-                setPerm(e.target.value);
-              }}
-              onKeyDown={(e) => {
-                if (e.key === 'Enter') {
-                  e.preventDefault();
-                  addPermission();
-                }
-              }}
-            />
-            <datalist id={ids.list}>
-              {props.suggestions.map((s) => (
-                <option key={s} value={s} />
-              ))}
-            </datalist>
-          </div>
-          <div className="field">
-            <label htmlFor={ids.res}>Narrow to resource id</label>
-            <input
-              id={ids.res}
-              value={resource}
-              placeholder="agt_42 (optional)"
-              spellCheck={false}
-              onChange={(e) => {
-                setResource(e.target.value);
-              }}
-              onKeyDown={(e) => {
-                if (e.key === 'Enter') {
-                  e.preventDefault();
-                  addPermission();
-                }
-              }}
-            />
-          </div>
-          <button type="button" onClick={addPermission} disabled={perm.trim() === ''}>
-            Add permission
-          </button>
-        </div>
-        {permError !== null ? (
-          <p className="field-error" role="alert">
-            {permError}
-          </p>
-        ) : null}
-        {envPolicy !== undefined && !envPolicy.allowWildcards ? (
-          <p className="hint">Wildcards (*) are not allowed for {f.environment} keys by the policy.</p>
-        ) : null}
-      </fieldset>
+      <PermissionFields form={f} set={set} policy={policy} suggestions={props.suggestions} />
 
-      <fieldset>
-        <legend>Rate limits and credits</legend>
-        {f.ratelimits.map((r, i) => (
-          <div className="row" key={i}>
-            <Text
-              label={`Limit ${i + 1}: name`}
-              value={r.name}
-              set={(v) => {
-                set({ ratelimits: f.ratelimits.map((x, j) => (j === i ? { ...x, name: v } : x)) });
-              }}
-            />
-            <Text
-              label={`Limit ${i + 1}: requests`}
-              type="number"
-              value={r.limit}
-              set={(v) => {
-                set({ ratelimits: f.ratelimits.map((x, j) => (j === i ? { ...x, limit: v } : x)) });
-              }}
-            />
-            <div className="field">
-              <label htmlFor={`${ids.list}-w${i}`}>Limit {i + 1}: per</label>
-              <select
-                id={`${ids.list}-w${i}`}
-                value={r.windowSeconds}
-                onChange={(e) => {
-                  set({
-                    ratelimits: f.ratelimits.map((x, j) =>
-                      j === i ? { ...x, windowSeconds: e.target.value } : x,
-                    ),
-                  });
-                }}
-              >
-                {WINDOW_CHOICES.map(([label, s]) => (
-                  <option key={s} value={String(s)}>
-                    {label}
-                  </option>
-                ))}
-                {WINDOW_CHOICES.some(([, s]) => String(s) === r.windowSeconds) ? null : (
-                  <option value={r.windowSeconds}>{r.windowSeconds} seconds</option>
-                )}
-              </select>
-            </div>
-            <button
-              type="button"
-              aria-label={`Remove limit ${i + 1}`}
-              onClick={() => {
-                set({ ratelimits: f.ratelimits.filter((_, j) => j !== i) });
-              }}
-            >
-              Remove
-            </button>
-          </div>
-        ))}
-        <button
-          type="button"
-          onClick={() => {
-            set({
-              ratelimits: [
-                ...f.ratelimits,
-                { name: f.ratelimits.length === 0 ? 'default' : '', limit: '100', windowSeconds: '60' },
-              ],
-            });
-          }}
-        >
-          Add rate limit
-        </button>
-        {f.ratelimits.length === 0 && envPolicy?.defaultRateLimit ? (
-          <p className="hint">
-            Without a limit, the policy's default applies: {envPolicy.defaultRateLimit.limit} per{' '}
-            {envPolicy.defaultRateLimit.windowSeconds} s.
-          </p>
-        ) : null}
-        <div className="field check">
-          <input
-            id={`${ids.list}-credits`}
-            type="checkbox"
-            checked={f.creditsOn}
-            onChange={(e) => {
-              set({ creditsOn: e.target.checked });
-            }}
-          />
-          <label htmlFor={`${ids.list}-credits`}>Limit the total number of uses (credits)</label>
-        </div>
-        {f.creditsOn ? (
-          <div className="row">
-            <Text
-              label="Credits remaining"
-              type="number"
-              value={f.creditsRemaining}
-              set={(v) => {
-                set({ creditsRemaining: v });
-              }}
-            />
-            <div className="field">
-              <label htmlFor={`${ids.list}-refill`}>Refill</label>
-              <select
-                id={`${ids.list}-refill`}
-                value={f.refillInterval}
-                onChange={(e) => {
-                  set({ refillInterval: e.target.value as KeyFormState['refillInterval'] });
-                }}
-              >
-                <option value="">never</option>
-                <option value="daily">daily</option>
-                <option value="monthly">monthly</option>
-              </select>
-            </div>
-            {f.refillInterval !== '' ? (
-              <Text
-                label="Refill to"
-                type="number"
-                value={f.refillAmount}
-                set={(v) => {
-                  set({ refillAmount: v });
-                }}
-              />
-            ) : null}
-          </div>
-        ) : null}
-      </fieldset>
+      <LimitFields form={f} set={set} policy={policy} />
 
       <fieldset>
         <legend>Expiry and network</legend>

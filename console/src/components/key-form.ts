@@ -91,7 +91,8 @@ export function expiryOf(f: KeyFormState, now = Date.now()): string | null | und
       return null;
     case 'custom': {
       if (f.customDate === '') throw new Error('Pick the expiry date, or choose another expiry.');
-      const at = Date.parse(`${f.customDate}T00:00:00.000Z`);
+      // The key works through the whole chosen day (UTC).
+      const at = Date.parse(`${f.customDate}T23:59:59.999Z`);
       if (Number.isNaN(at)) throw new Error(`"${f.customDate}" is not a date.`);
       return new Date(at).toISOString();
     }
@@ -100,7 +101,8 @@ export function expiryOf(f: KeyFormState, now = Date.now()): string | null | und
   }
 }
 
-function integer(label: string, s: string, min: number): number {
+/** A whole number typed in a field, or an Error naming the field. */
+export function integer(label: string, s: string, min: number): number {
   const n = Number(s);
   if (s.trim() === '' || !Number.isInteger(n) || n < min)
     throw new Error(`${label} must be a whole number ≥ ${min}.`);

@@ -3,7 +3,11 @@ import { messageOf } from '../api.js';
 import { exact, relative, STATUS_LABEL } from '../format.js';
 import type { KeyRecord } from '../api.js';
 
-/** A modal on the native <dialog>: focus is trapped and restored by the browser, Esc closes it. */
+/**
+ * A modal on the native <dialog>: the browser traps focus inside and Esc closes it. When it goes
+ * away, focus returns to the control that opened it (a dialog removed while open would otherwise
+ * leave focus on <body>, and a keyboard user lost).
+ */
 export function Dialog(props: {
   title: string;
   onClose: () => void;
@@ -15,9 +19,14 @@ export function Dialog(props: {
   useEffect(() => {
     const d = ref.current;
     if (d === null || d.open) return;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     d.showModal();
     // showModal focuses the first control (the close button); a dialog may name a better start.
     d.querySelector<HTMLElement>('[data-autofocus]')?.focus();
+    return () => {
+      d.close();
+      if (opener?.isConnected === true) opener.focus();
+    };
   }, []);
   return (
     <dialog
@@ -92,6 +101,8 @@ export function usePager(filters: unknown): {
 } {
   const key = JSON.stringify(filters);
   const [state, setState] = useState<{ key: string; stack: string[] }>({ key, stack: [] });
+  // New filters start again at page 1 (React's pattern for state that follows a prop).
+  if (state.key !== key) setState({ key, stack: [] });
   const stack = state.key === key ? state.stack : [];
   return {
     cursor: stack[stack.length - 1],
@@ -161,6 +172,13 @@ export function OneTimeKey({ secret }: { secret: string }): ReactNode {
           type="button"
           data-autofocus
           onClick={() => {
+            // Browsers offer the clipboard only to secure pages (https or localhost).
+            if (!window.isSecureContext || !('clipboard' in navigator)) {
+              setCopied(
+                'This page is not served over https, so the browser gives it no clipboard: reveal the key and copy it by hand.',
+              );
+              return;
+            }
             navigator.clipboard.writeText(secret).then(
               () => {
                 setCopied('Copied to the clipboard.');

@@ -13,6 +13,7 @@ import {
   ErrorNote,
   Loading,
   SecretDialog,
+  useSubmit,
   Pager,
   StatusBadge,
   When,
@@ -24,7 +25,7 @@ function CreateAdminKey({ onClose }: { onClose: (created: boolean) => void }): R
   const [name, setName] = useState('');
   const [team, setTeam] = useState('');
   const [perms, setPerms] = useState<AdminPermission[]>(['keys:read']);
-  const [error, setError] = useState<string | null>(null);
+  const s = useSubmit();
   const [created, setCreated] = useState<WithSecret<AdminKeyRecord> | null>(null);
   if (created !== null) {
     return (
@@ -49,16 +50,17 @@ function CreateAdminKey({ onClose }: { onClose: (created: boolean) => void }): R
         onSubmit={(e) => {
           e.preventDefault();
           if (perms.length === 0) {
-            setError('Choose at least one admin permission.');
+            s.setError('Choose at least one admin permission.');
             return;
           }
-          api<WithSecret<AdminKeyRecord>>('POST', '/v1/admin-keys', {
+          const body = {
             name: name.trim(),
             permissions: perms,
             team: team.trim() === '' ? null : team.trim(),
-          }).then(setCreated, (err: unknown) => {
-            setError(messageOf(err));
-          });
+          };
+          // One request at a time: a second click must not create a second key nobody sees.
+          if (!s.busy)
+            s.run(() => api<WithSecret<AdminKeyRecord>>('POST', '/v1/admin-keys', body), setCreated);
         }}
       >
         <label htmlFor="ak-name">Name</label>
@@ -97,7 +99,7 @@ function CreateAdminKey({ onClose }: { onClose: (created: boolean) => void }): R
             </div>
           ))}
         </fieldset>
-        <ErrorNote error={error} />
+        <ErrorNote error={s.error} />
         <div className="actions">
           <button
             type="button"
@@ -107,7 +109,7 @@ function CreateAdminKey({ onClose }: { onClose: (created: boolean) => void }): R
           >
             Cancel
           </button>
-          <button type="submit" className="primary">
+          <button type="submit" className="primary" disabled={s.busy}>
             Create admin key
           </button>
         </div>

@@ -1,4 +1,5 @@
 import { useState, type ReactNode } from 'react';
+import { AUDIT_ACTIONS } from '../../../src/core/codes.js';
 import { api, query, type AuditEntry, type Page } from '../api.js';
 import { AuditTable } from '../components/tables.js';
 import { ErrorNote, Loading, Pager, usePager } from '../components/ui.js';
@@ -9,21 +10,6 @@ interface ChainStatus {
   entries: number;
   brokenAt: number | null;
 }
-
-const ACTIONS = [
-  'key.create',
-  'key.update',
-  'key.disable',
-  'key.enable',
-  'key.regenerate',
-  'key.delete',
-  'key.leak',
-  'policy.update',
-  'admin_key.create',
-  'admin_key.delete',
-  'admin_key.disable',
-  'admin_key.enable',
-];
 
 /** Day inputs (YYYY-MM-DD) as the API's date-times: the whole day, in UTC. */
 const dayStart = (d: string): string | undefined => (d === '' ? undefined : `${d}T00:00:00.000Z`);
@@ -89,7 +75,7 @@ export function AuditPage(): ReactNode {
             }}
           >
             <option value="">All</option>
-            {ACTIONS.map((a) => (
+            {AUDIT_ACTIONS.map((a) => (
               <option key={a} value={a}>
                 {a}
               </option>

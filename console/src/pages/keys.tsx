@@ -1,3 +1,4 @@
+import { ENVIRONMENTS } from '../../../src/core/codes.js';
 import { useState, type ReactNode } from 'react';
 import { api, can, query, type KeyRecord, type Page, type Session } from '../api.js';
 import { CreateKeyDialog } from '../components/create-key.js';
@@ -71,9 +72,11 @@ export function KeysPage({ session }: { session: Session }): ReactNode {
             }}
           >
             <option value="">All</option>
-            <option value="production">production</option>
-            <option value="staging">staging</option>
-            <option value="development">development</option>
+            {ENVIRONMENTS.map((e) => (
+              <option key={e} value={e}>
+                {e}
+              </option>
+            ))}
           </select>
         </label>
         <label>

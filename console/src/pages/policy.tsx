@@ -1,15 +1,9 @@
 import { useEffect, useState, type ReactNode } from 'react';
+import { ENVIRONMENTS } from '../../../src/core/codes.js';
 import { api, can, messageOf, type Policy, type Session } from '../api.js';
+import { integer } from '../components/key-form.js';
 import { ErrorNote, Loading } from '../components/ui.js';
 import { useLoad } from '../hooks.js';
-
-const ENVS = ['production', 'staging', 'development'] as const;
-
-function num(label: string, s: string, min: number): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${label} must be a whole number ≥ ${min}.`);
-  return n;
-}
 
 function NumberField(props: {
   id: string;
@@ -54,7 +48,7 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
       staleAfterDays: String(p.staleAfterDays),
       sharedKeyThreshold: String(p.sharedKeyThreshold),
     };
-    for (const e of ENVS) {
+    for (const e of ENVIRONMENTS) {
       const ep = p.environments[e];
       t[`${e}.max`] = ep.maxLifetimeDays === null ? '' : String(ep.maxLifetimeDays);
       t[`${e}.limit`] = ep.defaultRateLimit === null ? '' : String(ep.defaultRateLimit.limit);
@@ -70,19 +64,19 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
   };
   const build = (): Policy => {
     const environments = { ...draft.environments };
-    for (const e of ENVS) {
+    for (const e of ENVIRONMENTS) {
       const max = text[`${e}.max`] ?? '';
       const limit = text[`${e}.limit`] ?? '';
       environments[e] = {
         ...draft.environments[e],
-        maxLifetimeDays: max === '' ? null : num(`${e}: maximum lifetime`, max, 1),
+        maxLifetimeDays: max === '' ? null : integer(`${e}: maximum lifetime`, max, 1),
         defaultRateLimit:
           limit === ''
             ? null
             : {
                 name: 'default',
-                limit: num(`${e}: default limit`, limit, 1),
-                windowSeconds: num(`${e}: window`, text[`${e}.window`] ?? '', 1),
+                limit: integer(`${e}: default limit`, limit, 1),
+                windowSeconds: integer(`${e}: window`, text[`${e}.window`] ?? '', 1),
               },
       };
     }
@@ -101,9 +95,9 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
           .filter((s) => s !== ''),
       },
       environments,
-      rotationWarningDays: num('Rotation warning', text.rotationWarningDays ?? '', 1),
-      staleAfterDays: num('Stale after', text.staleAfterDays ?? '', 1),
-      sharedKeyThreshold: num('Shared-key threshold', text.sharedKeyThreshold ?? '', 1),
+      rotationWarningDays: integer('Rotation warning', text.rotationWarningDays ?? '', 1),
+      staleAfterDays: integer('Stale after', text.staleAfterDays ?? '', 1),
+      sharedKeyThreshold: integer('Shared-key threshold', text.sharedKeyThreshold ?? '', 1),
     };
   };
   const off = !editable;
@@ -188,7 +182,7 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
             <label htmlFor="pol-owner">Every key needs an owner team and contact</label>
           </div>
         </fieldset>
-        {ENVS.map((env) => (
+        {ENVIRONMENTS.map((env) => (
           <fieldset key={env} disabled={off}>
             <legend>{env}</legend>
             <div className="row">

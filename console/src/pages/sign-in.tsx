@@ -37,7 +37,10 @@ export function SignIn(props: { notice: string | null; onSignedIn: (s: Session) 
         <label htmlFor="admin-key">Admin key</label>
         <input
           id="admin-key"
-          type="password"
+          // Not type=password: browsers offer to save password fields in their password manager,
+          // and the admin key must not be stored by the browser. CSS masks what is typed.
+          type="text"
+          className="masked"
           autoComplete="off"
           spellCheck={false}
           placeholder="kw_adm_…"
