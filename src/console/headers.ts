@@ -6,7 +6,7 @@ export const CONSOLE_HEADERS: Record<string, string> = {
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    "img-src 'self'",
     "connect-src 'self'",
     "object-src 'none'",
     "frame-ancestors 'none'",
@@ -16,6 +16,9 @@ export const CONSOLE_HEADERS: Record<string, string> = {
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
+  // No other origin may open the console in a window it can script, or embed its files.
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
 };
 
 /** Console API responses are never cached and never framed (the static pages get the same headers). */
