@@ -180,6 +180,7 @@ describe(
         .waitFor();
       await tabTo(/^Add rate limit/);
       await page.keyboard.press('Enter');
+      await screenshot(page, 'create-dialog');
       await tabTo(/^Create key$/);
       await page.keyboard.press('Enter');
 

@@ -56,92 +56,94 @@ export function KeyFields(props: {
     <>
       <fieldset>
         <legend>Identity</legend>
-        <div className="field">
-          <label htmlFor={ids.name}>
-            Name<span aria-hidden="true"> *</span>
-          </label>
-          <input
-            id={ids.name}
-            value={f.name}
-            data-autofocus
-            required
-            autoComplete="off"
-            spellCheck={false}
-            aria-invalid={problems.length > 0}
-            aria-describedby={`${ids.name}-hint`}
-            onChange={(e) => {
-              set({ name: e.target.value });
+        <div className="two-col">
+          <div className="field">
+            <label htmlFor={ids.name}>
+              Name<span aria-hidden="true"> *</span>
+            </label>
+            <input
+              id={ids.name}
+              value={f.name}
+              data-autofocus
+              required
+              autoComplete="off"
+              spellCheck={false}
+              aria-invalid={problems.length > 0}
+              aria-describedby={`${ids.name}-hint`}
+              onChange={(e) => {
+                set({ name: e.target.value });
+              }}
+            />
+            <div id={`${ids.name}-hint`} aria-live="polite">
+              {problems.length > 0 ? (
+                <ul className="field-error">
+                  {problems.map((p) => (
+                    <li key={p}>{p}</li>
+                  ))}
+                </ul>
+              ) : (
+                <p className="hint">system-environment-purpose, e.g. crm-prod-agent-call</p>
+              )}
+            </div>
+          </div>
+          <div className="field">
+            <label htmlFor={ids.env}>Environment</label>
+            <select
+              id={ids.env}
+              value={f.environment}
+              disabled={props.mode === 'edit'}
+              onChange={(e) => {
+                set({ environment: e.target.value as KeyFormState['environment'] });
+              }}
+            >
+              {ENVIRONMENTS.map((e) => (
+                <option key={e} value={e}>
+                  {e}
+                </option>
+              ))}
+            </select>
+          </div>
+          <Text
+            label="System"
+            value={f.system}
+            set={(v) => {
+              set({ system: v });
+            }}
+            hint="the program that calls, e.g. crm"
+          />
+          <Text
+            label="Purpose"
+            value={f.purpose}
+            set={(v) => {
+              set({ purpose: v });
             }}
           />
-          <div id={`${ids.name}-hint`} aria-live="polite">
-            {problems.length > 0 ? (
-              <ul className="field-error">
-                {problems.map((p) => (
-                  <li key={p}>{p}</li>
-                ))}
-              </ul>
-            ) : (
-              <p className="hint">system-environment-purpose, e.g. crm-prod-agent-call</p>
-            )}
-          </div>
-        </div>
-        <div className="field">
-          <label htmlFor={ids.env}>Environment</label>
-          <select
-            id={ids.env}
-            value={f.environment}
-            disabled={props.mode === 'edit'}
-            onChange={(e) => {
-              set({ environment: e.target.value as KeyFormState['environment'] });
+          <Text
+            label="Owner team"
+            value={f.team}
+            required={policy?.requireOwner}
+            set={(v) => {
+              set({ team: v });
             }}
-          >
-            {ENVIRONMENTS.map((e) => (
-              <option key={e} value={e}>
-                {e}
-              </option>
-            ))}
-          </select>
+          />
+          <Text
+            label="Owner contact"
+            value={f.contact}
+            required={policy?.requireOwner}
+            set={(v) => {
+              set({ contact: v });
+            }}
+            hint="a person or mailbox who answers for the key"
+          />
+          <Text
+            label="Customer id"
+            value={f.customerId}
+            set={(v) => {
+              set({ customerId: v });
+            }}
+            hint="the tenant the key acts for (optional)"
+          />
         </div>
-        <Text
-          label="System"
-          value={f.system}
-          set={(v) => {
-            set({ system: v });
-          }}
-          hint="the program that calls, e.g. crm"
-        />
-        <Text
-          label="Purpose"
-          value={f.purpose}
-          set={(v) => {
-            set({ purpose: v });
-          }}
-        />
-        <Text
-          label="Owner team"
-          value={f.team}
-          required={policy?.requireOwner}
-          set={(v) => {
-            set({ team: v });
-          }}
-        />
-        <Text
-          label="Owner contact"
-          value={f.contact}
-          required={policy?.requireOwner}
-          set={(v) => {
-            set({ contact: v });
-          }}
-          hint="a person or mailbox who answers for the key"
-        />
-        <Text
-          label="Customer id"
-          value={f.customerId}
-          set={(v) => {
-            set({ customerId: v });
-          }}
-          hint="the tenant the key acts for (optional)"
-        />
       </fieldset>
 
       <PermissionFields form={f} set={set} policy={policy} suggestions={props.suggestions} />

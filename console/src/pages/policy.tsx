@@ -202,7 +202,7 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
               />
               <NumberField
                 id={`pol-${env}-window`}
-                label="per seconds"
+                label="Window of that limit (seconds)"
                 value={text[`${env}.window`] ?? ''}
                 set={set(`${env}.window`)}
                 disabled={off}
