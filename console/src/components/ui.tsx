@@ -83,11 +83,21 @@ export function StatusBadge({ status }: { status: KeyRecord['status'] }): ReactN
 }
 
 /** Relative time with the exact time on hover (and for screen readers, in the datetime). */
-export function When({ at, never = 'never' }: { at: string | null; never?: string }): ReactNode {
+export function When({
+  at,
+  never = 'never',
+  full = false,
+}: {
+  at: string | null;
+  never?: string;
+  full?: boolean;
+}): ReactNode {
   if (at === null) return <span className="muted">{never}</span>;
   return (
     <time dateTime={at} title={exact(at)}>
       {relative(at)}
+      {/* Where there is room (a key's page), the exact time is written out, not only on hover. */}
+      {full ? <span className="muted"> ({exact(at)})</span> : null}
     </time>
   );
 }

@@ -136,7 +136,7 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
       <ErrorNote error={key.error} />
       {k.status === 'disabled' ? (
         <p className="notice" role="status">
-          Disabled <When at={k.disabledAt} />
+          Disabled <When at={k.disabledAt} full />
           {k.disabledReason !== null ? `: ${k.disabledReason}` : ''}
         </p>
       ) : null}
@@ -176,7 +176,7 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
               {k.ipAllowlist.length === 0 ? 'any address' : k.ipAllowlist.join(', ')}
             </Field>
             <Field label="Expires">
-              <When at={k.expiresAt} never="never" />
+              <When at={k.expiresAt} never="never" full />
             </Field>
             <Field label="Metadata">
               {Object.keys(k.metadata).length === 0 ? none : <code>{JSON.stringify(k.metadata)}</code>}
@@ -193,16 +193,16 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
             <Field label="System">{k.system ?? none}</Field>
             <Field label="Purpose">{k.purpose ?? none}</Field>
             <Field label="Created">
-              <When at={k.createdAt} /> {k.createdBy !== null ? `by ${k.createdBy}` : ''}
+              <When at={k.createdAt} full /> {k.createdBy !== null ? `by ${k.createdBy}` : ''}
             </Field>
             <Field label="Updated">
-              <When at={k.updatedAt} />
+              <When at={k.updatedAt} full />
             </Field>
             <Field label="Last used">
-              <When at={k.lastUsedAt} />
+              <When at={k.lastUsedAt} full />
             </Field>
             <Field label="Secret rotated">
-              <When at={k.rotatedAt} never="never" />
+              <When at={k.rotatedAt} never="never" full />
             </Field>
           </dl>
         </section>
