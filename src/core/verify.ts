@@ -120,15 +120,19 @@ export interface Decision {
   detail?: string;
 }
 
+const ALLOWED: Decision = Object.freeze({ code: 'VALID' });
+const NOT_FOUND: Decision = Object.freeze({ code: 'NOT_FOUND' });
+const DELETED: Decision = Object.freeze({ code: 'DELETED' });
+
 /**
  * The pure verification decision up to and including permissions (rate limits and credits
  * are counters, decided by the runtime after this says the key may pass).
  */
 export function decide(found: ResolvedSecret | null, input: VerifyInput, nowMs: number): Decision {
-  if (found === null) return { code: 'NOT_FOUND' };
+  if (found === null) return NOT_FOUND;
   const { key, secret, secretExpiresAtMs } = found;
   const r = key.record;
-  if (r.status === 'deleted') return { code: 'DELETED' };
+  if (r.status === 'deleted') return DELETED;
   if (r.status === 'disabled') {
     return { code: 'DISABLED', detail: r.disabledReason ?? undefined };
   }
@@ -162,7 +166,7 @@ export function decide(found: ResolvedSecret | null, input: VerifyInput, nowMs: 
       input.resource !== undefined && !denied.split(':')[2] ? `${denied} on ${input.resource}` : denied;
     return { code: 'INSUFFICIENT_PERMISSIONS', detail: `the key lacks ${what}` };
   }
-  return { code: 'VALID' };
+  return ALLOWED;
 }
 
 export interface RateLimitState {
