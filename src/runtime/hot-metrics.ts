@@ -110,3 +110,34 @@ export class FastHistogram extends Histogram {
     });
   }
 }
+
+/** HTTP requests by route and status: a LazyCount per pair, added to the counter on collect. */
+export class LazyRequestCounter {
+  readonly counter: Counter;
+  private readonly counts = new Map<string, Map<number, LazyCount>>();
+
+  constructor(opts: { name: string; help: string; registers: Registry[] }) {
+    const counts = this.counts;
+    const counter: Counter = new Counter({
+      ...opts,
+      labelNames: ['route', 'status'],
+      collect() {
+        for (const [route, byStatus] of counts) {
+          for (const [status, c] of byStatus) {
+            counter.inc({ route, status: String(status) }, c.n);
+            c.n = 0;
+          }
+        }
+      },
+    });
+    this.counter = counter;
+  }
+
+  inc(route: string, status: number): void {
+    let byStatus = this.counts.get(route);
+    if (byStatus === undefined) this.counts.set(route, (byStatus = new Map()));
+    let c = byStatus.get(status);
+    if (c === undefined) byStatus.set(status, (c = new LazyCount()));
+    c.n++;
+  }
+}

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERIFY_CODES, type VerifyCode } from '../core/verify.js';
-import { FastHistogram, lazyCounter, type LazyCount } from './hot-metrics.js';
+import { FastHistogram, LazyRequestCounter, lazyCounter, type LazyCount } from './hot-metrics.js';
 
 /**
  * Prometheus metrics of one server. A registry per instance (not the global one) so several
@@ -12,7 +12,8 @@ export class Metrics {
   readonly verifyDuration: FastHistogram;
   readonly cacheLookups: Counter;
   readonly cacheSize: Gauge;
-  readonly adminRequests: Counter<'route' | 'status'>;
+  /** HTTP requests by route and status (`inc(route, status)`; exported as keywarden_http_requests_total). */
+  readonly httpRequests: LazyRequestCounter;
   readonly rateLimitRejections: Counter<'reason'>;
   readonly jobRuns: Counter<'job' | 'outcome'>;
   readonly usageQueueDepth: Gauge;
@@ -67,10 +68,9 @@ export class Metrics {
       help: 'Entries in the verification cache',
       registers,
     });
-    this.adminRequests = new Counter({
+    this.httpRequests = new LazyRequestCounter({
       name: 'keywarden_http_requests_total',
       help: 'HTTP requests by route and status',
-      labelNames: ['route', 'status'],
       registers,
     });
     this.rateLimitRejections = new Counter({
