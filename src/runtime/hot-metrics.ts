@@ -135,7 +135,7 @@ export class LazyRequestCounter {
 
   inc(route: string, status: number): void {
     let byStatus = this.counts.get(route);
-    if (byStatus === undefined) this.counts.set(route, (byStatus = new Map()));
+    if (byStatus === undefined) this.counts.set(route, (byStatus = new Map<number, LazyCount>()));
     let c = byStatus.get(status);
     if (c === undefined) byStatus.set(status, (c = new LazyCount()));
     c.n++;
