@@ -182,7 +182,7 @@ export class UsageBatcher implements UsageSink {
     if (batch.logs.length === 0 && batch.daily.size === 0 && batch.credits.size === 0) return;
     const end = this.metrics.usageFlushDuration.startTimer();
     try {
-      await writeUsageBatch(this.storage.db, batch);
+      await writeUsageBatch(this.storage, batch);
       this.metrics.jobRuns.labels('usage_flush', 'ok').inc();
     } catch (err) {
       this.metrics.jobRuns.labels('usage_flush', 'error').inc();

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
+import type { RawSqlite, Storage } from './db.js';
 import type { Database, VerificationLogTable } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -30,9 +31,11 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
  * credit balance a guarded subtraction that never goes below zero, so several nodes flushing at
  * once never lose or double a count.
  */
-export async function writeUsageBatch(db: Db, b: UsageBatch): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    for (const rows of chunks(b.logs)) await trx.insertInto('verification_log').values(rows).execute();
+export async function writeUsageBatch(storage: Storage, b: UsageBatch): Promise<void> {
+  const raw = storage.sqlite;
+  await storage.db.transaction().execute(async (trx) => {
+    if (raw !== undefined) appendLogs(raw, b.logs);
+    else for (const rows of chunks(b.logs)) await trx.insertInto('verification_log').values(rows).execute();
     const daily = [...b.daily].map(([k, n]) => {
       const [key_id = '', day = '', code = ''] = k.split('\u0000');
       return { key_id, day, code, n };
@@ -81,6 +84,36 @@ export async function writeUsageBatch(db: Db, b: UsageBatch): Promise<void> {
         .execute();
     }
   });
+}
+
+const LOG_INSERT = `insert into verification_log
+  (id, at, key_id, key_start, environment, permissions, resource, code, ip, user_agent, latency_us)
+  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const logStatements = new WeakMap<RawSqlite, { run(...params: unknown[]): unknown }>();
+
+/**
+ * One prepared statement run per row: for a log row per verification, building and compiling a
+ * 4,400-parameter multi-row INSERT cost as much as SQLite's own work. Runs inside the caller's
+ * transaction (same connection).
+ */
+function appendLogs(raw: RawSqlite, logs: VerificationLogTable[]): void {
+  let stmt = logStatements.get(raw);
+  if (stmt === undefined) logStatements.set(raw, (stmt = raw.prepare(LOG_INSERT)));
+  for (const r of logs) {
+    stmt.run(
+      r.id,
+      r.at,
+      r.key_id,
+      r.key_start,
+      r.environment,
+      r.permissions,
+      r.resource,
+      r.code,
+      r.ip,
+      r.user_agent,
+      r.latency_us,
+    );
+  }
 }
 
 export interface LogFilter {
