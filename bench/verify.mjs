@@ -38,18 +38,14 @@ export async function run() {
     if (warmPool === null) {
       // Keys beyond the pool are not known in plaintext; load their cache entries by hash.
       const { findByHash, toRecord } = await import('../dist/storage/keys-repo.js');
-      const { compileKey } = await import('../dist/core/verify.js');
+      const { resolveSecret } = await import('../dist/core/verify.js');
       const hashes = await kw.storage.db.selectFrom('key_secrets').select('hash').execute();
       const at = new Date().toISOString();
       let i = 0;
       for (const { hash } of hashes) {
         const hit = await findByHash(kw.storage.db, hash);
-        kw.services.ctx.cache.set(hash, {
-          key: compileKey(toRecord(hit.row, at)),
-          secret: hit.secret,
-          secretExpiresAtMs: null,
-          loadedAtMs: Date.now(),
-        });
+        // The same entry the verifier builds on a cache miss.
+        kw.services.ctx.cache.set(hash, resolveSecret(toRecord(hit.row, at), hit.secret, Date.now()));
         if (++i % 100_000 === 0) process.stderr.write(`\rwarm cache ${i}/${n}`);
       }
       process.stderr.write('\n');

@@ -1,6 +1,8 @@
 import { compileAllowlist, ipAllowed, type Allowlist } from './cidr.js';
 import type { Environment } from './keys.js';
-import type { KeyRecord, Owner, SecretInfo } from './model.js';
+import type { KeyRecord, KeyStatus, Owner, SecretInfo } from './model.js';
+import { Interner } from './intern.js';
+import { ENVIRONMENTS } from './keys.js';
 import { compileGrants, firstDenied, type Grants } from './permissions.js';
 
 /** The closed set of outcomes (SPEC §2), in the order they are checked. */
@@ -81,27 +83,59 @@ export type VerifyView = Pick<
   | 'disabledReason'
 >;
 
+const PERMISSION_SETS = new Interner<{ permissions: string[]; grants: Grants }>(10_000);
+const OWNERS = new Interner<Owner>(10_000);
+const NO_RATELIMITS: KeyRecord['ratelimits'] = [];
+const NO_METADATA: Record<string, unknown> = {};
+const NO_ALLOWLIST: Allowlist = [];
+const STATUSES: readonly KeyStatus[] = ['active', 'disabled', 'expired', 'deleted'];
+
+/**
+ * Compiles what verification needs of a record. Identical parts (permission sets with their
+ * grants, owners, empty lists, enum strings) are shared between entries: they are most of an
+ * entry's memory at a million keys, and fewer distinct objects also means fewer cache misses.
+ */
 export function compileKey(full: KeyRecord): CompiledKey {
+  const perms = PERMISSION_SETS.get(full.permissions.join(' '), () => ({
+    permissions: full.permissions,
+    grants: compileGrants(full.permissions),
+  }));
+  const { team, contact } = full.owner;
   const record: VerifyView = {
     id: full.id,
     name: full.name,
-    environment: full.environment,
+    environment: ENVIRONMENTS.find((e) => e === full.environment) ?? full.environment,
     customerId: full.customerId,
-    owner: full.owner,
-    permissions: full.permissions,
-    ratelimits: full.ratelimits,
+    owner: OWNERS.get(
+      `${team ?? ''}\u0000${contact ?? ''}\u0000${team === null ? 0 : 1}${contact === null ? 0 : 1}`,
+      () => full.owner,
+    ),
+    permissions: perms.permissions,
+    ratelimits: full.ratelimits.length === 0 ? NO_RATELIMITS : full.ratelimits,
     credits: full.credits,
     expiresAt: full.expiresAt,
-    metadata: full.metadata,
-    status: full.status,
+    metadata: Object.keys(full.metadata).length === 0 ? NO_METADATA : full.metadata,
+    status: STATUSES.find((x) => x === full.status) ?? full.status,
     start: full.start,
     disabledReason: full.disabledReason,
   };
   return {
     record,
-    grants: compileGrants(full.permissions),
-    allowlist: compileAllowlist(full.ipAllowlist),
+    grants: perms.grants,
+    allowlist: full.ipAllowlist.length === 0 ? NO_ALLOWLIST : compileAllowlist(full.ipAllowlist),
     expiresAtMs: full.expiresAt === null ? null : Date.parse(full.expiresAt),
+  };
+}
+
+/** A cache entry for one secret of a key (its record compiled, its rotation window parsed). */
+export function resolveSecret(full: KeyRecord, secret: SecretInfo, loadedAtMs: number): ResolvedSecret {
+  const key = compileKey(full);
+  return {
+    key,
+    // The secret's key id is the record's (one string, not two).
+    secret: { ...secret, keyId: key.record.id },
+    secretExpiresAtMs: secret.expiresAt === null ? null : Date.parse(secret.expiresAt),
+    loadedAtMs,
   };
 }
 

@@ -3,8 +3,8 @@ import { parseKey } from '../core/keys.js';
 import { isStorageUnavailable } from '../storage/db.js';
 import { UNKNOWN, type CacheValue, type LimitOutcome } from '../core/ports.js';
 import {
-  compileKey,
   decide,
+  resolveSecret,
   resultOf,
   type ResolvedSecret,
   type VerifyInput,
@@ -153,13 +153,7 @@ export class Verifier {
     const p = findByHash(this.ctx.storage.db, hash)
       .then((hit): CacheValue => {
         if (hit === null) return UNKNOWN;
-        const secretExpiresAtMs = hit.secret.expiresAt === null ? null : Date.parse(hit.secret.expiresAt);
-        return {
-          key: compileKey(toRecord(hit.row, nowIso(this.ctx))),
-          secret: hit.secret,
-          secretExpiresAtMs,
-          loadedAtMs: this.ctx.clock.now(),
-        };
+        return resolveSecret(toRecord(hit.row, nowIso(this.ctx)), hit.secret, this.ctx.clock.now());
       })
       .then((value) => {
         // Only cache what was read if no change happened meanwhile: the read may predate it.
