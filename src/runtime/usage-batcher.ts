@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { newId } from '../core/ids.js';
+import { Interner } from '../core/intern.js';
+import { ENVIRONMENTS } from '../core/keys.js';
 import type { Limiter, UsageSink, VerificationEvent } from '../core/ports.js';
 import type { Storage } from '../storage/db.js';
 import type { VerificationLogTable } from '../storage/schema.js';
@@ -22,6 +24,11 @@ const emptyBatch = (): UsageBatch => ({
 const add = (m: Map<string, number>, k: string, n = 1): void => {
   m.set(k, (m.get(k) ?? 0) + n);
 };
+
+/** Requests repeat the same permission lists and user agents: keep one copy of each. */
+const PERMISSION_LISTS = new Interner<readonly string[]>(10_000);
+const USER_AGENTS = new Interner<string>(10_000);
+const NO_PERMISSIONS: readonly string[] = [];
 
 /**
  * Pending events, column by column. `record` copies an event's fields here and lets the event
@@ -48,12 +55,20 @@ class EventColumns {
     this.at.push(e.at);
     this.keyId.push(e.keyId);
     this.keyStart.push(e.keyStart);
-    this.environment.push(e.environment);
-    this.permissions.push(e.permissions);
+    // Held until the flush, per-request strings and arrays outlive the young generation and are
+    // promoted (the costliest garbage); shared copies are not.
+    this.environment.push(ENVIRONMENTS.find((x) => x === e.environment) ?? e.environment);
+    const p = e.permissions;
+    this.permissions.push(
+      p.length === 0
+        ? NO_PERMISSIONS
+        : PERMISSION_LISTS.get(p.length === 1 ? (p[0] ?? '') : p.join(' '), () => p),
+    );
     this.resource.push(e.resource);
     this.code.push(e.code);
     this.ip.push(e.ip);
-    this.userAgent.push(e.userAgent);
+    const ua = e.userAgent;
+    this.userAgent.push(ua === null || ua.length > 256 ? ua : USER_AGENTS.get(ua, () => ua));
     this.latencyUs.push(e.latencyUs);
   }
 
