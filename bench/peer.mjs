@@ -1,70 +1,81 @@
-// Benchmark 2: a peer in the same run. better-auth's api-key plugin could not be installed here
-// (npm ERESOLVE: @better-auth/api-key 1.7.x and better-auth 1.7.25 pin incompatible
-// @better-auth/utils peers), so this reproduces its documented verify path on its own SQLite
-// (better-sqlite3, WAL): hash the key (SHA-256), 1 SELECT by hash, then 2 UPDATEs (request
-// count / last request, then remaining) per verification — the pattern issue 6 describes.
+// Benchmark 2: a peer in the same run — the real better-auth api-key plugin (better-auth 1.4.22,
+// the last line that ships `apiKey` inside `better-auth/plugins`; a bench-only devDependency).
+// It gets its own better-sqlite3 database (WAL, as Keywarden's), the same number of keys created
+// through its own API, and is called in-process exactly as its docs show:
+// `auth.api.verifyApiKey({ body: { key, permissions } })`.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { generateKey } from '../dist/core/keys.js';
-import { freshKeywarden, bulkKeys, measure, quick, round, save, sha256, table } from './lib.mjs';
+import { betterAuth } from 'better-auth';
+import { getMigrations } from 'better-auth/db';
+import { apiKey } from 'better-auth/plugins';
+import { freshKeywarden, bulkKeys, measure, progress, quick, round, save, table } from './lib.mjs';
+
+/** A better-auth instance with the api-key plugin, its tables migrated, and `n` keys of one user. */
+async function betterAuthPeer(n, keep) {
+  const db = new Database(join(mkdtempSync(join(tmpdir(), 'kw-peer-')), 'better-auth.db'));
+  db.pragma('journal_mode = WAL');
+  const options = {
+    database: db,
+    secret: 'bench-secret-bench-secret-bench-secret-0',
+    baseURL: 'http://127.0.0.1',
+    telemetry: { enabled: false },
+    logger: { disabled: true },
+    // Keywarden's bench keys have no rate limit either (the plugin's default is 10 a day).
+    plugins: [apiKey({ rateLimit: { enabled: false } })],
+  };
+  const auth = betterAuth(options);
+  const { runMigrations } = await getMigrations(options);
+  await runMigrations();
+  const ctx = await auth.$context;
+  const user = await ctx.internalAdapter.createUser({
+    email: 'bench@example.com',
+    name: 'bench',
+    emailVerified: true,
+  });
+  const pool = [];
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const created = await auth.api.createApiKey({
+      body: { userId: user.id, name: `bench-prod-k${i}`, permissions: { agents: ['invoke'] } },
+    });
+    if (pool.length < keep) pool.push(created.key);
+    if ((i + 1) % 1000 === 0 || i + 1 === n) progress(`better-auth: create ${n} keys`, i + 1, n);
+  }
+  const createPerSec = Math.round(n / ((performance.now() - t0) / 1000));
+  return { auth, db, pool, createPerSec };
+}
 
 export async function run() {
   const n = quick ? 1000 : 100_000;
-  const ops = quick ? 5000 : 50_000;
-  const db = new Database(join(mkdtempSync(join(tmpdir(), 'kw-peer-')), 'peer.db'));
-  db.pragma('journal_mode = WAL');
-  db.exec(`create table apikey (id text primary key, key text not null unique, enabled integer not null, remaining integer,
-    request_count integer not null default 0, last_request text, expires_at text, rate_limit_enabled integer not null default 0, permissions text)`);
-  const insert = db.prepare(
-    'insert into apikey (id, key, enabled, remaining, permissions) values (?, ?, 1, null, ?)',
-  );
-  const pool = [];
-  db.transaction(() => {
-    for (let i = 0; i < n; i++) {
-      const k = generateKey('kw', 'prod');
-      if (pool.length < 10_000) pool.push(k);
-      insert.run(`ak_${i}`, sha256(k), '{"agents":["invoke"]}');
-    }
-  })();
-  const select = db.prepare('select * from apikey where key = ?');
-  const touch = db.prepare(
-    'update apikey set request_count = request_count + 1, last_request = ? where id = ?',
-  );
-  const spend = db.prepare('update apikey set remaining = remaining where id = ?');
-  const peer = await measure(ops, (i) => {
-    const row = select.get(sha256(pool[i % pool.length]));
-    if (row === undefined || row.enabled !== 1) throw new Error('peer lookup failed');
-    touch.run(new Date().toISOString(), row.id);
-    spend.run(row.id);
-    return JSON.parse(row.permissions).agents.includes('invoke');
+  const peerOps = quick ? 2000 : 20_000;
+  const ops = quick ? 20_000 : 300_000;
+  const body = (key) => ({ body: { key, permissions: { agents: ['invoke'] } } });
+
+  const ba = await betterAuthPeer(n, 10_000);
+  for (const k of ba.pool.slice(0, 100)) {
+    const r = await ba.auth.api.verifyApiKey(body(k));
+    if (r.valid !== true) throw new Error(`better-auth rejected its own key: ${JSON.stringify(r.error)}`);
+  }
+  const peer = await measure(peerOps, async (i) => {
+    const r = await ba.auth.api.verifyApiKey(body(ba.pool[i % ba.pool.length]));
+    if (r.valid !== true) throw new Error('better-auth verification failed');
   });
-  db.close();
+  ba.db.close();
 
   const { kw } = await freshKeywarden();
-  const ours = await bulkKeys(kw, n, 10_000, `insert ${n} keys`);
-  for (const k of ours.pool)
-    await kw.services.verifier.verify(
-      { key: k, environment: 'production', permissions: ['agents:invoke'], cost: 1 },
-      { team: null },
-    );
+  const ours = await bulkKeys(kw, n, 10_000, `keywarden: insert ${n} keys`);
+  const input = (key) => ({ key, environment: 'production', permissions: ['agents:invoke'], cost: 1 });
+  for (const k of ours.pool) await kw.services.verifier.verify(input(k), { team: null });
   const keywarden = await measure(ops, (i) =>
-    kw.services.verifier.verify(
-      {
-        key: ours.pool[i % ours.pool.length],
-        environment: 'production',
-        permissions: ['agents:invoke'],
-        cost: 1,
-      },
-      { team: null },
-    ),
+    kw.services.verifier.verify(input(ours.pool[i % ours.pool.length]), { team: null }),
   );
   await kw.close();
   const ratio = round(keywarden.opsPerSec / peer.opsPerSec, 1);
   table([
     {
-      impl: 'peer (better-auth api-key pattern, emulated)',
+      impl: 'better-auth 1.4.22 apiKey (real)',
       keys: n,
       'ops/s': peer.opsPerSec,
       'p50 µs': peer.p50,
@@ -78,10 +89,14 @@ export async function run() {
       'p99 µs': keywarden.p99,
     },
   ]);
-  console.log(`keywarden / peer: ${ratio}×`);
+  console.log(`keywarden / better-auth: ${ratio}×`);
   save('peer', {
     keys: n,
-    peer: { ...peer, note: 'emulated: 1 SELECT + 2 UPDATEs on better-sqlite3 per verify' },
+    peer: {
+      ...peer,
+      impl: 'better-auth 1.4.22 apiKey plugin, auth.api.verifyApiKey in-process',
+      createPerSec: ba.createPerSec,
+    },
     keywarden,
     ratio,
   });

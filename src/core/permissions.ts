@@ -39,7 +39,8 @@ export function compileGrants(permissions: readonly string[]): Grants {
  * @example allows(compileGrants(['agents:invoke:agt_42']), 'agents:invoke', 'agt_42') // true
  */
 export function allows(grants: Grants, permission: string, resource?: string): boolean {
-  if (grants.has('*')) return true;
+  // An exact grant always allows (whatever the resource): the common case, with no string built.
+  if (grants.has(permission) || grants.has('*')) return true;
   const i = permission.indexOf(':');
   const type = permission.slice(0, i);
   let action = permission.slice(i + 1);

@@ -1,7 +1,8 @@
 import { compileAllowlist, ipAllowed, type Allowlist } from './cidr.js';
-import type { Environment } from './keys.js';
-import type { KeyRecord, Owner, SecretInfo } from './model.js';
 import type { VerifyCode } from './codes.js';
+import { Interner } from './intern.js';
+import { ENVIRONMENTS, type Environment } from './keys.js';
+import type { KeyRecord, KeyStatus, Owner, SecretInfo } from './model.js';
 import { compileGrants, firstDenied, type Grants } from './permissions.js';
 
 export { VERIFY_CODES, type VerifyCode } from './codes.js';
@@ -68,27 +69,59 @@ export type VerifyView = Pick<
   | 'disabledReason'
 >;
 
+const PERMISSION_SETS = new Interner<{ permissions: string[]; grants: Grants }>(10_000);
+const OWNERS = new Interner<Owner>(10_000);
+const NO_RATELIMITS: KeyRecord['ratelimits'] = [];
+const NO_METADATA: Record<string, unknown> = {};
+const NO_ALLOWLIST: Allowlist = [];
+const STATUSES: readonly KeyStatus[] = ['active', 'disabled', 'expired', 'deleted'];
+
+/**
+ * Compiles what verification needs of a record. Identical parts (permission sets with their
+ * grants, owners, empty lists, enum strings) are shared between entries: they are most of an
+ * entry's memory at a million keys, and fewer distinct objects also means fewer cache misses.
+ */
 export function compileKey(full: KeyRecord): CompiledKey {
+  const perms = PERMISSION_SETS.get(full.permissions.join(' '), () => ({
+    permissions: full.permissions,
+    grants: compileGrants(full.permissions),
+  }));
+  const { team, contact } = full.owner;
   const record: VerifyView = {
     id: full.id,
     name: full.name,
-    environment: full.environment,
+    environment: ENVIRONMENTS.find((e) => e === full.environment) ?? full.environment,
     customerId: full.customerId,
-    owner: full.owner,
-    permissions: full.permissions,
-    ratelimits: full.ratelimits,
+    owner: OWNERS.get(
+      `${team ?? ''}\u0000${contact ?? ''}\u0000${team === null ? 0 : 1}${contact === null ? 0 : 1}`,
+      () => full.owner,
+    ),
+    permissions: perms.permissions,
+    ratelimits: full.ratelimits.length === 0 ? NO_RATELIMITS : full.ratelimits,
     credits: full.credits,
     expiresAt: full.expiresAt,
-    metadata: full.metadata,
-    status: full.status,
+    metadata: Object.keys(full.metadata).length === 0 ? NO_METADATA : full.metadata,
+    status: STATUSES.find((x) => x === full.status) ?? full.status,
     start: full.start,
     disabledReason: full.disabledReason,
   };
   return {
     record,
-    grants: compileGrants(full.permissions),
-    allowlist: compileAllowlist(full.ipAllowlist),
+    grants: perms.grants,
+    allowlist: full.ipAllowlist.length === 0 ? NO_ALLOWLIST : compileAllowlist(full.ipAllowlist),
     expiresAtMs: full.expiresAt === null ? null : Date.parse(full.expiresAt),
+  };
+}
+
+/** A cache entry for one secret of a key (its record compiled, its rotation window parsed). */
+export function resolveSecret(full: KeyRecord, secret: SecretInfo, loadedAtMs: number): ResolvedSecret {
+  const key = compileKey(full);
+  return {
+    key,
+    // The secret's key id is the record's (one string, not two).
+    secret: { ...secret, keyId: key.record.id },
+    secretExpiresAtMs: secret.expiresAt === null ? null : Date.parse(secret.expiresAt),
+    loadedAtMs,
   };
 }
 
@@ -107,15 +140,19 @@ export interface Decision {
   detail?: string;
 }
 
+const ALLOWED: Decision = Object.freeze({ code: 'VALID' });
+const NOT_FOUND: Decision = Object.freeze({ code: 'NOT_FOUND' });
+const DELETED: Decision = Object.freeze({ code: 'DELETED' });
+
 /**
  * The pure verification decision up to and including permissions (rate limits and credits
  * are counters, decided by the runtime after this says the key may pass).
  */
 export function decide(found: ResolvedSecret | null, input: VerifyInput, nowMs: number): Decision {
-  if (found === null) return { code: 'NOT_FOUND' };
+  if (found === null) return NOT_FOUND;
   const { key, secret, secretExpiresAtMs } = found;
   const r = key.record;
-  if (r.status === 'deleted') return { code: 'DELETED' };
+  if (r.status === 'deleted') return DELETED;
   if (r.status === 'disabled') {
     return { code: 'DISABLED', detail: r.disabledReason ?? undefined };
   }
@@ -149,7 +186,7 @@ export function decide(found: ResolvedSecret | null, input: VerifyInput, nowMs: 
       input.resource !== undefined && !denied.split(':')[2] ? `${denied} on ${input.resource}` : denied;
     return { code: 'INSUFFICIENT_PERMISSIONS', detail: `the key lacks ${what}` };
   }
-  return { code: 'VALID' };
+  return ALLOWED;
 }
 
 export interface RateLimitState {

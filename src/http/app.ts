@@ -1,8 +1,8 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import { KeywardenError } from '../core/errors.js';
-import { adminAllows } from '../core/model.js';
+import { adminAllows, type Actor } from '../core/model.js';
 import { consoleRoutes } from '../console/routes.js';
 import { consoleStatic } from '../console/static.js';
 import { parseJsonBody } from './body.js';
@@ -26,6 +26,12 @@ export interface AppOptions {
   sessionMaxHours: number;
   /** The built console (default: `console/dist` of this package). */
   consoleDir?: string;
+}
+
+/** The actor of a request whose admin key is not cached, or of a console session. */
+async function authenticate(s: Services, req: FastifyRequest, viaSession: boolean): Promise<Actor> {
+  const session = viaSession && s.sessionAuth !== undefined ? await s.sessionAuth(req) : null;
+  return session ?? s.admin.authenticate(req.headers.authorization, req.ip);
 }
 
 /** Builds the HTTP app: parsing, validation, auth, errors, docs, and every route, registered here and only here. */
@@ -66,28 +72,52 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   });
 
   // Authentication runs first (onRequest), before any body is read or validated, so an anonymous
-  // caller learns nothing about the API's shape.
-  app.addHook('onRequest', async (req) => {
+  // caller learns nothing about the API's shape. Callback-style: a cached admin key (every verify
+  // call) is answered without a promise; only a cache miss or a console session awaits.
+  app.addHook('onRequest', (req, _reply, done) => {
     const needed = req.routeOptions.config.permission;
-    if (needed === undefined) return;
-    const viaSession =
-      req.headers.authorization === undefined && s.sessionAuth !== undefined
-        ? await s.sessionAuth(req)
-        : null;
-    const actor = viaSession ?? (await s.admin.authenticate(req.headers.authorization, req.ip));
-    if (!adminAllows(actor, needed)) {
-      throw new KeywardenError('FORBIDDEN', `this admin key lacks the "${needed}" permission`);
+    if (needed === undefined) {
+      done();
+      return;
     }
-    req.actor = actor;
+    const authorize = (actor: Actor): void => {
+      if (!adminAllows(actor, needed)) {
+        throw new KeywardenError('FORBIDDEN', `this admin key lacks the "${needed}" permission`);
+      }
+      req.actor = actor;
+    };
+    const viaSession = req.headers.authorization === undefined && s.sessionAuth !== undefined;
+    try {
+      const cached = viaSession ? undefined : s.admin.authenticateSync(req.headers.authorization, req.ip);
+      if (cached !== undefined) {
+        authorize(cached);
+        done();
+        return;
+      }
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    void authenticate(s, req, viaSession)
+      .then(authorize)
+      .then(
+        () => {
+          done();
+        },
+        (err: unknown) => {
+          done(err as Error);
+        },
+      );
   });
   // Action routes (disable, enable, regenerate) take an optional body: absent means {}.
   app.addHook('preValidation', (req, _reply, done) => {
     if (req.body === undefined && req.method === 'POST') req.body = {};
     done();
   });
-  app.addHook('onResponse', async (req, reply) => {
-    s.ctx.metrics.adminRequests.labels(req.routeOptions.url ?? 'unmatched', String(reply.statusCode)).inc();
+  app.addHook('onResponse', (req, reply, done) => {
+    s.ctx.metrics.httpRequests.inc(req.routeOptions.url ?? 'unmatched', reply.statusCode);
     if (reply.statusCode >= 500) req.log.warn({ url: req.url, status: reply.statusCode }, 'request failed');
+    done();
   });
 
   await app.register(swagger, {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERIFY_CODES, type VerifyCode } from '../core/verify.js';
+import { FastHistogram, LazyRequestCounter, lazyCounter, type LazyCount } from './hot-metrics.js';
 
 /**
  * Prometheus metrics of one server. A registry per instance (not the global one) so several
@@ -7,56 +8,69 @@ import { VERIFY_CODES, type VerifyCode } from '../core/verify.js';
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly verifications: Counter<'code'>;
-  readonly verifyDuration: Histogram;
-  readonly cacheLookups: Counter<'result'>;
+  readonly verifications: Counter;
+  readonly verifyDuration: FastHistogram;
+  readonly cacheLookups: Counter;
   readonly cacheSize: Gauge;
-  readonly adminRequests: Counter<'route' | 'status'>;
+  /** HTTP requests by route and status (`inc(route, status)`; exported as keywarden_http_requests_total). */
+  readonly httpRequests: LazyRequestCounter;
   readonly rateLimitRejections: Counter<'reason'>;
   readonly jobRuns: Counter<'job' | 'outcome'>;
   readonly usageQueueDepth: Gauge;
   readonly usageFlushDuration: Histogram;
-  /** Pre-bound children so the hot path does no label lookup. */
-  readonly cache: Record<'hit' | 'miss' | 'negative' | 'stale', { inc(): void }>;
-  private readonly byCode = new Map<VerifyCode, { inc(): void }>();
+  /** Hot-path children: plain numbers until scraped (see hot-metrics.ts). */
+  readonly cache: Record<'hit' | 'miss' | 'negative' | 'stale', LazyCount>;
+  private readonly byCode: Map<VerifyCode, LazyCount>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
-    this.verifications = new Counter({
-      name: 'keywarden_verifications_total',
-      help: 'Verifications by outcome code',
-      labelNames: ['code'],
-      registers,
-    });
-    for (const c of VERIFY_CODES) this.byCode.set(c, this.verifications.labels(c));
-    this.verifyDuration = new Histogram({
+    const verifications = lazyCounter(
+      {
+        name: 'keywarden_verifications_total',
+        help: 'Verifications by outcome code',
+        label: 'code',
+        registers,
+      },
+      VERIFY_CODES,
+    );
+    this.verifications = verifications.counter;
+    this.byCode = verifications.children;
+    this.verifyDuration = new FastHistogram({
       name: 'keywarden_verify_duration_seconds',
       help: 'Time to decide one verification, in process (excludes HTTP)',
       buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
       registers,
     });
-    this.cacheLookups = new Counter({
-      name: 'keywarden_cache_lookups_total',
-      help: 'Verification cache lookups: hit, negative (known unknown), miss',
-      labelNames: ['result'],
-      registers,
-    });
+    const lookups = lazyCounter(
+      {
+        name: 'keywarden_cache_lookups_total',
+        help: 'Verification cache lookups: hit, negative (known unknown), miss',
+        label: 'result',
+        registers,
+      },
+      ['hit', 'miss', 'negative', 'stale'] as const,
+    );
+    this.cacheLookups = lookups.counter;
+    const child = (r: 'hit' | 'miss' | 'negative' | 'stale'): LazyCount => {
+      const c = lookups.children.get(r);
+      if (c === undefined) throw new Error(`no cache lookup counter ${r}`);
+      return c;
+    };
     this.cache = {
-      hit: this.cacheLookups.labels('hit'),
-      miss: this.cacheLookups.labels('miss'),
-      negative: this.cacheLookups.labels('negative'),
-      stale: this.cacheLookups.labels('stale'),
+      hit: child('hit'),
+      miss: child('miss'),
+      negative: child('negative'),
+      stale: child('stale'),
     };
     this.cacheSize = new Gauge({
       name: 'keywarden_cache_entries',
       help: 'Entries in the verification cache',
       registers,
     });
-    this.adminRequests = new Counter({
+    this.httpRequests = new LazyRequestCounter({
       name: 'keywarden_http_requests_total',
       help: 'HTTP requests by route and status',
-      labelNames: ['route', 'status'],
       registers,
     });
     this.rateLimitRejections = new Counter({
@@ -85,6 +99,6 @@ export class Metrics {
 
   verification(code: VerifyCode, seconds: number): void {
     this.byCode.get(code)?.inc();
-    this.verifyDuration.observe(seconds);
+    this.verifyDuration.record(seconds);
   }
 }

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { newId } from '../core/ids.js';
+import { Interner } from '../core/intern.js';
+import { ENVIRONMENTS } from '../core/keys.js';
 import type { Limiter, UsageSink, VerificationEvent } from '../core/ports.js';
 import type { Storage } from '../storage/db.js';
 import type { VerificationLogTable } from '../storage/schema.js';
@@ -23,6 +25,82 @@ const add = (m: Map<string, number>, k: string, n = 1): void => {
   m.set(k, (m.get(k) ?? 0) + n);
 };
 
+/** Requests repeat the same permission lists and user agents: keep one copy of each. */
+const PERMISSION_LISTS = new Interner<readonly string[]>(10_000);
+const USER_AGENTS = new Interner<string>(10_000);
+const NO_PERMISSIONS: readonly string[] = [];
+
+/**
+ * Pending events, column by column. `record` copies an event's fields here and lets the event
+ * object die young: a million retained event objects a second would be copied by every scavenge
+ * and promoted, which cost more than building them. Columns of numbers stay unboxed.
+ */
+class EventColumns {
+  at: number[] = [];
+  keyId: (string | null)[] = [];
+  keyStart: (string | null)[] = [];
+  environment: VerificationEvent['environment'][] = [];
+  permissions: (readonly string[])[] = [];
+  resource: (string | null)[] = [];
+  code: VerificationEvent['code'][] = [];
+  ip: (string | null)[] = [];
+  userAgent: (string | null)[] = [];
+  latencyUs: number[] = [];
+
+  get length(): number {
+    return this.at.length;
+  }
+
+  push(e: VerificationEvent): void {
+    this.at.push(e.at);
+    this.keyId.push(e.keyId);
+    this.keyStart.push(e.keyStart);
+    // Held until the flush, per-request strings and arrays outlive the young generation and are
+    // promoted (the costliest garbage); shared copies are not.
+    this.environment.push(ENVIRONMENTS.find((x) => x === e.environment) ?? e.environment);
+    const p = e.permissions;
+    this.permissions.push(
+      p.length === 0
+        ? NO_PERMISSIONS
+        : PERMISSION_LISTS.get(p.length === 1 ? (p[0] ?? '') : p.join(' '), () => p),
+    );
+    this.resource.push(e.resource);
+    this.code.push(e.code);
+    this.ip.push(e.ip);
+    const ua = e.userAgent;
+    this.userAgent.push(ua === null || ua.length > 256 ? ua : USER_AGENTS.get(ua, () => ua));
+    this.latencyUs.push(e.latencyUs);
+  }
+
+  event(i: number): VerificationEvent {
+    return {
+      at: this.at[i] ?? 0,
+      keyId: this.keyId[i] ?? null,
+      keyStart: this.keyStart[i] ?? null,
+      environment: this.environment[i] ?? 'production',
+      permissions: this.permissions[i] ?? [],
+      resource: this.resource[i] ?? null,
+      code: this.code[i] ?? 'MALFORMED',
+      ip: this.ip[i] ?? null,
+      userAgent: this.userAgent[i] ?? null,
+      latencyUs: this.latencyUs[i] ?? 0,
+    };
+  }
+}
+
+/** ISO time of a millisecond, remembered for the next event (consecutive events share most). */
+class IsoClock {
+  private ms = NaN;
+  private iso = '';
+  at(ms: number): string {
+    if (ms !== this.ms) {
+      this.ms = ms;
+      this.iso = new Date(ms).toISOString();
+    }
+    return this.iso;
+  }
+}
+
 /**
  * Turns verifications into usage counters and log rows without a write per call: events are
  * aggregated in memory and written in one transaction at least every `flushIntervalMs`, and on
@@ -32,7 +110,8 @@ const add = (m: Map<string, number>, k: string, n = 1): void => {
  */
 export class UsageBatcher implements UsageSink {
   private batch = emptyBatch();
-  private pending: VerificationEvent[] = [];
+  private pending = new EventColumns();
+  private readonly iso = new IsoClock();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -60,7 +139,7 @@ export class UsageBatcher implements UsageSink {
       this.pending.push(e);
     } else {
       this.dropped++;
-      this.aggregate(this.batch, e, new Date(e.at).toISOString());
+      this.aggregate(this.batch, e, this.iso.at(e.at));
     }
   }
 
@@ -107,9 +186,10 @@ export class UsageBatcher implements UsageSink {
     const batch = this.batch;
     const events = this.pending;
     this.batch = emptyBatch();
-    this.pending = [];
-    for (const e of events) {
-      const at = new Date(e.at).toISOString();
+    this.pending = new EventColumns();
+    for (let i = 0; i < events.length; i++) {
+      const e = events.event(i);
+      const at = this.iso.at(e.at);
       batch.logs.push(this.toRow(e, at));
       this.aggregate(batch, e, at);
     }
@@ -117,7 +197,7 @@ export class UsageBatcher implements UsageSink {
     if (batch.logs.length === 0 && batch.daily.size === 0 && batch.credits.size === 0) return;
     const end = this.metrics.usageFlushDuration.startTimer();
     try {
-      await writeUsageBatch(this.storage.db, batch);
+      await writeUsageBatch(this.storage, batch);
       this.metrics.jobRuns.labels('usage_flush', 'ok').inc();
     } catch (err) {
       this.metrics.jobRuns.labels('usage_flush', 'error').inc();

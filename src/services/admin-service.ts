@@ -46,6 +46,31 @@ export class AdminService {
 
   /** Resolves `Authorization: Bearer …` to an actor, or throws UNAUTHENTICATED with the reason. */
   async authenticate(header: string | undefined, ip: string | null): Promise<Actor> {
+    return this.authenticateSync(header, ip) ?? this.authenticateFromStorage(header, ip);
+  }
+
+  /**
+   * The same check without a promise when the admin key is cached (every verify call
+   * authenticates); undefined when storage has to be read. Throws UNAUTHENTICATED with the reason.
+   */
+  authenticateSync(header: string | undefined, ip: string | null): Actor | undefined {
+    const hash = this.hashOf(header);
+    const cached = this.authCache.get(hash);
+    return cached === undefined ? undefined : this.actorOf(cached, ip);
+  }
+
+  private async authenticateFromStorage(header: string | undefined, ip: string | null): Promise<Actor> {
+    const hash = this.hashOf(header);
+    const row = await findAdminByHash(this.ctx.storage.db, hash);
+    if (row === undefined) throw unauthenticated('unknown admin key');
+    // Parsed once per cache entry, not per request.
+    const cached = { row, permissions: new Set(JSON.parse(row.permissions) as AdminPermission[]) };
+    this.authCache.set(hash, cached);
+    return this.actorOf(cached, ip);
+  }
+
+  /** The hash of the bearer admin key, after its format is checked (never echoes the key). */
+  private hashOf(header: string | undefined): string {
     if (header === undefined || header === '')
       throw unauthenticated('missing Authorization: Bearer <admin key>');
     const m = /^Bearer +(\S+)\s*$/i.exec(header);
@@ -54,15 +79,13 @@ export class AdminService {
     const parsed = parseKey(key, this.ctx.prefix);
     if (parsed === null) throw unauthenticated('the bearer token is not a Keywarden admin key');
     if (parsed.kind !== 'admin') throw unauthenticated('an ordinary API key cannot be used as an admin key');
-    const hash = this.ctx.hasher(key);
-    let cached = this.authCache.get(hash);
-    if (cached === undefined) {
-      const row = await findAdminByHash(this.ctx.storage.db, hash);
-      if (row === undefined) throw unauthenticated('unknown admin key');
-      // Parsed once per cache entry, not per request (every verify call authenticates).
-      cached = { row, permissions: new Set(JSON.parse(row.permissions) as AdminPermission[]) };
-      this.authCache.set(hash, cached);
-    }
+    return this.ctx.hasher(key);
+  }
+
+  private actorOf(
+    cached: { row: AdminKeyRow; permissions: ReadonlySet<AdminPermission> },
+    ip: string | null,
+  ): Actor {
     const { row, permissions } = cached;
     if (row.status !== 'active') throw unauthenticated(`this admin key is ${row.status}`);
     if (row.expires_at !== null && Date.parse(row.expires_at) <= this.ctx.clock.now())

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
+import type { RawSqlite, Storage } from './db.js';
 import type { Database, VerificationLogTable } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -25,51 +26,27 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
   return out;
 }
 
+const splitDaily = (k: string): { key_id: string; day: string; code: string } => {
+  const [key_id = '', day = '', code = ''] = k.split('\u0000');
+  return { key_id, day, code };
+};
+const splitSeen = (
+  k: string,
+): { key_id: string; day: string; kind: 'ip' | 'ua' | 'permission'; value: string } => {
+  const [key_id = '', day = '', kind = 'ip', value = ''] = k.split('\u0000');
+  return { key_id, day, kind: kind as 'ip' | 'ua' | 'permission', value };
+};
+
 /**
  * Writes a batch in one transaction. Counters use upserts that add (`n = n + excluded.n`) and the
  * credit balance a guarded subtraction that never goes below zero, so several nodes flushing at
  * once never lose or double a count.
  */
-export async function writeUsageBatch(db: Db, b: UsageBatch): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    for (const rows of chunks(b.logs)) await trx.insertInto('verification_log').values(rows).execute();
-    const daily = [...b.daily].map(([k, n]) => {
-      const [key_id = '', day = '', code = ''] = k.split('\u0000');
-      return { key_id, day, code, n };
-    });
-    for (const rows of chunks(daily)) {
-      await trx
-        .insertInto('key_usage_daily')
-        .values(rows)
-        .onConflict((oc) =>
-          oc.columns(['key_id', 'day', 'code']).doUpdateSet({ n: sql`key_usage_daily.n + excluded.n` }),
-        )
-        .execute();
-    }
-    const seen = [...b.seen].map(([k, n]) => {
-      const [key_id = '', day = '', kind = 'ip', value = ''] = k.split('\u0000');
-      return { key_id, day, kind: kind as 'ip' | 'ua' | 'permission', value, n };
-    });
-    for (const rows of chunks(seen)) {
-      await trx
-        .insertInto('key_usage_seen')
-        .values(rows)
-        .onConflict((oc) =>
-          oc
-            .columns(['key_id', 'day', 'kind', 'value'])
-            .doUpdateSet({ n: sql`key_usage_seen.n + excluded.n` }),
-        )
-        .execute();
-    }
-    // One UPDATE … FROM (VALUES …) per chunk instead of one statement per key; both engines
-    // name the VALUES columns column1, column2.
-    for (const rows of chunks([...b.lastUsed])) {
-      const values = sql.join(rows.map(([id, at]) => sql`(${id}, ${at})`));
-      await sql`update keys set last_used_at = v.column2 from (values ${values}) as v
-        where keys.id = v.column1 and (keys.last_used_at is null or keys.last_used_at < v.column2)`.execute(
-        trx,
-      );
-    }
+export async function writeUsageBatch(storage: Storage, b: UsageBatch): Promise<void> {
+  const raw = storage.sqlite;
+  await storage.db.transaction().execute(async (trx) => {
+    if (raw !== undefined) writeRowsSqlite(statementsOf(raw), b);
+    else await writeRows(trx, b);
     for (const [id, used] of b.credits) {
       await trx
         .updateTable('keys')
@@ -81,6 +58,100 @@ export async function writeUsageBatch(db: Db, b: UsageBatch): Promise<void> {
         .execute();
     }
   });
+}
+
+/** Log rows, counters and last-used times as multi-row statements (PostgreSQL). */
+async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
+  for (const rows of chunks(b.logs)) await trx.insertInto('verification_log').values(rows).execute();
+  const daily = [...b.daily].map(([k, n]) => ({ ...splitDaily(k), n }));
+  for (const rows of chunks(daily)) {
+    await trx
+      .insertInto('key_usage_daily')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(['key_id', 'day', 'code']).doUpdateSet({ n: sql`key_usage_daily.n + excluded.n` }),
+      )
+      .execute();
+  }
+  const seen = [...b.seen].map(([k, n]) => ({ ...splitSeen(k), n }));
+  for (const rows of chunks(seen)) {
+    await trx
+      .insertInto('key_usage_seen')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(['key_id', 'day', 'kind', 'value']).doUpdateSet({ n: sql`key_usage_seen.n + excluded.n` }),
+      )
+      .execute();
+  }
+  // One UPDATE … FROM (VALUES …) per chunk instead of one statement per key; both engines
+  // name the VALUES columns column1, column2.
+  for (const rows of chunks([...b.lastUsed])) {
+    const values = sql.join(rows.map(([id, at]) => sql`(${id}, ${at})`));
+    await sql`update keys set last_used_at = v.column2 from (values ${values}) as v
+      where keys.id = v.column1 and (keys.last_used_at is null or keys.last_used_at < v.column2)`.execute(
+      trx,
+    );
+  }
+}
+
+type Stmt = { run(...params: unknown[]): unknown };
+interface SqliteStatements {
+  log: Stmt;
+  daily: Stmt;
+  seen: Stmt;
+  lastUsed: Stmt;
+}
+const prepared = new WeakMap<RawSqlite, SqliteStatements>();
+
+function statementsOf(raw: RawSqlite): SqliteStatements {
+  let st = prepared.get(raw);
+  if (st === undefined) {
+    st = {
+      log: raw.prepare(`insert into verification_log
+        (id, at, key_id, key_start, environment, permissions, resource, code, ip, user_agent, latency_us)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      daily: raw.prepare(`insert into key_usage_daily (key_id, day, code, n) values (?, ?, ?, ?)
+        on conflict (key_id, day, code) do update set n = key_usage_daily.n + excluded.n`),
+      seen: raw.prepare(`insert into key_usage_seen (key_id, day, kind, value, n) values (?, ?, ?, ?, ?)
+        on conflict (key_id, day, kind, value) do update set n = key_usage_seen.n + excluded.n`),
+      lastUsed: raw.prepare(`update keys set last_used_at = ?
+        where id = ? and (last_used_at is null or last_used_at < ?)`),
+    };
+    prepared.set(raw, st);
+  }
+  return st;
+}
+
+/**
+ * The same writes on SQLite as prepared statements run per row: with a log row per verification,
+ * building and compiling 4,400-parameter statements cost as much as SQLite's own work. Runs
+ * inside the caller's transaction (Kysely's SQLite dialect shares this one connection).
+ */
+function writeRowsSqlite(st: SqliteStatements, b: UsageBatch): void {
+  for (const r of b.logs) {
+    st.log.run(
+      r.id,
+      r.at,
+      r.key_id,
+      r.key_start,
+      r.environment,
+      r.permissions,
+      r.resource,
+      r.code,
+      r.ip,
+      r.user_agent,
+      r.latency_us,
+    );
+  }
+  for (const [k, n] of b.daily) {
+    const d = splitDaily(k);
+    st.daily.run(d.key_id, d.day, d.code, n);
+  }
+  for (const [k, n] of b.seen) {
+    const x = splitSeen(k);
+    st.seen.run(x.key_id, x.day, x.kind, x.value, n);
+  }
+  for (const [id, at] of b.lastUsed) st.lastUsed.run(at, id, at);
 }
 
 export interface LogFilter {

@@ -15,7 +15,8 @@ export function verifyRoute(app: App, s: Services): void {
       body: VerifyRequest,
       response: { 200: VerifyResponse, 400: Problem, 401: Problem, 403: Problem },
     },
-    handler: async (req) => {
+    // Not async: a cached key's answer is sent without a promise (Fastify sends a returned value).
+    handler: (req) => {
       const b = req.body;
       const permissions = b.permissions ?? [];
       if (b.permission !== undefined) permissions.push(b.permission);

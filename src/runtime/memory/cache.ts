@@ -20,7 +20,8 @@ export class MemoryVerificationCache implements VerificationCache {
   private readonly lru: LRUCache<string, ResolvedSecret>;
   /** Unknown hashes, in their own smaller LRU with its own TTL (a flood of random keys cannot evict real ones). */
   private readonly unknown: LRUCache<string, true>;
-  private readonly byKey = new Map<string, string[]>();
+  /** keyId → its cached hash, or hashes while a rotation's grace window keeps two (no array per key). */
+  private readonly byKey = new Map<string, string | string[]>();
   epoch = 0;
 
   constructor(private readonly opts: MemoryCacheOptions) {
@@ -60,16 +61,18 @@ export class MemoryVerificationCache implements VerificationCache {
     this.unknown.delete(hash);
     this.lru.set(hash, value);
     const id = value.key.record.id;
-    const list = this.byKey.get(id);
-    if (list === undefined) this.byKey.set(id, [hash]);
-    else if (!list.includes(hash)) list.push(hash);
+    const had = this.byKey.get(id);
+    if (had === undefined) this.byKey.set(id, hash);
+    else if (typeof had === 'string') {
+      if (had !== hash) this.byKey.set(id, [had, hash]);
+    } else if (!had.includes(hash)) had.push(hash);
   }
 
   invalidateKey(keyId: string): void {
     this.epoch++;
-    const list = this.byKey.get(keyId);
-    if (list === undefined) return;
-    for (const hash of [...list]) this.lru.delete(hash);
+    const had = this.byKey.get(keyId);
+    if (had === undefined) return;
+    for (const hash of typeof had === 'string' ? [had] : [...had]) this.lru.delete(hash);
     this.byKey.delete(keyId);
   }
 
@@ -87,10 +90,14 @@ export class MemoryVerificationCache implements VerificationCache {
   }
 
   private unindex(keyId: string, hash: string): void {
-    const list = this.byKey.get(keyId);
-    if (list === undefined) return;
-    const i = list.indexOf(hash);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.byKey.delete(keyId);
+    const had = this.byKey.get(keyId);
+    if (had === undefined) return;
+    if (typeof had === 'string') {
+      if (had === hash) this.byKey.delete(keyId);
+      return;
+    }
+    const i = had.indexOf(hash);
+    if (i >= 0) had.splice(i, 1);
+    if (had.length === 0) this.byKey.delete(keyId);
   }
 }
