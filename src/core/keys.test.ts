@@ -92,3 +92,23 @@ test('randomBase62 is roughly uniform (no modulo bias towards the first characte
   assert.equal(counts.size, 62);
   for (const n of counts.values()) assert.ok(n > 1600 && n < 2400, `count ${n} outside 2000±400`);
 });
+
+test("parseKey's in-place CRC-32 agrees with zlib's for every prefix length, environment and body length", () => {
+  // checksum() uses zlib's crc32: it is the oracle for the allocation-free check in parseKey.
+  let accepted = 0;
+  for (let i = 0; i < 3000; i++) {
+    const prefix = randomBase62(1 + (i % 10))
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, 'k');
+    const env = (['prod', 'stg', 'dev', 'adm'] as const)[i % 4] ?? 'prod';
+    const head = `${prefix}_${env}_${randomBase62(BODY_LENGTH + (i % 7))}`;
+    const right = head + checksum(head);
+    assert.notEqual(parseKey(right, prefix), null, right);
+    accepted++;
+    // The same key with its last checksum digit moved by one is refused.
+    const last = right.charAt(right.length - 1);
+    const moved = BASE62.charAt((BASE62.indexOf(last) + 1) % 62);
+    assert.equal(parseKey(right.slice(0, -1) + moved, prefix), null);
+  }
+  assert.equal(accepted, 3000);
+});
