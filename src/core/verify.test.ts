@@ -115,3 +115,19 @@ test('rejection details never contain the presented key', () => {
     assert.ok(!JSON.stringify(r).includes(secret));
   }
 });
+
+test('compiled keys share owners only when team and contact are the same, null and "" and NULs included', () => {
+  const owners = [
+    { team: 'crm', contact: 'x\u0000y' },
+    { team: 'crm\u0000x', contact: 'y' },
+    { team: '', contact: 'y' },
+    { team: null, contact: 'y' },
+    { team: 'crm', contact: 'x\u0000y' },
+  ];
+  const compiled = owners.map((owner) => compileKey(record({ owner })).record.owner);
+  compiled.forEach((o, i) => {
+    assert.deepEqual(o, owners[i]);
+  });
+  assert.equal(compiled[0], compiled[4], 'identical owners are one shared object');
+  assert.ok(Object.isFrozen(compiled[0]), 'a shared object is frozen');
+});

@@ -1,6 +1,6 @@
 import { compileAllowlist, ipAllowed, type Allowlist } from './cidr.js';
 import type { VerifyCode } from './codes.js';
-import { Interner } from './intern.js';
+import { deepFreeze, Interner } from './intern.js';
 import { ENVIRONMENTS, type Environment } from './keys.js';
 import type { KeyRecord, KeyStatus, Owner, SecretInfo } from './model.js';
 import { compileGrants, firstDenied, type Grants } from './permissions.js';
@@ -69,11 +69,11 @@ export type VerifyView = Pick<
   | 'disabledReason'
 >;
 
-const PERMISSION_SETS = new Interner<{ permissions: string[]; grants: Grants }>(10_000);
-const OWNERS = new Interner<Owner>(10_000);
-const NO_RATELIMITS: KeyRecord['ratelimits'] = [];
-const NO_METADATA: Record<string, unknown> = {};
-const NO_ALLOWLIST: Allowlist = [];
+const PERMISSION_SETS = new Interner<{ permissions: string[]; grants: Grants }>(10_000, 2048);
+const OWNERS = new Interner<Owner>(10_000, 1024);
+const NO_RATELIMITS: KeyRecord['ratelimits'] = deepFreeze([]);
+const NO_METADATA: Record<string, unknown> = deepFreeze({});
+const NO_ALLOWLIST: Allowlist = deepFreeze([]);
 const STATUSES: readonly KeyStatus[] = ['active', 'disabled', 'expired', 'deleted'];
 
 /**
@@ -82,8 +82,9 @@ const STATUSES: readonly KeyStatus[] = ['active', 'disabled', 'expired', 'delete
  * entry's memory at a million keys, and fewer distinct objects also means fewer cache misses.
  */
 export function compileKey(full: KeyRecord): CompiledKey {
+  // Permissions never contain spaces (the grammar), so the joined list names the set exactly.
   const perms = PERMISSION_SETS.get(full.permissions.join(' '), () => ({
-    permissions: full.permissions,
+    permissions: deepFreeze(full.permissions),
     grants: compileGrants(full.permissions),
   }));
   const { team, contact } = full.owner;
@@ -92,15 +93,13 @@ export function compileKey(full: KeyRecord): CompiledKey {
     name: full.name,
     environment: ENVIRONMENTS.find((e) => e === full.environment) ?? full.environment,
     customerId: full.customerId,
-    owner: OWNERS.get(
-      `${team ?? ''}\u0000${contact ?? ''}\u0000${team === null ? 0 : 1}${contact === null ? 0 : 1}`,
-      () => full.owner,
-    ),
+    // JSON keeps null apart from "" and a NUL inside a name apart from the separator.
+    owner: OWNERS.get(JSON.stringify([team, contact]), () => deepFreeze(full.owner)),
     permissions: perms.permissions,
-    ratelimits: full.ratelimits.length === 0 ? NO_RATELIMITS : full.ratelimits,
+    ratelimits: full.ratelimits.length === 0 ? NO_RATELIMITS : deepFreeze(full.ratelimits),
     credits: full.credits,
     expiresAt: full.expiresAt,
-    metadata: Object.keys(full.metadata).length === 0 ? NO_METADATA : full.metadata,
+    metadata: Object.keys(full.metadata).length === 0 ? NO_METADATA : deepFreeze(full.metadata),
     status: STATUSES.find((x) => x === full.status) ?? full.status,
     start: full.start,
     disabledReason: full.disabledReason,

@@ -87,15 +87,17 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
       req.actor = actor;
     };
     const viaSession = req.headers.authorization === undefined && s.sessionAuth !== undefined;
+    let cached;
     try {
-      const cached = viaSession ? undefined : s.admin.authenticateSync(req.headers.authorization, req.ip);
-      if (cached !== undefined) {
-        authorize(cached);
-        done();
-        return;
-      }
+      cached = viaSession ? undefined : s.admin.authenticateSync(req.headers.authorization, req.ip);
+      if (cached !== undefined) authorize(cached);
     } catch (err) {
       done(err as Error);
+      return;
+    }
+    // Outside the try: whatever runs after done() must never make this hook answer twice.
+    if (cached !== undefined) {
+      done();
       return;
     }
     void authenticate(s, req, viaSession)
@@ -110,8 +112,14 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
       );
   });
   // Action routes (disable, enable, regenerate) take an optional body: absent means {}.
+  // Also: no NUL in the URL's parameters (the body parser refuses it in JSON), so PostgreSQL,
+  // which stores no NUL in text, never sees one and answers a 500.
   app.addHook('preValidation', (req, _reply, done) => {
     if (req.body === undefined && req.method === 'POST') req.body = {};
+    if (req.url.includes('%00')) {
+      done(new KeywardenError('VALIDATION_FAILED', 'the URL contains a NUL character (%00)'));
+      return;
+    }
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {

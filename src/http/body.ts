@@ -5,11 +5,17 @@ import { KeywardenError } from '../core/errors.js';
 /** In unicode mode a surrogate range only matches a lone surrogate (a pair is one code point). */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
-/** Throws if any string (key or value) holds a lone UTF-16 surrogate (`"\ud800"` is valid JSON, not valid text). */
+/**
+ * Throws if any string (key or value) holds a lone UTF-16 surrogate (`"\ud800"` is valid JSON,
+ * not valid text) or a NUL (`"\u0000"`: PostgreSQL stores no NUL in text or jsonb, and no name,
+ * owner or id needs one), so both databases refuse the same input with the same 400.
+ */
 function assertWellFormed(v: unknown, path: string): void {
   if (typeof v === 'string') {
     if (LONE_SURROGATE.test(v))
       throw new KeywardenError('INVALID_JSON', `${path} contains an unpaired UTF-16 surrogate`);
+    if (v.includes('\u0000'))
+      throw new KeywardenError('INVALID_JSON', `${path} contains a NUL character (\\u0000)`);
   } else if (Array.isArray(v)) {
     v.forEach((x, i) => {
       assertWellFormed(x, `${path}[${i}]`);
@@ -18,6 +24,8 @@ function assertWellFormed(v: unknown, path: string): void {
     for (const [k, x] of Object.entries(v)) {
       if (LONE_SURROGATE.test(k))
         throw new KeywardenError('INVALID_JSON', `a field name in ${path} contains an unpaired surrogate`);
+      if (k.includes('\u0000'))
+        throw new KeywardenError('INVALID_JSON', `a field name in ${path} contains a NUL character`);
       assertWellFormed(x, `${path}.${k}`);
     }
   }
@@ -39,8 +47,8 @@ export function parseJsonBody(buf: Buffer): unknown {
     const msg = err instanceof Error ? err.message : 'parse error';
     throw new KeywardenError('INVALID_JSON', `the body is not valid JSON: ${msg}`);
   }
-  // Valid UTF-8 cannot encode a surrogate, so a lone one can only come from a \u escape: bodies
-  // without any (nearly all) skip the walk over every string.
+  // Valid UTF-8 cannot encode a surrogate, and JSON cannot hold a raw NUL, so either can only come
+  // from a \u escape: bodies without any (nearly all) skip the walk over every string.
   if (text.includes('\\u')) assertWellFormed(value, 'body');
   return value;
 }

@@ -38,6 +38,8 @@ export function lazyCounter<L extends string>(
 
 interface BucketValue {
   labels: Record<string, string | number>;
+  /** prom-client's `get()` merges these into `labels` (its histograms always carry the field). */
+  sharedLabels: Record<string, string | number>;
   value: number;
   metricName: string;
 }
@@ -64,6 +66,8 @@ export class FastHistogram extends Histogram {
 
   /** The hot path's `observe` (prom-client's own `observe` is not used for this metric). */
   record(value: number): void {
+    // prom-client's observe() throws on NaN; here a bad value must not poison the sum for good.
+    if (!Number.isFinite(value)) return;
     const b = this.bounds;
     for (let i = 0; i < b.length; i++) {
       if (value <= (b[i] ?? 0)) {
@@ -75,9 +79,12 @@ export class FastHistogram extends Histogram {
     this.count++;
   }
 
-  override async get(): ReturnType<Histogram['get']> {
-    const base = await super.get();
-    return { ...base, values: (await this.getForPromString()).values };
+  override reset(): void {
+    super.reset();
+    // prom-client's constructor calls reset() before this class's fields exist.
+    (this.counts as Float64Array | undefined)?.fill(0);
+    this.sum = 0;
+    this.count = 0;
   }
 
   /** What prom-client's registry prints (it calls this in preference to `get`). */
@@ -94,13 +101,15 @@ export class FastHistogram extends Histogram {
       acc += this.counts[i] ?? 0;
       values.push({
         labels: { le: this.bounds[i] ?? 0 },
+        sharedLabels: {},
         value: acc,
         metricName: `${this.metricName}_bucket`,
       });
     }
-    values.push({ labels: { le: '+Inf' }, value: this.count, metricName: `${this.metricName}_bucket` });
-    values.push({ labels: {}, value: this.sum, metricName: `${this.metricName}_sum` });
-    values.push({ labels: {}, value: this.count, metricName: `${this.metricName}_count` });
+    const bucket = `${this.metricName}_bucket`;
+    values.push({ labels: { le: '+Inf' }, sharedLabels: {}, value: this.count, metricName: bucket });
+    values.push({ labels: {}, sharedLabels: {}, value: this.sum, metricName: `${this.metricName}_sum` });
+    values.push({ labels: {}, sharedLabels: {}, value: this.count, metricName: `${this.metricName}_count` });
     return Promise.resolve({
       name: this.metricName,
       help: this.metricHelp,

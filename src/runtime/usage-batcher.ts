@@ -26,8 +26,9 @@ const add = (m: Map<string, number>, k: string, n = 1): void => {
 };
 
 /** Requests repeat the same permission lists and user agents: keep one copy of each. */
-const PERMISSION_LISTS = new Interner<readonly string[]>(10_000);
-const USER_AGENTS = new Interner<string>(10_000);
+// Lists longer than 256 characters are kept per event, not interned (see Interner).
+const PERMISSION_LISTS = new Interner<readonly string[]>(10_000, 256);
+const USER_AGENTS = new Interner<string>(10_000, 256);
 const NO_PERMISSIONS: readonly string[] = [];
 
 /**
