@@ -10,7 +10,7 @@ import {
   type VerifyInput,
   type VerifyResult,
 } from '../core/verify.js';
-import { findByHash, toRecord } from '../storage/keys-repo.js';
+import { findByHashIn, toRecord } from '../storage/keys-repo.js';
 import { nowIso, type ServiceContext } from './context.js';
 
 /** While the invalidation bus is down, a cached entry older than this is re-read. */
@@ -150,7 +150,7 @@ export class Verifier {
     const pending = this.loading.get(hash);
     if (pending !== undefined) return pending;
     const epoch = this.ctx.cache.epoch;
-    const p = findByHash(this.ctx.storage.db, hash)
+    const p = findByHashIn(this.ctx.storage, hash)
       .then((hit): CacheValue => {
         if (hit === null) return UNKNOWN;
         return resolveSecret(toRecord(hit.row, nowIso(this.ctx)), hit.secret, this.ctx.clock.now());
