@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KeyRecord } from './model.js';
-import { compileKey, decide, resultOf, type ResolvedSecret, type VerifyInput } from './verify.js';
+import { decide, resolveSecret, resultOf, type ResolvedSecret, type VerifyInput } from './verify.js';
 
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
 
@@ -36,16 +36,13 @@ function record(over: Partial<KeyRecord> = {}): KeyRecord {
 }
 
 function found(over: Partial<KeyRecord> = {}, secretExpiresAt: string | null = null): ResolvedSecret {
-  return {
-    key: compileKey(record(over)),
-    secret: {
-      keyId: 'key_1',
-      createdAt: '2026-01-01T00:00:00.000Z',
-      expiresAt: secretExpiresAt,
-      replacedAt: secretExpiresAt === null ? null : '2026-05-31T00:00:00.000Z',
-    },
-    secretExpiresAtMs: secretExpiresAt === null ? null : Date.parse(secretExpiresAt),
+  const secret = {
+    keyId: 'key_1',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    expiresAt: secretExpiresAt,
+    replacedAt: secretExpiresAt === null ? null : '2026-05-31T00:00:00.000Z',
   };
+  return resolveSecret(record(over), secret, 0);
 }
 
 const ok: VerifyInput = {
@@ -124,7 +121,7 @@ test('compiled keys share owners only when team and contact are the same, null a
     { team: null, contact: 'y' },
     { team: 'crm', contact: 'x\u0000y' },
   ];
-  const compiled = owners.map((owner) => compileKey(record({ owner })).record.owner);
+  const compiled = owners.map((owner) => found({ owner }).owner);
   compiled.forEach((o, i) => {
     assert.deepEqual(o, owners[i]);
   });

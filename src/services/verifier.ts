@@ -10,7 +10,7 @@ import {
   type VerifyInput,
   type VerifyResult,
 } from '../core/verify.js';
-import { findByHash, toRecord } from '../storage/keys-repo.js';
+import { findByHashIn, toRecord } from '../storage/keys-repo.js';
 import { nowIso, type ServiceContext } from './context.js';
 
 /** While the invalidation bus is down, a cached entry older than this is re-read. */
@@ -52,11 +52,7 @@ export class Verifier {
       ctx.metrics.cache.miss.inc();
       return this.load(hash).then((loaded) => this.decideFor(loaded, input, scope, t0));
     }
-    if (
-      v !== UNKNOWN &&
-      !ctx.bus.connected &&
-      ctx.clock.now() - (v.loadedAtMs ?? 0) > STALE_WHEN_DISCONNECTED_MS
-    ) {
+    if (v !== UNKNOWN && !ctx.bus.connected && ctx.clock.now() - v.loadedAtMs > STALE_WHEN_DISCONNECTED_MS) {
       // Invalidations from other nodes may be missed: re-read, but keep answering from the
       // entry if storage is down too (cached keys keep verifying through a database outage).
       ctx.metrics.cache.stale.inc();
@@ -75,11 +71,11 @@ export class Verifier {
     t0: number,
   ): VerifyResult | Promise<VerifyResult> {
     const ctx = this.ctx;
-    const found = v !== UNKNOWN && (scope.team === null || v.key.record.owner.team === scope.team) ? v : null;
+    const found = v !== UNKNOWN && (scope.team === null || v.owner.team === scope.team) ? v : null;
     const now = ctx.clock.now();
     const result = resultOf(found, decide(found, input, now));
     if (result.code !== 'VALID' || found === null) return this.finish(result, found, input, scope, t0);
-    const r = found.key.record;
+    const r = found;
     if (r.ratelimits.length === 0 && r.credits === null) return this.finish(result, found, input, scope, t0);
     const out = ctx.limiter.consume({
       keyId: r.id,
@@ -101,7 +97,7 @@ export class Verifier {
     input: VerifyInput,
   ): VerifyResult {
     const ctx = this.ctx;
-    const r = found.key.record;
+    const r = found;
     result.ratelimit = out.ratelimit;
     result.credits = out.credits;
     if (out.code === 'VALID') return result;
@@ -133,8 +129,8 @@ export class Verifier {
     ctx.metrics.verification(result.code, latencyUs / 1e6);
     ctx.usage.record({
       at: ctx.clock.now(),
-      keyId: found?.key.record.id ?? null,
-      keyStart: found?.key.record.start ?? null,
+      keyId: found?.id ?? null,
+      keyStart: found?.start ?? null,
       environment: input.environment,
       permissions: input.permissions,
       resource: input.resource ?? null,
@@ -150,7 +146,7 @@ export class Verifier {
     const pending = this.loading.get(hash);
     if (pending !== undefined) return pending;
     const epoch = this.ctx.cache.epoch;
-    const p = findByHash(this.ctx.storage.db, hash)
+    const p = findByHashIn(this.ctx.storage, hash)
       .then((hit): CacheValue => {
         if (hit === null) return UNKNOWN;
         return resolveSecret(toRecord(hit.row, nowIso(this.ctx)), hit.secret, this.ctx.clock.now());

@@ -24,7 +24,9 @@ export interface Storage {
 
 /** The slice of better-sqlite3 the raw path uses. */
 export interface RawSqlite {
-  prepare(sql: string): { run(...params: unknown[]): unknown };
+  prepare(sql: string): { run(...params: unknown[]): unknown; get(...params: unknown[]): unknown };
+  /** False once closed: callers then go through Kysely, which reports the closed storage as before. */
+  readonly open: boolean;
 }
 
 export interface StorageOptions {

@@ -8,7 +8,8 @@ import {
   type SecretInfo,
   type StoredStatus,
 } from '../core/model.js';
-import type { Database, KeysTable } from './schema.js';
+import type { RawSqlite, Storage } from './db.js';
+import type { Database, KeySecretsTable, KeysTable } from './schema.js';
 
 type Db = Kysely<Database>;
 type KeyRow = Selectable<KeysTable>;
@@ -101,16 +102,54 @@ export async function getKeyRow(db: Db, id: string, lock = false): Promise<KeyRo
   return (lock ? q.forUpdate() : q).executeTakeFirst();
 }
 
+type SecretRow = Selectable<KeySecretsTable>;
+type Hit = { row: KeyRow; secret: SecretInfo } | null;
+
+const hitOf = (s: SecretRow | undefined, row: KeyRow | undefined): Hit =>
+  s === undefined || row === undefined
+    ? null
+    : {
+        row,
+        secret: {
+          keyId: s.key_id,
+          createdAt: s.created_at,
+          expiresAt: s.expires_at,
+          replacedAt: s.replaced_at,
+        },
+      };
+
 /** The key a secret hash belongs to, with that secret's own validity (rotation grace windows). */
-export async function findByHash(db: Db, hash: string): Promise<{ row: KeyRow; secret: SecretInfo } | null> {
+export async function findByHash(db: Db, hash: string): Promise<Hit> {
   const s = await db.selectFrom('key_secrets').selectAll().where('hash', '=', hash).executeTakeFirst();
   if (s === undefined) return null;
-  const row = await getKeyRow(db, s.key_id);
-  if (row === undefined) return null;
-  return {
-    row,
-    secret: { keyId: s.key_id, createdAt: s.created_at, expiresAt: s.expires_at, replacedAt: s.replaced_at },
-  };
+  return hitOf(s, await getKeyRow(db, s.key_id));
+}
+
+type Get = { get(...params: unknown[]): unknown };
+const lookups = new WeakMap<RawSqlite, { secret: Get; key: Get }>();
+
+/**
+ * `findByHash` for the verifier's cache misses. On SQLite the same two selects run as statements
+ * prepared once: Kysely's driver prepares every query it runs, which cost as much as the lookup.
+ */
+export function findByHashIn(storage: Storage, hash: string): Promise<Hit> {
+  const raw = storage.sqlite;
+  if (raw === undefined || !raw.open) return findByHash(storage.db, hash);
+  try {
+    let st = lookups.get(raw);
+    if (st === undefined) {
+      st = {
+        secret: raw.prepare('select * from key_secrets where hash = ?'),
+        key: raw.prepare('select * from keys where id = ?'),
+      };
+      lookups.set(raw, st);
+    }
+    const s = st.secret.get(hash) as SecretRow | undefined;
+    return Promise.resolve(s === undefined ? null : hitOf(s, st.key.get(s.key_id) as KeyRow | undefined));
+  } catch (err) {
+    // A failure rejects, as Kysely's would, instead of throwing out of the caller's chain.
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /**

@@ -30,7 +30,7 @@ export class MemoryVerificationCache implements VerificationCache {
     this.lru = new LRUCache<string, ResolvedSecret>({
       max: opts.max,
       dispose: (value, hash) => {
-        this.unindex(value.key.record.id, hash);
+        this.unindex(value.id, hash);
       },
     });
     this.unknown = new LRUCache<string, true>({
@@ -46,7 +46,7 @@ export class MemoryVerificationCache implements VerificationCache {
   get(hash: string): CacheValue | undefined {
     const v = this.lru.get(hash);
     if (v !== undefined) {
-      if ((this.opts.now ?? Date.now)() - (v.loadedAtMs ?? 0) <= this.opts.ttlMs) return v;
+      if ((this.opts.now ?? Date.now)() - v.loadedAtMs <= this.opts.ttlMs) return v;
       this.lru.delete(hash);
       return undefined;
     }
@@ -60,7 +60,7 @@ export class MemoryVerificationCache implements VerificationCache {
     }
     this.unknown.delete(hash);
     this.lru.set(hash, value);
-    const id = value.key.record.id;
+    const id = value.id;
     const had = this.byKey.get(id);
     if (had === undefined) this.byKey.set(id, hash);
     else if (typeof had === 'string') {
