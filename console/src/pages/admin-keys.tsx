@@ -19,6 +19,7 @@ import {
   When,
   usePager,
 } from '../components/ui.js';
+import { masked } from '../format.js';
 import { useLoad } from '../hooks.js';
 
 function CreateAdminKey({ onClose }: { onClose: (created: boolean) => void }): ReactNode {
@@ -189,9 +190,7 @@ export function AdminKeysPage(): ReactNode {
                 <tr key={k.id}>
                   <th scope="row">
                     {k.name}
-                    <div className="muted mono">
-                      {k.start}…{k.end}
-                    </div>
+                    <div className="muted mono">{masked(k)}</div>
                   </th>
                   <td className="mono">{k.permissions.join(', ')}</td>
                   <td>{k.team ?? <span className="muted">all teams</span>}</td>

@@ -3,7 +3,7 @@ import { useState, type ReactNode } from 'react';
 import { api, can, query, type KeyRecord, type Page, type Session } from '../api.js';
 import { CreateKeyDialog } from '../components/create-key.js';
 import { Empty, EnvBadge, ErrorNote, Loading, Pager, StatusBadge, When, usePager } from '../components/ui.js';
-import { permissionsSummary, rateLimitText } from '../format.js';
+import { masked, permissionsSummary, rateLimitText } from '../format.js';
 import { useDebounced, useLoad } from '../hooks.js';
 
 const PAGE_SIZE = 50;
@@ -135,9 +135,7 @@ export function KeysPage({ session }: { session: Session }): ReactNode {
                 <tr key={k.id}>
                   <th scope="row">
                     <a href={`#/keys/${k.id}`}>{k.name}</a>
-                    <div className="muted mono">
-                      {k.start}…{k.end}
-                    </div>
+                    <div className="muted mono">{masked(k)}</div>
                   </th>
                   <td>
                     <EnvBadge env={k.environment} />
