@@ -1,0 +1,108 @@
+// Profiles `keywarden serve` and the bare JSON-echo baseline under bench/http.mjs's load and
+// prints, side by side, the server CPU time per request by source (package or file), from
+// `node --cpu-prof` self times: `node bench/profile-http.mjs [seconds] [frames]`. Per-request
+// times, unlike req/s, barely depend on what else the shared machine is doing at the moment.
+// The .cpuprofile files are kept (their paths are printed) for a flame-graph viewer.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { bulkKeys, freshKeywarden } from './lib.mjs';
+
+const seconds = Number(process.argv[2] ?? 10);
+const topFrames = Number(process.argv[3] ?? 25);
+const BIN = new URL('../bin/keywarden.js', import.meta.url).pathname;
+const BARE = new URL('./servers/bare.mjs', import.meta.url).pathname;
+
+const { kw, root, dir } = await freshKeywarden();
+const { pool } = await bulkKeys(kw, 10_000, 10_000, 'insert 10000 keys');
+await kw.close();
+const headers = { 'content-type': 'application/json', authorization: `Bearer ${root}` };
+let next = 0;
+const body = () =>
+  JSON.stringify({ key: pool[next++ % pool.length], environment: 'production', permission: 'agents:invoke' });
+const load = (url, opts) =>
+  new Promise((resolve, reject) =>
+    autocannon(
+      {
+        url,
+        method: 'POST',
+        connections: 50,
+        headers,
+        requests: [{ setupRequest: (r) => ({ ...r, body: body() }) }],
+        ...opts,
+      },
+      (err, r) => (err ? reject(err) : resolve(r)),
+    ),
+  );
+
+async function profile(name, args, env, url, health) {
+  const profDir = mkdtempSync(join(tmpdir(), `kw-prof-${name}-`));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const proc = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, ...args], {
+    env: { ...process.env, ...env(port) },
+    stdio: 'inherit',
+  });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}${health}`)).status < 500) break;
+    } catch {
+      if (i > 200) throw new Error(`${name} did not come up`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await load(`http://127.0.0.1:${port}${url}`, { amount: pool.length }); // every key cached once
+  const res = await load(`http://127.0.0.1:${port}${url}`, { duration: seconds });
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.on('exit', r));
+  const file = join(profDir, readdirSync(profDir)[0]);
+  const prof = JSON.parse(readFileSync(file, 'utf8'));
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const frames = new Map();
+  const sources = new Map();
+  prof.samples.forEach((id, i) => {
+    const cf = byId.get(id).callFrame;
+    if (cf.functionName === '(idle)') return;
+    const t = prof.timeDeltas[i] ?? 0;
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(cf.url);
+    const src = cf.url === '' ? cf.functionName : m !== null ? m[1] : cf.url.replace(/.*\/dist\//, 'dist/');
+    const frame = `${cf.functionName || '(anonymous)'} ${src}:${cf.lineNumber + 1}`;
+    sources.set(src, (sources.get(src) ?? 0) + t);
+    frames.set(frame, (frames.get(frame) ?? 0) + t);
+  });
+  // Samples cover the warm-up too: per request over all requests the process served.
+  const requests = res.requests.total + pool.length;
+  const perReq = (m) => new Map([...m].map(([k, t]) => [k, t / requests]));
+  console.log(
+    `${name}: ${Math.round(res.requests.average)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms; profile ${file}`,
+  );
+  return { sources: perReq(sources), frames: perReq(frames) };
+}
+
+const kwProf = await profile(
+  'keywarden',
+  [BIN, 'serve'],
+  (port) => ({ KEYWARDEN_DATA_DIR: dir, KEYWARDEN_PORT: String(port), KEYWARDEN_LOG_LEVEL: 'warn' }),
+  '/v1/verify',
+  '/healthz',
+);
+const echoProf = await profile('echo', [BARE], (port) => ({ PORT: String(port) }), '/echo', '/hello');
+
+const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+const f = (x) => (x === undefined ? '' : x.toFixed(2));
+console.log(
+  `\nCPU µs per request (self time, idle excluded): keywarden ${f(sum(kwProf.sources))}, echo ${f(sum(echoProf.sources))}`,
+);
+console.log(`\n${'source'.padEnd(48)} ${'keywarden'.padStart(10)} ${'echo'.padStart(8)}`);
+const keys = new Set([...kwProf.sources.keys(), ...echoProf.sources.keys()]);
+for (const k of [...keys]
+  .sort((a, b) => (kwProf.sources.get(b) ?? 0) - (kwProf.sources.get(a) ?? 0))
+  .slice(0, 40)) {
+  console.log(
+    `${k.slice(0, 48).padEnd(48)} ${f(kwProf.sources.get(k)).padStart(10)} ${f(echoProf.sources.get(k)).padStart(8)}`,
+  );
+}
+console.log(`\nkeywarden's heaviest frames (µs per request):`);
+for (const [k, t] of [...kwProf.frames].sort((a, b) => b[1] - a[1]).slice(0, topFrames))
+  console.log(`${f(t).padStart(6)} ${k}`);
