@@ -30,6 +30,28 @@ describe('service endpoints', () => {
     assert.match(r.raw, /process_resident_memory_bytes/);
   });
 
+  test('requests are counted by route and status; unmatched paths apart; ids are unique', async () => {
+    const k = await createKey(t);
+    await verify(t, { key: k.key });
+    const bad = await call(t, 'POST', '/v1/verify', { key: 1 });
+    assert.equal(bad.status, 400);
+    const missing = await call(t, 'GET', '/v1/nothing-here');
+    assert.equal(missing.status, 404);
+    const again = await call(t, 'GET', '/v1/nothing-here');
+    const ids = [bad, missing, again].map((r) => (r.body as { requestId?: string }).requestId);
+    assert.ok(
+      ids.every((id) => /^req_[0-9a-f]{8}[0-9a-z]+$/.test(id ?? '')),
+      ids.join(),
+    );
+    assert.equal(new Set(ids).size, 3);
+    const m = (await call(t, 'GET', '/metrics', undefined, null)).raw;
+    assert.match(m, /keywarden_http_requests_total\{route="\/v1\/verify",status="200"\} [1-9]/);
+    assert.match(m, /keywarden_http_requests_total\{route="\/v1\/verify",status="400"\} 1\n/);
+    assert.match(m, /keywarden_http_requests_total\{route="unmatched",status="404"\} 2\n/);
+    // The refusal was logged (debug) by the request's own logger, with its id.
+    assert.ok(t.logs().includes(`"reqId":"${ids[0] ?? ''}"`), 'the refused request logged with its id');
+  });
+
   test('openapi.json is OpenAPI 3.1 built from the validating schemas', async () => {
     const r = await call(t, 'GET', '/openapi.json', undefined, null);
     assert.equal(r.status, 200);
