@@ -5,7 +5,8 @@ import { ENVIRONMENTS } from '../core/keys.js';
 import type { Limiter, UsageSink, VerificationEvent } from '../core/ports.js';
 import type { Storage } from '../storage/db.js';
 import type { VerificationLogTable } from '../storage/schema.js';
-import { writeUsageBatch, type UsageBatch } from '../storage/usage-repo.js';
+import type { UsageBatch } from '../storage/usage-batch.js';
+import { writeUsageBatch } from '../storage/usage-repo.js';
 import type { Metrics } from './metrics.js';
 
 export interface BatcherOptions {

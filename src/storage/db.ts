@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { migrationProvider } from './migrations.js';
+import { configureSqlite } from './sqlite.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -27,6 +28,10 @@ export interface RawSqlite {
   prepare(sql: string): { run(...params: unknown[]): unknown; get(...params: unknown[]): unknown };
   /** False once closed: callers then go through Kysely, which reports the closed storage as before. */
   readonly open: boolean;
+  /** The database file (the usage writer's worker opens its own connection to it). */
+  readonly name: string;
+  /** True for `:memory:`, which no second connection can share. */
+  readonly memory: boolean;
 }
 
 export interface StorageOptions {
@@ -70,14 +75,7 @@ export function openStorage(opts: StorageOptions): Storage {
   mkdirSync(opts.dataDir, { recursive: true });
   const file = join(opts.dataDir, 'keywarden.db');
   const sqlite = new SQLite(file);
-  // WAL: readers never block the writer; NORMAL sync is durable across process crashes in WAL mode.
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
-  // 64 MiB of page cache (the default is 2 MiB): the verification log's indexes take a row each per
-  // verification at scattered positions (by key), and a miss costs a read from the OS cache.
-  sqlite.pragma('cache_size = -65536');
+  configureSqlite(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy(), sqlite };
 }
