@@ -2,9 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import { migrationProvider } from './migrations.js';
 import { configureSqlite } from './sqlite.js';
+import { SharedSqliteDialect } from './sqlite-driver.js';
+import { newWriteTurns } from './write-turns.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -21,6 +23,8 @@ export interface Storage {
    * single connection, so a statement run inside one of its transactions is part of it.
    */
   sqlite?: RawSqlite;
+  /** SQLite only: the server's and the usage writer's turns at the write lock (write-turns.ts). */
+  writeTurns?: Int32Array;
 }
 
 /** The slice of better-sqlite3 the raw path uses. */
@@ -76,8 +80,9 @@ export function openStorage(opts: StorageOptions): Storage {
   const file = join(opts.dataDir, 'keywarden.db');
   const sqlite = new SQLite(file);
   configureSqlite(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy(), sqlite };
+  const writeTurns = newWriteTurns();
+  const db = new Kysely<Database>({ dialect: new SharedSqliteDialect({ database: sqlite }, writeTurns) });
+  return { db, dialect: 'sqlite', location: file, close: () => db.destroy(), sqlite, writeTurns };
 }
 
 /** Creates the PostgreSQL schema (if any) and applies pending migrations. */
@@ -118,6 +123,7 @@ const UNAVAILABLE_CODES = new Set([
   '08004',
   '08006',
   'SQLITE_BUSY',
+  'SQLITE_BUSY_SNAPSHOT',
 ]);
 
 /** True when storage could not be reached (as opposed to a query it refused): answer 503, retry later. */
