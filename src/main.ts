@@ -18,6 +18,7 @@ import { MemoryVerificationCache } from './runtime/memory/cache.js';
 import { MemoryLimiter } from './runtime/memory/limiter.js';
 import { connectRedis } from './runtime/redis/connect.js';
 import { UsageBatcher } from './runtime/usage-batcher.js';
+import { createUsageWriter } from './runtime/usage-worker.js';
 import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
@@ -84,10 +85,16 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
   const limiter = opts.limiter ?? redis?.limiter ?? local;
   const usage =
     opts.usage ??
-    new UsageBatcher(storage, limiter, metrics, log, {
-      flushIntervalMs: config.usageFlushMs,
-      maxBufferedLogs: config.usageMaxBufferedLogs,
-    });
+    new UsageBatcher(
+      createUsageWriter(storage, metrics, log, { rowsPerTransaction: config.usageRowsPerTransaction }),
+      limiter,
+      metrics,
+      log,
+      {
+        flushIntervalMs: config.usageFlushMs,
+        maxBufferedLogs: config.usageMaxBufferedLogs,
+      },
+    );
   const ctx: ServiceContext = {
     storage,
     cache: new MemoryVerificationCache({
