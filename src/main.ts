@@ -86,7 +86,10 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
   const usage =
     opts.usage ??
     new UsageBatcher(
-      createUsageWriter(storage, metrics, log, { rowsPerTransaction: config.usageRowsPerTransaction }),
+      createUsageWriter(storage, metrics, log, {
+        inThread: config.usageWriter === 'thread',
+        rowsPerTransaction: config.usageRowsPerTransaction,
+      }),
       limiter,
       metrics,
       log,

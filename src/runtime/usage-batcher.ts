@@ -21,7 +21,8 @@ export interface BatcherOptions {
 /**
  * Turns verifications into usage counters and log rows without a write per call: events are
  * kept in memory (encoded, usage-events.ts) and written at least every `flushIntervalMs`, and on
- * graceful shutdown, by a `UsageWriter` (usage-worker.ts). What an abrupt kill (SIGKILL, power loss) loses
+ * graceful shutdown, by a `UsageWriter`: a worker thread on SQLite, so the transaction does not
+ * hold the event loop; in process on PostgreSQL. What an abrupt kill (SIGKILL, power loss) loses
  * is bounded by one interval of events (and the batch being written); while storage is down,
  * counters keep aggregating and at most `maxBufferedLogs` log rows are kept (the rows of events
  * beyond that are dropped, their counters kept, and counted in `dropped`).

@@ -1,6 +1,7 @@
 /**
- * The contract between the usage batcher and what writes its batches (usage-worker.ts), and the
- * loop writers run. Imports no storage driver, so a worker thread can load it.
+ * The contract between the usage batcher and what writes its batches (usage-worker.ts), the loop
+ * both writers run, and the messages of the worker thread. Imports no storage driver: the worker
+ * thread loads this file too.
  */
 import { emptyBatch, isEmptyBatch, mergeCounters, type UsageBatch } from '../storage/usage-batch.js';
 import { EventDecoder, IsoClock, type EncodedEvents } from './usage-events.js';
@@ -11,7 +12,7 @@ import { EventDecoder, IsoClock, type EncodedEvents } from './usage-events.js';
  * rows were dropped (buffer full) and the credit uses drained from the limiter.
  */
 export interface FlushJob {
-  /** Unique per job. */
+  /** Unique per job; the worker thread records its progress under it (see usage-worker.ts). */
   token: string;
   batches: { events: EncodedEvents; from: number }[];
   /** Counters and credits only (no log rows); written in the job's first transaction. */
@@ -103,3 +104,26 @@ export function skipEvents(batches: readonly PendingBatch[], events: number): Pe
 /** Events in batches not yet written. */
 export const countEvents = (batches: readonly PendingBatch[]): number =>
   batches.reduce((n, b) => n + b.events.n - b.from, 0);
+
+/** The worker thread (usage-writer.worker.ts) writes its progress here, in each transaction. */
+export const PROGRESS_MARKER = 'usage_writer_progress';
+export const formatProgress = (token: string, p: JobProgress): string =>
+  `${token} ${p.extras ? 1 : 0} ${p.events}`;
+/** What the marker says was committed of the job `token` (nothing if it is about another job). */
+export function parseProgress(marker: string | undefined, token: string): JobProgress {
+  const [t, extras, events] = (marker ?? '').split(' ');
+  return t === token ? { extras: extras === '1', events: Number(events) || 0 } : { extras: false, events: 0 };
+}
+
+export interface WorkerOptions {
+  file: string;
+  /** `Storage.writeTurns` (shared memory). */
+  writeTurns: Int32Array | null;
+  rowsPerTransaction: number;
+}
+export type ToWorker = { type: 'job'; job: FlushJob } | { type: 'close' };
+export interface WorkerDone extends JobProgress {
+  type: 'done';
+  token: string;
+  error: { message: string; code: string | undefined } | null;
+}
