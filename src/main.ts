@@ -168,24 +168,31 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       ['webhook_delivery', () => webhooks.deliverDue()],
     ],
   });
+  // Once: a second call (a signal during a test's own close, say) waits for the first.
+  let closing: Promise<void> | undefined;
   return {
     app,
     services,
     storage,
     log,
     jobs,
-    async close() {
-      jobs.stop();
-      webhooks.stop();
-      await app.close();
-      // Flush after the server stopped taking requests, so the last verifications are written.
-      await ctx.usage.close();
-      await ctx.limiter.close();
-      await ctx.bus.close();
-      await redis?.close();
-      await storage.close();
+    close() {
+      closing ??= closeAll();
+      return closing;
     },
   };
+
+  async function closeAll(): Promise<void> {
+    jobs.stop();
+    webhooks.stop();
+    await app.close();
+    // Flush after the server stopped taking requests, so the last verifications are written.
+    await ctx.usage.close();
+    await ctx.limiter.close();
+    await ctx.bus.close();
+    await redis?.close();
+    await storage.close();
+  }
 }
 
 export async function isInitialized(storage: Storage): Promise<boolean> {
