@@ -8,6 +8,7 @@ import {
   countEvents,
   skipEvents,
   type FlushJob,
+  type JobResult,
   type PendingBatch,
   type UsageWriter,
 } from './usage-writer.js';
@@ -96,7 +97,12 @@ export class UsageBatcher implements UsageSink {
       extras: hasExtras ? extras : null,
     };
     const end = this.metrics.usageFlushDuration.startTimer();
-    const r = await this.writer.write(job);
+    // Writers report failures in their result; anything thrown is treated as nothing written.
+    const r: JobResult = await this.writer.write(job).catch((err: unknown) => ({
+      extras: false,
+      events: 0,
+      error: err instanceof Error ? err : new Error(String(err)),
+    }));
     end();
     // Only `pending` grew meanwhile: the queue is still the job's batches.
     this.queue = skipEvents(this.queue, r.events);

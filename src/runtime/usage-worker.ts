@@ -107,7 +107,13 @@ export class WorkerWriter implements UsageWriter {
         const r = await this.fallback.write(rest);
         return { ...add(done, r), ...(r.error !== undefined ? { error: r.error } : {}) };
       }
-      const out = await this.send(rest);
+      let out: Outcome;
+      try {
+        out = await this.send(rest);
+      } catch (err) {
+        // The thread could not be started (nothing sent): the rest stays with the batcher.
+        return { ...done, error: err instanceof Error ? err : new Error(String(err)) };
+      }
       if (out.type === 'done') {
         this.crashes = 0;
         const error =
