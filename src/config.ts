@@ -20,6 +20,10 @@ export interface Config {
   rateLimitOnRedisFailure: 'open' | 'closed';
   usageFlushMs: number;
   usageMaxBufferedLogs: number;
+  /** SQLite: usage batches are written by a worker thread (`worker`) or on the main thread (`thread`). */
+  usageWriter: 'worker' | 'thread';
+  /** Verification events per usage transaction (how long admin writes may wait for one on SQLite). */
+  usageRowsPerTransaction: number;
   logRetentionDays: number;
   /** How often background jobs (credit refills, log retention) run. */
   jobIntervalSeconds: number;
@@ -93,6 +97,10 @@ export function loadConfig(env: Env = process.env): Config {
       `KEYWARDEN_RATELIMIT_ON_REDIS_FAILURE must be "open" or "closed", got "${onFailure}"`,
     );
   }
+  const usageWriter = env.KEYWARDEN_USAGE_WRITER || 'worker';
+  if (usageWriter !== 'worker' && usageWriter !== 'thread') {
+    throw new ConfigError(`KEYWARDEN_USAGE_WRITER must be "worker" or "thread", got "${usageWriter}"`);
+  }
   const redisPrefix = env.KEYWARDEN_REDIS_PREFIX ?? 'kw:';
   if (!/^[A-Za-z0-9:_-]{0,64}$/.test(redisPrefix)) {
     throw new ConfigError(
@@ -117,6 +125,8 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: bool(env, 'KEYWARDEN_TRUST_PROXY', false),
     usageFlushMs: int(env, 'KEYWARDEN_USAGE_FLUSH_MS', 1000, 10, 3_600_000),
     usageMaxBufferedLogs: int(env, 'KEYWARDEN_USAGE_MAX_BUFFERED_LOGS', 200_000, 1, 100_000_000),
+    usageWriter,
+    usageRowsPerTransaction: int(env, 'KEYWARDEN_USAGE_ROWS_PER_TRANSACTION', 20_000, 100, 10_000_000),
     logRetentionDays: int(env, 'KEYWARDEN_LOG_RETENTION_DAYS', 30, 1, 3650),
     jobIntervalSeconds: int(env, 'KEYWARDEN_JOB_INTERVAL_SECONDS', 60, 1, 86_400),
     webhookRetryBaseMs: int(env, 'KEYWARDEN_WEBHOOK_RETRY_BASE_MS', 1000, 1, 3_600_000),

@@ -18,6 +18,7 @@ import { MemoryVerificationCache } from './runtime/memory/cache.js';
 import { MemoryLimiter } from './runtime/memory/limiter.js';
 import { connectRedis } from './runtime/redis/connect.js';
 import { UsageBatcher } from './runtime/usage-batcher.js';
+import { createUsageWriter } from './runtime/usage-worker.js';
 import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
@@ -84,10 +85,19 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
   const limiter = opts.limiter ?? redis?.limiter ?? local;
   const usage =
     opts.usage ??
-    new UsageBatcher(storage, limiter, metrics, log, {
-      flushIntervalMs: config.usageFlushMs,
-      maxBufferedLogs: config.usageMaxBufferedLogs,
-    });
+    new UsageBatcher(
+      createUsageWriter(storage, metrics, log, {
+        inThread: config.usageWriter === 'thread',
+        rowsPerTransaction: config.usageRowsPerTransaction,
+      }),
+      limiter,
+      metrics,
+      log,
+      {
+        flushIntervalMs: config.usageFlushMs,
+        maxBufferedLogs: config.usageMaxBufferedLogs,
+      },
+    );
   const ctx: ServiceContext = {
     storage,
     cache: new MemoryVerificationCache({
@@ -158,24 +168,31 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       ['webhook_delivery', () => webhooks.deliverDue()],
     ],
   });
+  // Once: a second call (a signal during a test's own close, say) waits for the first.
+  let closing: Promise<void> | undefined;
   return {
     app,
     services,
     storage,
     log,
     jobs,
-    async close() {
-      jobs.stop();
-      webhooks.stop();
-      await app.close();
-      // Flush after the server stopped taking requests, so the last verifications are written.
-      await ctx.usage.close();
-      await ctx.limiter.close();
-      await ctx.bus.close();
-      await redis?.close();
-      await storage.close();
+    close() {
+      closing ??= closeAll();
+      return closing;
     },
   };
+
+  async function closeAll(): Promise<void> {
+    jobs.stop();
+    webhooks.stop();
+    await app.close();
+    // Flush after the server stopped taking requests, so the last verifications are written.
+    await ctx.usage.close();
+    await ctx.limiter.close();
+    await ctx.bus.close();
+    await redis?.close();
+    await storage.close();
+  }
 }
 
 export async function isInitialized(storage: Storage): Promise<boolean> {

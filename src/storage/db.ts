@@ -2,8 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import { migrationProvider } from './migrations.js';
+import { configureSqlite } from './sqlite.js';
+import { SharedSqliteDialect } from './sqlite-driver.js';
+import { newWriteTurns } from './write-turns.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -20,6 +23,8 @@ export interface Storage {
    * single connection, so a statement run inside one of its transactions is part of it.
    */
   sqlite?: RawSqlite;
+  /** SQLite only: the server's and the usage writer's turns at the write lock (write-turns.ts). */
+  writeTurns?: Int32Array;
 }
 
 /** The slice of better-sqlite3 the raw path uses. */
@@ -27,6 +32,10 @@ export interface RawSqlite {
   prepare(sql: string): { run(...params: unknown[]): unknown; get(...params: unknown[]): unknown };
   /** False once closed: callers then go through Kysely, which reports the closed storage as before. */
   readonly open: boolean;
+  /** The database file (the usage writer's worker opens its own connection to it). */
+  readonly name: string;
+  /** True for `:memory:`, which no second connection can share. */
+  readonly memory: boolean;
 }
 
 export interface StorageOptions {
@@ -70,16 +79,10 @@ export function openStorage(opts: StorageOptions): Storage {
   mkdirSync(opts.dataDir, { recursive: true });
   const file = join(opts.dataDir, 'keywarden.db');
   const sqlite = new SQLite(file);
-  // WAL: readers never block the writer; NORMAL sync is durable across process crashes in WAL mode.
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
-  // 64 MiB of page cache (the default is 2 MiB): the verification log's indexes take a row each per
-  // verification at scattered positions (by key), and a miss costs a read from the OS cache.
-  sqlite.pragma('cache_size = -65536');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy(), sqlite };
+  configureSqlite(sqlite);
+  const writeTurns = newWriteTurns();
+  const db = new Kysely<Database>({ dialect: new SharedSqliteDialect({ database: sqlite }, writeTurns) });
+  return { db, dialect: 'sqlite', location: file, close: () => db.destroy(), sqlite, writeTurns };
 }
 
 /** Creates the PostgreSQL schema (if any) and applies pending migrations. */
@@ -120,6 +123,7 @@ const UNAVAILABLE_CODES = new Set([
   '08004',
   '08006',
   'SQLITE_BUSY',
+  'SQLITE_BUSY_SNAPSHOT',
 ]);
 
 /** True when storage could not be reached (as opposed to a query it refused): answer 503, retry later. */

@@ -1,22 +1,11 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { RawSqlite, Storage } from './db.js';
+import type { Storage } from './db.js';
 import type { Database, VerificationLogTable } from './schema.js';
+import { splitDaily, splitSeen, type UsageBatch } from './usage-batch.js';
+import { writeUsageRowsSqlite } from './usage-sqlite.js';
 
 type Db = Kysely<Database>;
 export type LogRow = Selectable<VerificationLogTable>;
-
-/** What one flush writes: aggregated in memory first, so the row count is bounded by keys, not calls. */
-export interface UsageBatch {
-  logs: VerificationLogTable[];
-  /** `${keyId}\0${day}\0${code}` → count */
-  daily: Map<string, number>;
-  /** `${keyId}\0${day}\0${kind}\0${value}` → count */
-  seen: Map<string, number>;
-  /** keyId → latest successful use (ISO) */
-  lastUsed: Map<string, string>;
-  /** keyId → credits used */
-  credits: Map<string, number>;
-}
 
 const CHUNK = 400;
 
@@ -26,41 +15,21 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
   return out;
 }
 
-const splitDaily = (k: string): { key_id: string; day: string; code: string } => {
-  const [key_id = '', day = '', code = ''] = k.split('\u0000');
-  return { key_id, day, code };
-};
-const splitSeen = (
-  k: string,
-): { key_id: string; day: string; kind: 'ip' | 'ua' | 'permission'; value: string } => {
-  const [key_id = '', day = '', kind = 'ip', value = ''] = k.split('\u0000');
-  return { key_id, day, kind: kind as 'ip' | 'ua' | 'permission', value };
-};
-
 /**
  * Writes a batch in one transaction. Counters use upserts that add (`n = n + excluded.n`) and the
  * credit balance a guarded subtraction that never goes below zero, so several nodes flushing at
- * once never lose or double a count.
+ * once never lose or double a count. On SQLite the rows go through prepared statements
+ * (usage-sqlite.ts, the same ones the usage writer's worker thread runs on its own connection).
  */
 export async function writeUsageBatch(storage: Storage, b: UsageBatch): Promise<void> {
   const raw = storage.sqlite;
   await storage.db.transaction().execute(async (trx) => {
-    if (raw !== undefined) writeRowsSqlite(statementsOf(raw), b);
+    if (raw !== undefined) writeUsageRowsSqlite(raw, b);
     else await writeRows(trx, b);
-    for (const [id, used] of b.credits) {
-      await trx
-        .updateTable('keys')
-        .set({
-          credits_remaining: sql<number>`case when credits_remaining >= ${used} then credits_remaining - ${used} else 0 end`,
-        })
-        .where('id', '=', id)
-        .where('credits_remaining', 'is not', null)
-        .execute();
-    }
   });
 }
 
-/** Log rows, counters and last-used times as multi-row statements (PostgreSQL). */
+/** Log rows, counters, last-used times and credits as multi-row statements (PostgreSQL). */
 async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
   for (const rows of chunks(b.logs)) await trx.insertInto('verification_log').values(rows).execute();
   const daily = [...b.daily].map(([k, n]) => ({ ...splitDaily(k), n }));
@@ -92,66 +61,16 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
       trx,
     );
   }
-}
-
-type Stmt = { run(...params: unknown[]): unknown };
-interface SqliteStatements {
-  log: Stmt;
-  daily: Stmt;
-  seen: Stmt;
-  lastUsed: Stmt;
-}
-const prepared = new WeakMap<RawSqlite, SqliteStatements>();
-
-function statementsOf(raw: RawSqlite): SqliteStatements {
-  let st = prepared.get(raw);
-  if (st === undefined) {
-    st = {
-      log: raw.prepare(`insert into verification_log
-        (id, at, key_id, key_start, environment, permissions, resource, code, ip, user_agent, latency_us)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      daily: raw.prepare(`insert into key_usage_daily (key_id, day, code, n) values (?, ?, ?, ?)
-        on conflict (key_id, day, code) do update set n = key_usage_daily.n + excluded.n`),
-      seen: raw.prepare(`insert into key_usage_seen (key_id, day, kind, value, n) values (?, ?, ?, ?, ?)
-        on conflict (key_id, day, kind, value) do update set n = key_usage_seen.n + excluded.n`),
-      lastUsed: raw.prepare(`update keys set last_used_at = ?
-        where id = ? and (last_used_at is null or last_used_at < ?)`),
-    };
-    prepared.set(raw, st);
+  for (const [id, used] of b.credits) {
+    await trx
+      .updateTable('keys')
+      .set({
+        credits_remaining: sql<number>`case when credits_remaining >= ${used} then credits_remaining - ${used} else 0 end`,
+      })
+      .where('id', '=', id)
+      .where('credits_remaining', 'is not', null)
+      .execute();
   }
-  return st;
-}
-
-/**
- * The same writes on SQLite as prepared statements run per row: with a log row per verification,
- * building and compiling 4,400-parameter statements cost as much as SQLite's own work. Runs
- * inside the caller's transaction (Kysely's SQLite dialect shares this one connection).
- */
-function writeRowsSqlite(st: SqliteStatements, b: UsageBatch): void {
-  for (const r of b.logs) {
-    st.log.run(
-      r.id,
-      r.at,
-      r.key_id,
-      r.key_start,
-      r.environment,
-      r.permissions,
-      r.resource,
-      r.code,
-      r.ip,
-      r.user_agent,
-      r.latency_us,
-    );
-  }
-  for (const [k, n] of b.daily) {
-    const d = splitDaily(k);
-    st.daily.run(d.key_id, d.day, d.code, n);
-  }
-  for (const [k, n] of b.seen) {
-    const x = splitSeen(k);
-    st.seen.run(x.key_id, x.day, x.kind, x.value, n);
-  }
-  for (const [id, at] of b.lastUsed) st.lastUsed.run(at, id, at);
 }
 
 export interface LogFilter {

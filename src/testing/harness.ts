@@ -9,6 +9,7 @@ import { loadConfig, type Config } from '../config.js';
 import type { Clock } from '../core/ports.js';
 import { REDACT_PATHS } from '../logger.js';
 import { createKeywarden, type CreateOptions, type Keywarden } from '../main.js';
+import { openStorage, type Storage } from '../storage/db.js';
 
 /**
  * Test support shared by the suites: every storage-touching suite loops over DIALECTS, so it runs
@@ -46,6 +47,8 @@ export interface TestServer {
   config: Config;
   /** Everything the server logged, as text (for secret-leak checks). */
   logs: () => string;
+  /** A second connection to the server's database (SQLite file or PostgreSQL schema); close it after use. */
+  openStorage(): Storage;
   close(): Promise<void>;
 }
 
@@ -77,10 +80,15 @@ export async function startServer(
     root,
     config,
     logs: () => captured,
+    openStorage: () =>
+      openStorage({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        schema: config.databaseSchema ?? schema,
+      }),
     async close() {
       await kw.close();
       if (schema !== undefined && pgUrl) {
-        const { openStorage } = await import('../storage/db.js');
         const s = openStorage({ databaseUrl: pgUrl, dataDir: dir });
         await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
         await s.close();

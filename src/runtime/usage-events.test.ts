@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { VerificationEvent } from '../core/ports.js';
+import { emptyBatch, splitDaily, splitSeen, type UsageBatch } from '../storage/usage-batch.js';
+import { EventColumns, EventDecoder, IsoClock, countEvent, sliceEvents } from './usage-events.js';
+import { runJob, skipEvents, type FlushJob, type JobProgress } from './usage-writer.js';
+
+const at = Date.parse('2026-06-01T23:59:59.999Z');
+const ev = (over: Partial<VerificationEvent> = {}): VerificationEvent => ({
+  at,
+  keyId: 'key_a',
+  keyStart: 'kw_prod_4fTq',
+  environment: 'production',
+  permissions: ['agents:invoke'],
+  resource: null,
+  code: 'VALID',
+  ip: '203.0.113.7',
+  userAgent: 'crm-bot/1.0',
+  latencyUs: 12.6,
+  ...over,
+});
+
+const decodeAll = (events: VerificationEvent[]): UsageBatch => {
+  const cols = new EventColumns(2);
+  for (const e of events) cols.push(e);
+  const b = emptyBatch();
+  const sealed = cols.seal();
+  new EventDecoder(sealed, new IsoClock()).decode(b, 0, sealed.n);
+  return b;
+};
+
+const counts = (m: Map<string, number>, split: (k: string) => object): object[] =>
+  [...m].map(([k, n]) => ({ ...split(k), n }));
+
+describe('usage events: encoded on the main thread, rows built where they are written', () => {
+  test('a row per event with every field as the log stores it', () => {
+    const long = 'x'.repeat(300);
+    const b = decodeAll([
+      ev(),
+      ev({
+        at: at + 1,
+        keyId: null,
+        keyStart: null,
+        environment: 'staging',
+        permissions: [],
+        code: 'MALFORMED',
+        ip: null,
+        userAgent: null,
+        latencyUs: 0.4,
+      }),
+      ev({
+        at: at + 2,
+        permissions: ['a:b', 'c:d:e'],
+        resource: 'r1',
+        userAgent: long,
+        code: 'IP_NOT_ALLOWED',
+      }),
+    ]);
+    assert.equal(b.logs.length, 3);
+    const [first, second, third] = b.logs;
+    assert.match(first?.id ?? '', /^vl_[0-9A-Za-z]{19}$/);
+    assert.deepEqual(
+      { ...first, id: '' },
+      {
+        id: '',
+        at: '2026-06-01T23:59:59.999Z',
+        key_id: 'key_a',
+        key_start: 'kw_prod_4fTq',
+        environment: 'production',
+        permissions: 'agents:invoke',
+        resource: null,
+        code: 'VALID',
+        ip: '203.0.113.7',
+        user_agent: 'crm-bot/1.0',
+        latency_us: 13,
+      },
+    );
+    assert.deepEqual(
+      { ...second, id: '' },
+      {
+        id: '',
+        at: '2026-06-02T00:00:00.000Z',
+        key_id: null,
+        key_start: null,
+        environment: 'staging',
+        permissions: null,
+        resource: null,
+        code: 'MALFORMED',
+        ip: null,
+        user_agent: null,
+        latency_us: 0,
+      },
+    );
+    assert.equal(third?.permissions, 'a:b,c:d:e');
+    assert.equal(third?.resource, 'r1');
+    assert.equal(third?.user_agent, 'x'.repeat(256), 'user agents are kept to 256 characters');
+    assert.ok(
+      (first?.id ?? '') < (second?.id ?? '') && (second?.id ?? '') < (third?.id ?? ''),
+      'ids in time order',
+    );
+  });
+
+  test('counters per key, day and outcome; seen values; last use and permissions of valid calls only', () => {
+    const b = decodeAll([
+      ev({ resource: 'agt_7', ip: '10.0.0.1' }),
+      ev({ at: at + 1, resource: 'agt_7', ip: '10.0.0.2', permissions: ['agents:invoke', 'logs:read:l1'] }),
+      ev({ at: at + 2, code: 'INSUFFICIENT_PERMISSIONS', permissions: ['billing:charge'] }),
+      ev({ keyId: null, code: 'NOT_FOUND' }),
+    ]);
+    assert.deepEqual(counts(b.daily, splitDaily), [
+      { key_id: 'key_a', day: '2026-06-01', code: 'VALID', n: 1 },
+      { key_id: 'key_a', day: '2026-06-02', code: 'VALID', n: 1 },
+      { key_id: 'key_a', day: '2026-06-02', code: 'INSUFFICIENT_PERMISSIONS', n: 1 },
+    ]);
+    assert.deepEqual(
+      counts(b.seen, splitSeen).filter((x) => (x as { kind: string }).kind === 'permission'),
+      [
+        { key_id: 'key_a', day: '2026-06-01', kind: 'permission', value: 'agents:invoke:agt_7', n: 1 },
+        { key_id: 'key_a', day: '2026-06-02', kind: 'permission', value: 'agents:invoke:agt_7', n: 1 },
+        // A grant narrowed already is not narrowed again.
+        { key_id: 'key_a', day: '2026-06-02', kind: 'permission', value: 'logs:read:l1', n: 1 },
+      ],
+    );
+    assert.equal(b.seen.size, 3 + 3 + 2, 'permissions, IPs (3 day-IP pairs), user agents (2 days)');
+    assert.deepEqual([...b.lastUsed], [['key_a', '2026-06-02T00:00:00.000Z']]);
+    assert.equal(b.logs.length, 4);
+  });
+
+  test('the counters of an event without a log row (buffer full) are the same as with one', () => {
+    const events = [ev({ resource: 'agt_7' }), ev({ code: 'RATE_LIMITED', userAgent: 'u'.repeat(300) })];
+    const decoded = decodeAll(events);
+    const counted = emptyBatch();
+    const clock = new IsoClock();
+    for (const e of events) countEvent(counted, e, clock);
+    assert.deepEqual([...counted.daily], [...decoded.daily]);
+    assert.deepEqual([...counted.seen], [...decoded.seen]);
+    assert.deepEqual([...counted.lastUsed], [...decoded.lastUsed]);
+  });
+
+  test('strings are kept once per batch; a slice is a compact copy of the events left', () => {
+    const cols = new EventColumns(1);
+    for (let i = 0; i < 1000; i++) cols.push(ev({ at: at + i, keyId: `key_${i % 10}` }));
+    const sealed = cols.seal();
+    assert.equal(sealed.n, 1000);
+    // 10 key ids, the start, the permission, the ip, the user agent, the code, the environment.
+    assert.equal(sealed.strings.length, 16);
+    const rest = sliceEvents(sealed, 990);
+    assert.equal(rest.n, 10);
+    const b = emptyBatch();
+    new EventDecoder(rest, new IsoClock()).decode(b, 0, rest.n);
+    assert.deepEqual(
+      b.logs.map((r) => r.key_id),
+      Array.from({ length: 10 }, (_, i) => `key_${i}`),
+    );
+  });
+
+  test('a job runs as transactions of bounded size, extras in the first, and stops at a failure', async () => {
+    const cols = new EventColumns();
+    for (let i = 0; i < 25; i++) cols.push(ev({ at: at + i }));
+    const events = cols.seal();
+    const extras = emptyBatch();
+    extras.credits.set('key_a', 3);
+    const job: FlushJob = { token: 't', batches: [{ events, from: 5 }], extras };
+    const seen: { rows: number; credits: number; done: JobProgress }[] = [];
+    const ok = await runJob(
+      job,
+      (b, done) => {
+        seen.push({ rows: b.logs.length, credits: b.credits.size, done });
+      },
+      8,
+    );
+    assert.deepEqual(ok, { extras: true, events: 20 });
+    assert.deepEqual(
+      seen.map((s) => [s.rows, s.credits, s.done.events]),
+      [
+        [8, 1, 8],
+        [8, 0, 16],
+        [4, 0, 20],
+      ],
+    );
+    let calls = 0;
+    const failed = await runJob(
+      job,
+      () => {
+        if (++calls === 2) throw new Error('database is locked');
+      },
+      8,
+    );
+    assert.equal(failed.error?.message, 'database is locked');
+    assert.deepEqual({ ...failed, error: undefined }, { extras: true, events: 8, error: undefined });
+    const left = skipEvents(job.batches, failed.events);
+    assert.deepEqual(
+      left.map((b) => b.from),
+      [13],
+    );
+  });
+});

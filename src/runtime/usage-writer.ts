@@ -1,0 +1,129 @@
+/**
+ * The contract between the usage batcher and what writes its batches (usage-worker.ts), the loop
+ * both writers run, and the messages of the worker thread. Imports no storage driver: the worker
+ * thread loads this file too.
+ */
+import { emptyBatch, isEmptyBatch, mergeCounters, type UsageBatch } from '../storage/usage-batch.js';
+import { EventDecoder, IsoClock, type EncodedEvents } from './usage-events.js';
+
+/**
+ * What one flush hands to the writer: the events not yet written, oldest first (a batch that
+ * failed before is resent from where it stopped), and the extras: counters of events whose log
+ * rows were dropped (buffer full) and the credit uses drained from the limiter.
+ */
+export interface FlushJob {
+  /** Unique per job; the worker thread records its progress under it (see usage-worker.ts). */
+  token: string;
+  batches: { events: EncodedEvents; from: number }[];
+  /** Counters and credits only (no log rows); written in the job's first transaction. */
+  extras: UsageBatch | null;
+}
+
+/** How much of a job is committed: the extras or not, and the first `events` events, in order. */
+export interface JobProgress {
+  extras: boolean;
+  events: number;
+}
+
+/** A job's outcome: what was committed, and the error that stopped the rest (kept for a retry). */
+export interface JobResult extends JobProgress {
+  error?: Error;
+}
+
+/**
+ * Writes flush jobs. Jobs never overlap (the batcher waits for each), and `write` resolves with
+ * exactly what was committed, never rejects.
+ */
+export interface UsageWriter {
+  write(job: FlushJob): Promise<JobResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs a job as transactions of at most `rowsPerTransaction` events: builds each one's log rows and
+ * counters (`EventDecoder`) and hands it to `commit`, with the progress it completes. Stops at the
+ * first failure and reports what was committed before it.
+ *
+ * The size (`KEYWARDEN_USAGE_ROWS_PER_TRANSACTION`) is a trade-off. A transaction holds SQLite's
+ * write lock, and an admin write waits for the one in progress (asynchronously, see
+ * storage/write-turns.ts); smaller ones cost more per row, as each commit writes every index page
+ * it touched and the log's key index is touched at scattered places (bench/README.md has the
+ * figures). Each transaction carries its own rows' counters, so what is committed is always
+ * consistent, and a failure stops at a transaction boundary.
+ */
+export async function runJob(
+  job: FlushJob,
+  commit: (b: UsageBatch, done: JobProgress) => void | Promise<void>,
+  rowsPerTransaction: number,
+): Promise<JobResult> {
+  let done: JobProgress = { extras: job.extras === null || isEmptyBatch(job.extras), events: 0 };
+  const clock = new IsoClock();
+  try {
+    for (const { events, from } of job.batches) {
+      const decoder = new EventDecoder(events, clock);
+      for (let i = from; i < events.n; i += rowsPerTransaction) {
+        const to = Math.min(events.n, i + rowsPerTransaction);
+        const b = emptyBatch();
+        if (!done.extras && job.extras !== null) mergeCounters(b, job.extras);
+        decoder.decode(b, i, to);
+        const next = { extras: true, events: done.events + (to - i) };
+        await commit(b, next);
+        done = next;
+      }
+    }
+    if (!done.extras && job.extras !== null) {
+      const b = emptyBatch();
+      mergeCounters(b, job.extras);
+      const next = { extras: true, events: done.events };
+      await commit(b, next);
+      done = next;
+    }
+    return done;
+  } catch (err) {
+    return { ...done, error: err instanceof Error ? err : new Error(String(err)) };
+  }
+}
+
+export type PendingBatch = FlushJob['batches'][number];
+
+/** The batches left once the first `events` of them are written (the entries are new objects). */
+export function skipEvents(batches: readonly PendingBatch[], events: number): PendingBatch[] {
+  const out: PendingBatch[] = [];
+  let skip = events;
+  for (const b of batches) {
+    const left = b.events.n - b.from;
+    if (skip >= left) skip -= left;
+    else {
+      out.push({ events: b.events, from: b.from + skip });
+      skip = 0;
+    }
+  }
+  return out;
+}
+
+/** Events in batches not yet written. */
+export const countEvents = (batches: readonly PendingBatch[]): number =>
+  batches.reduce((n, b) => n + b.events.n - b.from, 0);
+
+/** The worker thread (usage-writer.worker.ts) writes its progress here, in each transaction. */
+export const PROGRESS_MARKER = 'usage_writer_progress';
+export const formatProgress = (token: string, p: JobProgress): string =>
+  `${token} ${p.extras ? 1 : 0} ${p.events}`;
+/** What the marker says was committed of the job `token` (nothing if it is about another job). */
+export function parseProgress(marker: string | undefined, token: string): JobProgress {
+  const [t, extras, events] = (marker ?? '').split(' ');
+  return t === token ? { extras: extras === '1', events: Number(events) || 0 } : { extras: false, events: 0 };
+}
+
+export interface WorkerOptions {
+  file: string;
+  /** `Storage.writeTurns` (shared memory). */
+  writeTurns: Int32Array | null;
+  rowsPerTransaction: number;
+}
+export type ToWorker = { type: 'job'; job: FlushJob } | { type: 'close' };
+export interface WorkerDone extends JobProgress {
+  type: 'done';
+  token: string;
+  error: { message: string; code: string | undefined } | null;
+}

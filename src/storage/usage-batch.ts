@@ -1,0 +1,64 @@
+import type { VerificationLogTable } from './schema.js';
+
+/**
+ * What one usage transaction writes: log rows, and counters aggregated in memory first so their
+ * row count is bounded by keys, not calls. Plain data with no imports beyond types: it is built in
+ * the usage writer's worker thread as well as on the main thread.
+ */
+export interface UsageBatch {
+  logs: VerificationLogTable[];
+  /** `dailyKey(keyId, day, code)` → count */
+  daily: Map<string, number>;
+  /** `seenKey(keyId, day, kind, value)` → count */
+  seen: Map<string, number>;
+  /** keyId → latest successful use (ISO) */
+  lastUsed: Map<string, string>;
+  /** keyId → credits used */
+  credits: Map<string, number>;
+}
+
+export type SeenKind = 'ip' | 'ua' | 'permission';
+
+export const emptyBatch = (): UsageBatch => ({
+  logs: [],
+  daily: new Map(),
+  seen: new Map(),
+  lastUsed: new Map(),
+  credits: new Map(),
+});
+
+export const dailyKey = (keyId: string, day: string, code: string): string =>
+  `${keyId}\u0000${day}\u0000${code}`;
+export const seenKey = (keyId: string, day: string, kind: SeenKind, value: string): string =>
+  `${keyId}\u0000${day}\u0000${kind}\u0000${value}`;
+
+export const splitDaily = (k: string): { key_id: string; day: string; code: string } => {
+  const [key_id = '', day = '', code = ''] = k.split('\u0000');
+  return { key_id, day, code };
+};
+export const splitSeen = (k: string): { key_id: string; day: string; kind: SeenKind; value: string } => {
+  const [key_id = '', day = '', kind = 'ip', value = ''] = k.split('\u0000');
+  return { key_id, day, kind: kind as SeenKind, value };
+};
+
+export const addCount = (m: Map<string, number>, k: string, n = 1): void => {
+  m.set(k, (m.get(k) ?? 0) + n);
+};
+
+/** Adds `from`'s counters, last-used times and credit uses into `into` (log rows are not moved). */
+export function mergeCounters(into: UsageBatch, from: UsageBatch): void {
+  for (const [k, n] of from.daily) addCount(into.daily, k, n);
+  for (const [k, n] of from.seen) addCount(into.seen, k, n);
+  for (const [k, n] of from.credits) addCount(into.credits, k, n);
+  for (const [k, at] of from.lastUsed) {
+    const p = into.lastUsed.get(k);
+    if (p === undefined || p < at) into.lastUsed.set(k, at);
+  }
+}
+
+export const isEmptyBatch = (b: UsageBatch): boolean =>
+  b.logs.length === 0 &&
+  b.daily.size === 0 &&
+  b.seen.size === 0 &&
+  b.lastUsed.size === 0 &&
+  b.credits.size === 0;
