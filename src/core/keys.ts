@@ -203,3 +203,34 @@ export function createHasher(pepper?: string): KeyHasher {
   // One-shot hash (Node ≥ 20.12): no Hash object per call, about twice as fast for a key's size.
   return (key) => hash('sha256', key, 'base64url');
 }
+
+/**
+ * The same digest as the hasher's, as 32 one-byte characters (`'binary'`, i.e. latin1): what the
+ * verification cache is keyed by. No base64 encoding on the hot path, and each character is one
+ * byte of the digest, read in place. `hashOfDigest` turns it into the stored form on a miss.
+ */
+export type KeyDigester = (key: string) => string;
+
+export function createDigester(pepper?: string): KeyDigester {
+  if (pepper !== undefined && pepper !== '') {
+    return (key) => createHmac('sha256', pepper).update(key).digest('binary');
+  }
+  return (key) => hash('sha256', key, 'binary');
+}
+
+/** The hasher's (stored) form of a digester's digest. */
+export function hashOfDigest(digest: string): string {
+  return Buffer.from(digest, 'latin1').toString('base64url');
+}
+
+/**
+ * The digest a stored hash encodes, or undefined if it is not the base64url of 32 bytes (no
+ * hasher makes such a hash, so no cache entry can have it).
+ */
+export function digestOfHash(hash: string): string | undefined {
+  if (hash.length !== 43) return undefined;
+  const bytes = Buffer.from(hash, 'base64url');
+  // Buffer.from skips characters outside the alphabet: a round trip proves the text was canonical.
+  if (bytes.length !== 32 || bytes.toString('base64url') !== hash) return undefined;
+  return bytes.toString('latin1');
+}

@@ -1,5 +1,5 @@
 import { KeywardenError } from '../core/errors.js';
-import { parseKey } from '../core/keys.js';
+import { hashOfDigest, parseKey } from '../core/keys.js';
 import { isStorageUnavailable } from '../storage/db.js';
 import { UNKNOWN, type CacheValue, type LimitOutcome } from '../core/ports.js';
 import {
@@ -46,22 +46,29 @@ export class Verifier {
     if (parsed === null || parsed.kind === 'admin') {
       return this.finish({ valid: false, code: 'MALFORMED' }, null, input, scope, t0);
     }
-    const hash = ctx.hasher(input.key);
-    const v = ctx.cache.get(hash);
+    // The raw digest (no base64): the cache is keyed by its bytes; the stored hash is only
+    // needed on a miss.
+    const digest = ctx.digester(input.key);
+    // One clock read for the entry's TTL and staleness and the decision (a synchronous answer
+    // is decided within microseconds of it).
+    const now = ctx.clock.now();
+    const v = ctx.cache.lookup(digest, now);
     if (v === undefined) {
       ctx.metrics.cache.miss.inc();
-      return this.load(hash).then((loaded) => this.decideFor(loaded, input, scope, t0));
+      return this.load(hashOfDigest(digest)).then((loaded) =>
+        this.decideFor(loaded, input, scope, t0, ctx.clock.now()),
+      );
     }
-    if (v !== UNKNOWN && !ctx.bus.connected && ctx.clock.now() - v.loadedAtMs > STALE_WHEN_DISCONNECTED_MS) {
+    if (v !== UNKNOWN && !ctx.bus.connected && now - v.loadedAtMs > STALE_WHEN_DISCONNECTED_MS) {
       // Invalidations from other nodes may be missed: re-read, but keep answering from the
       // entry if storage is down too (cached keys keep verifying through a database outage).
       ctx.metrics.cache.stale.inc();
-      return this.load(hash)
+      return this.load(hashOfDigest(digest))
         .catch(() => v)
-        .then((loaded) => this.decideFor(loaded, input, scope, t0));
+        .then((loaded) => this.decideFor(loaded, input, scope, t0, ctx.clock.now()));
     }
     (v === UNKNOWN ? ctx.metrics.cache.negative : ctx.metrics.cache.hit).inc();
-    return this.decideFor(v, input, scope, t0);
+    return this.decideFor(v, input, scope, t0, now);
   }
 
   private decideFor(
@@ -69,10 +76,10 @@ export class Verifier {
     input: VerifyInput,
     scope: VerifyScope,
     t0: number,
+    now: number,
   ): VerifyResult | Promise<VerifyResult> {
     const ctx = this.ctx;
     const found = v !== UNKNOWN && (scope.team === null || v.owner.team === scope.team) ? v : null;
-    const now = ctx.clock.now();
     const result = resultOf(found, decide(found, input, now));
     if (result.code !== 'VALID' || found === null) return this.finish(result, found, input, scope, t0);
     const r = found;
