@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { KeywardenError } from './core/errors.js';
-import { createHasher } from './core/keys.js';
+import { createDigester, createHasher } from './core/keys.js';
 import {
   localBus,
   systemClock,
@@ -109,6 +109,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     bus: opts.bus ?? redis?.bus ?? localBus,
     clock,
     hasher: createHasher(config.pepper),
+    digester: createDigester(config.pepper),
     prefix: config.keyPrefix,
     usage,
     limiter,

@@ -112,3 +112,18 @@ test("parseKey's in-place CRC-32 agrees with zlib's for every prefix length, env
   }
   assert.equal(accepted, 3000);
 });
+
+test('parseKey checks every body character whatever the body length (four at a time, then the rest)', () => {
+  for (let extra = 0; extra <= 90; extra += 1) {
+    const head = `kw_dev_${randomBase62(BODY_LENGTH + extra)}`;
+    const key = head + checksum(head);
+    assert.notEqual(parseKey(key, 'kw'), null, key);
+    // A character outside base62 (ASCII or not) anywhere after the environment is refused, even
+    // where its low byte is a base62 character ('ŧ' is U+0167: low byte 'g').
+    for (const bad of ['-', 'ŧ']) {
+      for (let i = 'kw_dev_'.length; i < key.length; i += 1 + (extra % 5)) {
+        assert.equal(parseKey(key.slice(0, i) + bad + key.slice(i + 1), 'kw'), null, `${bad} at ${i}`);
+      }
+    }
+  }
+});

@@ -24,23 +24,50 @@ export const CHECKSUM_LENGTH = 6;
 export const MAX_KEY_LENGTH = 512;
 export const PREFIX_PATTERN = /^[a-z0-9]{1,10}$/;
 
-const IS_BASE62 = new Uint8Array(128);
-for (const c of BASE62) IS_BASE62[c.charCodeAt(0)] = 1;
-const BASE62_CODES = Uint8Array.from(BASE62, (c) => c.charCodeAt(0));
+/** Each ASCII character's base62 digit value, -1 for characters outside the alphabet. */
+const BASE62_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE62.length; i++) BASE62_VALUE[BASE62.charCodeAt(i)] = i;
 
-/** CRC-32 (IEEE, zlib's) lookup table, for checking keys without encoding them to a buffer. */
-const CRC_TABLE = new Int32Array(256);
+/**
+ * CRC-32 (IEEE, zlib's) lookup tables for slicing by 4: table k (at k × 256) advances the CRC
+ * by a byte followed by k zero bytes, so four characters cost four independent lookups instead
+ * of a chain of four dependent ones. Keys are checked without encoding them to a buffer.
+ */
+const CRC_TABLES = new Int32Array(4 * 256);
 for (let n = 0; n < 256; n++) {
   let c = n;
   for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  CRC_TABLE[n] = c;
+  CRC_TABLES[n] = c;
+}
+for (let n = 0; n < 3 * 256; n++) {
+  const c = CRC_TABLES[n] ?? 0;
+  CRC_TABLES[n + 256] = (c >>> 8) ^ (CRC_TABLES[c & 0xff] ?? 0);
 }
 
-/** CRC-32 of `s[0, end)`, equal to zlib's for ASCII text (the only text parseKey checksums). */
-function crc32Ascii(s: string, end: number): number {
-  let c = -1;
-  for (let i = 0; i < end; i++) c = (CRC_TABLE[(c ^ s.charCodeAt(i)) & 0xff] ?? 0) ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
+/** The CRC-32 register after the characters `s[from, to)` (equal to zlib's for ASCII text). */
+function crcBytes(c: number, s: string, from: number, to: number): number {
+  for (let i = from; i < to; i++) c = (CRC_TABLES[(c ^ s.charCodeAt(i)) & 0xff] ?? 0) ^ (c >>> 8);
+  return c;
+}
+
+const KINDS: readonly (Environment | 'admin')[] = ['production', 'staging', 'development', 'admin'];
+const KIND_CODES: readonly KeyEnvCode[] = ['prod', 'stg', 'dev', 'adm'];
+/**
+ * The CRC register after `<prefix>_<env>_` for each environment code (in KINDS' order), for the
+ * last prefix asked about: a deployment has one, so parseKey checksums only the body.
+ */
+let headPrefix: string | undefined;
+const HEAD_CRC = new Int32Array(KIND_CODES.length);
+
+function headCrc(prefix: string, kind: number): number {
+  if (prefix !== headPrefix) {
+    KIND_CODES.forEach((code, i) => {
+      const head = `${prefix}_${code}_`;
+      HEAD_CRC[i] = crcBytes(-1, head, 0, head.length);
+    });
+    headPrefix = prefix;
+  }
+  return HEAD_CRC[kind] ?? 0;
 }
 
 /** Uniform base62 string from the CSPRNG (rejection sampling: bytes ≥ 248 are discarded to avoid modulo bias). */
@@ -78,39 +105,74 @@ export interface ParsedKey {
  */
 export function parseKey(key: string, prefix: string): ParsedKey | null {
   const len = key.length;
-  if (len > MAX_KEY_LENGTH || len < prefix.length + 5 + BODY_LENGTH + CHECKSUM_LENGTH) return null;
-  if (!key.startsWith(prefix) || key.charCodeAt(prefix.length) !== 95 /* _ */) return null;
-  const envStart = prefix.length + 1;
-  const envEnd = key.indexOf('_', envStart);
-  if (envEnd < 0) return null;
-  const kind = envOf(key, envStart, envEnd);
-  if (kind === undefined) return null;
-  const restStart = envEnd + 1;
+  const at = prefix.length;
+  if (len > MAX_KEY_LENGTH || len < at + 5 + BODY_LENGTH + CHECKSUM_LENGTH) return null;
+  // Compared character by character: cheaper than startsWith/indexOf calls for a few characters.
+  for (let i = 0; i < at; i++) if (key.charCodeAt(i) !== prefix.charCodeAt(i)) return null;
+  if (key.charCodeAt(at) !== 95 /* _ */) return null;
+  const kind = kindAt(key, at + 1);
+  if (kind < 0) return null;
+  const restStart = at + (kind === 0 ? 6 : 5);
   if (len - restStart < BODY_LENGTH + CHECKSUM_LENGTH) return null;
-  for (let i = restStart; i < len; i++) {
-    const c = key.charCodeAt(i);
-    if (c >= 128 || IS_BASE62[c] === 0) return null;
-  }
-  // The checksummed part is ASCII (prefix, env code, base62 body): its CRC is computed in place and
-  // compared digit by digit, so rejecting a mistyped key allocates nothing.
+  // The head was compared above, so its CRC is the prefix's and environment's (computed once).
+  // Body and checksum must be base62; the body's CRC is computed in place, four characters at a
+  // time, and the checksum's digits are read as a number: rejecting a mistyped key allocates nothing.
   const cut = len - CHECKSUM_LENGTH;
-  let n = crc32Ascii(key, cut);
-  for (let i = len - 1; i >= cut; i--) {
-    if (key.charCodeAt(i) !== BASE62_CODES[n % 62]) return null;
-    n = Math.floor(n / 62);
+  let c = headCrc(prefix, kind);
+  let i = restStart;
+  for (; i + 4 <= cut; i += 4) {
+    const a = key.charCodeAt(i);
+    const b = key.charCodeAt(i + 1);
+    const d = key.charCodeAt(i + 2);
+    const e = key.charCodeAt(i + 3);
+    if ((a | b | d | e) >= 128) return null;
+    if (
+      (BASE62_VALUE[a] ?? -1) < 0 ||
+      (BASE62_VALUE[b] ?? -1) < 0 ||
+      (BASE62_VALUE[d] ?? -1) < 0 ||
+      (BASE62_VALUE[e] ?? -1) < 0
+    ) {
+      return null;
+    }
+    c ^= a | (b << 8) | (d << 16) | (e << 24);
+    c =
+      (CRC_TABLES[768 + (c & 0xff)] ?? 0) ^
+      (CRC_TABLES[512 + ((c >>> 8) & 0xff)] ?? 0) ^
+      (CRC_TABLES[256 + ((c >>> 16) & 0xff)] ?? 0) ^
+      (CRC_TABLES[c >>> 24] ?? 0);
   }
-  return { prefix, kind };
+  for (; i < cut; i++) {
+    const a = key.charCodeAt(i);
+    if (a >= 128 || (BASE62_VALUE[a] ?? -1) < 0) return null;
+    c = (CRC_TABLES[(c ^ a) & 0xff] ?? 0) ^ (c >>> 8);
+  }
+  // Six base62 digits encode any CRC-32 (62^6 > 2^32) in exactly one way.
+  let sum = 0;
+  for (let j = cut; j < len; j++) {
+    const a = key.charCodeAt(j);
+    const digit = a < 128 ? (BASE62_VALUE[a] ?? -1) : -1;
+    if (digit < 0) return null;
+    sum = sum * 62 + digit;
+  }
+  if (sum !== (c ^ -1) >>> 0) return null;
+  return { prefix, kind: KINDS[kind] ?? 'admin' };
 }
 
-/** The environment code between `start` and `end`, compared in place (no substring). */
-function envOf(key: string, start: number, end: number): Environment | 'admin' | undefined {
-  const len = end - start;
-  if (len === 4) return key.startsWith('prod', start) ? 'production' : undefined;
-  if (len !== 3) return undefined;
-  if (key.startsWith('dev', start)) return 'development';
-  if (key.startsWith('stg', start)) return 'staging';
-  if (key.startsWith('adm', start)) return 'admin';
-  return undefined;
+/**
+ * The environment code at `i` followed by `_`, as an index into KINDS (prod, stg, dev, adm), or -1.
+ * `prod_` is five characters, the others four.
+ */
+function kindAt(key: string, i: number): number {
+  const a = key.charCodeAt(i);
+  const b = key.charCodeAt(i + 1);
+  const c = key.charCodeAt(i + 2);
+  const d = key.charCodeAt(i + 3);
+  if (a === 112 && b === 114 && c === 111 && d === 100) return key.charCodeAt(i + 4) === 95 ? 0 : -1;
+  if (d !== 95) return -1;
+  if (a === 115 && b === 116 && c === 103) return 1; // stg
+  if (a === 100 && b === 101 && c === 118) return 2; // dev
+  if (a === 97 && b === 100 && c === 109) return 3; // adm
+  return -1;
 }
 
 export function generateKey(prefix: string, env: KeyEnvCode): string {
@@ -140,4 +202,35 @@ export function createHasher(pepper?: string): KeyHasher {
   }
   // One-shot hash (Node ≥ 20.12): no Hash object per call, about twice as fast for a key's size.
   return (key) => hash('sha256', key, 'base64url');
+}
+
+/**
+ * The same digest as the hasher's, as 32 one-byte characters (`'binary'`, i.e. latin1): what the
+ * verification cache is keyed by. No base64 encoding on the hot path, and each character is one
+ * byte of the digest, read in place. `hashOfDigest` turns it into the stored form on a miss.
+ */
+export type KeyDigester = (key: string) => string;
+
+export function createDigester(pepper?: string): KeyDigester {
+  if (pepper !== undefined && pepper !== '') {
+    return (key) => createHmac('sha256', pepper).update(key).digest('binary');
+  }
+  return (key) => hash('sha256', key, 'binary');
+}
+
+/** The hasher's (stored) form of a digester's digest. */
+export function hashOfDigest(digest: string): string {
+  return Buffer.from(digest, 'latin1').toString('base64url');
+}
+
+/**
+ * The digest a stored hash encodes, or undefined if it is not the base64url of 32 bytes (no
+ * hasher makes such a hash, so no cache entry can have it).
+ */
+export function digestOfHash(hash: string): string | undefined {
+  if (hash.length !== 43) return undefined;
+  const bytes = Buffer.from(hash, 'base64url');
+  // Buffer.from skips characters outside the alphabet: a round trip proves the text was canonical.
+  if (bytes.length !== 32 || bytes.toString('base64url') !== hash) return undefined;
+  return bytes.toString('latin1');
 }

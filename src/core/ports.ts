@@ -18,6 +18,12 @@ export const UNKNOWN = Symbol('unknown-key');
 export type CacheValue = ResolvedSecret | typeof UNKNOWN;
 
 export interface VerificationCache {
+  /**
+   * The verifier's lookup, by the key's digest (a KeyDigester's output, not the stored base64url
+   * hash: no encoding on the hot path). `nowMs` is the service clock's, read once by the caller.
+   */
+  lookup(digest: string, nowMs: number): CacheValue | undefined;
+  /** By the stored (base64url) hash. */
   get(hash: string): CacheValue | undefined;
   set(hash: string, value: CacheValue): void;
   /** Drops every entry of a key (all its secrets). Synchronous: done before the admin call returns. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { KeyHasher } from '../core/keys.js';
+import type { KeyDigester, KeyHasher } from '../core/keys.js';
 import type {
   Clock,
   EventSink,
@@ -18,6 +18,8 @@ export interface ServiceContext {
   bus: InvalidationBus;
   clock: Clock;
   hasher: KeyHasher;
+  /** The hasher's digest as raw bytes (one-byte characters): what the verification cache is keyed by. */
+  digester: KeyDigester;
   prefix: string;
   usage: UsageSink;
   limiter: Limiter;

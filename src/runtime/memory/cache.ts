@@ -1,9 +1,10 @@
-import { LRUCache } from 'lru-cache';
+import { digestOfHash } from '../../core/keys.js';
 import { UNKNOWN, type CacheValue, type VerificationCache } from '../../core/ports.js';
 import type { ResolvedSecret } from '../../core/verify.js';
+import { DigestIndex } from './digest-index.js';
 
 export interface MemoryCacheOptions {
-  /** Most entries kept (positive and negative together). */
+  /** Most key entries kept (unknown hashes are kept apart, up to a tenth of this, at least 1,000). */
   max: number;
   /** Safety net only: invalidation is explicit; the TTL bounds the damage of a missed message. */
   ttlMs: number;
@@ -13,91 +14,144 @@ export interface MemoryCacheOptions {
 }
 
 /**
- * Bounded LRU keyed by secret hash, with an index keyId → hashes so that a change to a key
- * drops all of its secrets at once. The index is kept in step by lru-cache's dispose hook.
+ * Bounded cache of verification entries keyed by the key's digest (see DigestIndex: typed arrays,
+ * CLOCK eviction), with an index keyId → entries so that a change to a key drops all of its
+ * secrets at once. Unknown digests live in a second, smaller index with its own TTL, so a flood
+ * of random keys cannot evict real ones.
  */
 export class MemoryVerificationCache implements VerificationCache {
-  private readonly lru: LRUCache<string, ResolvedSecret>;
-  /** Unknown hashes, in their own smaller LRU with its own TTL (a flood of random keys cannot evict real ones). */
-  private readonly unknown: LRUCache<string, true>;
-  /** keyId → its cached hash, or hashes while a rotation's grace window keeps two (no array per key). */
-  private readonly byKey = new Map<string, string | string[]>();
+  private readonly known: DigestIndex;
+  /** Entry number → its entry (numbers come from `known`). */
+  private entries: (ResolvedSecret | undefined)[] = [];
+  private readonly unknown: DigestIndex;
+  /** Entry number in `unknown` → when it was found unknown. */
+  private unknownAt: number[] = [];
+  /** keyId → its entry number, or numbers while a rotation's grace window keeps two (no array per key). */
+  private readonly byKey = new Map<string, number | number[]>();
   epoch = 0;
 
   constructor(private readonly opts: MemoryCacheOptions) {
-    // No lru-cache TTL on positive entries: its per-get clock reads cost more than the check
-    // below, which uses the load time the entry already carries.
-    this.lru = new LRUCache<string, ResolvedSecret>({
-      max: opts.max,
-      dispose: (value, hash) => {
-        this.unindex(value.id, hash);
-      },
-    });
-    this.unknown = new LRUCache<string, true>({
-      max: Math.max(1000, Math.floor(opts.max / 10)),
-      ttl: opts.negativeTtlMs,
-    });
+    this.known = new DigestIndex(opts.max);
+    this.unknown = new DigestIndex(Math.max(1000, Math.floor(opts.max / 10)));
   }
 
   get size(): number {
-    return this.lru.size + this.unknown.size;
+    return this.known.size + this.unknown.size;
+  }
+
+  lookup(digest: string, nowMs: number): CacheValue | undefined {
+    const e = this.known.find(digest);
+    if (e >= 0) {
+      const v = this.entries[e];
+      // The TTL is checked against the load time the entry carries (no clock read of its own).
+      if (v !== undefined && nowMs - v.loadedAtMs <= this.opts.ttlMs) return v;
+      this.drop(e);
+      return undefined;
+    }
+    const u = this.unknown.find(digest);
+    if (u < 0) return undefined;
+    if (nowMs - (this.unknownAt[u] ?? 0) <= this.opts.negativeTtlMs) return UNKNOWN;
+    this.unknown.remove(u);
+    return undefined;
   }
 
   get(hash: string): CacheValue | undefined {
-    const v = this.lru.get(hash);
-    if (v !== undefined) {
-      if ((this.opts.now ?? Date.now)() - v.loadedAtMs <= this.opts.ttlMs) return v;
-      this.lru.delete(hash);
-      return undefined;
-    }
-    return this.unknown.get(hash) === true ? UNKNOWN : undefined;
+    const d = digestOfHash(hash);
+    return d === undefined ? undefined : this.lookup(d, (this.opts.now ?? Date.now)());
   }
 
   set(hash: string, value: CacheValue): void {
+    const d = digestOfHash(hash);
+    // Every hasher makes the base64url of 32 bytes; anything else is a bug, not a key to cache.
+    if (d === undefined) throw new TypeError('not a key hash (base64url of a 32-byte digest)');
     if (value === UNKNOWN) {
-      this.unknown.set(hash, true);
+      let u = this.unknown.find(d);
+      if (u < 0) {
+        if (this.unknown.size >= this.unknown.capacity) this.unknown.evict();
+        u = this.unknown.insert(d);
+      }
+      this.unknownAt[u] = (this.opts.now ?? Date.now)();
       return;
     }
-    this.unknown.delete(hash);
-    this.lru.set(hash, value);
-    const id = value.id;
-    const had = this.byKey.get(id);
-    if (had === undefined) this.byKey.set(id, hash);
-    else if (typeof had === 'string') {
-      if (had !== hash) this.byKey.set(id, [had, hash]);
-    } else if (!had.includes(hash)) had.push(hash);
+    this.unknown.remove(this.unknown.peek(d));
+    let e = this.known.find(d);
+    if (e >= 0) {
+      const old = this.entries[e];
+      if (old !== undefined && old.id !== value.id) this.unindex(old.id, e);
+      this.entries[e] = value;
+      if (old?.id !== value.id) this.index(value.id, e);
+      return;
+    }
+    if (this.known.size >= this.known.capacity) {
+      const victim = this.known.evict();
+      this.forget(victim);
+    }
+    e = this.known.insert(d);
+    this.entries[e] = value;
+    this.index(value.id, e);
   }
 
   invalidateKey(keyId: string): void {
     this.epoch++;
     const had = this.byKey.get(keyId);
     if (had === undefined) return;
-    for (const hash of typeof had === 'string' ? [had] : [...had]) this.lru.delete(hash);
     this.byKey.delete(keyId);
+    for (const e of typeof had === 'number' ? [had] : had) {
+      this.known.remove(e);
+      this.entries[e] = undefined;
+    }
   }
 
   invalidateHash(hash: string): void {
     this.epoch++;
-    this.lru.delete(hash);
-    this.unknown.delete(hash);
+    const d = digestOfHash(hash);
+    if (d === undefined) return;
+    const e = this.known.peek(d);
+    if (e >= 0) this.drop(e);
+    this.unknown.remove(this.unknown.peek(d));
   }
 
   clear(): void {
     this.epoch++;
-    this.lru.clear();
+    this.known.clear();
     this.unknown.clear();
+    this.entries = [];
+    this.unknownAt = [];
     this.byKey.clear();
   }
 
-  private unindex(keyId: string, hash: string): void {
+  /** Removes entry `e` from the index, then forgets it. */
+  private drop(e: number): void {
+    this.known.remove(e);
+    this.forget(e);
+  }
+
+  /** Forgets what is kept for entry `e` (already out of the index). */
+  private forget(e: number): void {
+    const v = this.entries[e];
+    this.entries[e] = undefined;
+    if (v !== undefined) this.unindex(v.id, e);
+  }
+
+  private index(keyId: string, e: number): void {
+    const had = this.byKey.get(keyId);
+    if (had === undefined) this.byKey.set(keyId, e);
+    else if (typeof had === 'number') {
+      if (had !== e) this.byKey.set(keyId, [had, e]);
+    } else if (!had.includes(e)) had.push(e);
+  }
+
+  private unindex(keyId: string, e: number): void {
     const had = this.byKey.get(keyId);
     if (had === undefined) return;
-    if (typeof had === 'string') {
-      if (had === hash) this.byKey.delete(keyId);
+    if (typeof had === 'number') {
+      if (had === e) this.byKey.delete(keyId);
       return;
     }
-    const i = had.indexOf(hash);
+    const i = had.indexOf(e);
     if (i >= 0) had.splice(i, 1);
-    if (had.length === 0) this.byKey.delete(keyId);
+    const [only] = had;
+    if (only === undefined) this.byKey.delete(keyId);
+    else if (had.length === 1) this.byKey.set(keyId, only);
   }
 }
