@@ -101,6 +101,7 @@ export async function run() {
         'p999 µs': m.p999,
         'vs sha256': round(m.opsPerSec / base.opsPerSec, 3),
         'writes µs/op': m.writesUsPerOp ?? '',
+        'main µs/op': m.mainUsPerOp ?? '',
         'with writes ops/s': m.sustainedOpsPerSec ?? '',
       });
     }
@@ -115,6 +116,7 @@ export async function run() {
     cachedVsSha256: round(first.cached.opsPerSec / first.baseline.opsPerSec, 3),
     cachedWithWritesOpsPerSec: first.cached.sustainedOpsPerSec,
     writesUsPerVerification: first.cached.writesUsPerOp,
+    writesMainThreadUsPerVerification: first.cached.mainUsPerOp,
     malformedOpsPerSec: first.malformed.opsPerSec,
     p50LargestVsSmallest: round(last.cached.p50 / first.cached.p50, 3),
     rssPerCachedKeyLargest: last.rssPerCachedKey,
