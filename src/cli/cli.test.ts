@@ -63,7 +63,7 @@ describe('keywarden init', () => {
   });
 });
 
-describe('keywarden CLI against a running server', { timeout: 120_000 }, () => {
+describe('keywarden CLI against a running server', { timeout: 300_000 }, () => {
   let t: TestServer;
   let env: Record<string, string>;
   const secrets: string[] = [];
