@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
+import { logsQuery } from '../storage/usage-repo.js';
 import {
   DIALECTS,
   ManualClock,
@@ -106,6 +107,40 @@ for (const dialect of DIALECTS) {
         { value: 'logs:read', count: 1 },
       ]);
       assert.equal(u.body.lastUsedAt, new Date(clock.now()).toISOString());
+    });
+
+    test('log filters by code: VALID walks the primary key, other codes use the code index', async () => {
+      const k = await createKey(t, { permissions: ['agents:invoke'] });
+      await verify(t, { key: k.key, permission: 'agents:invoke' });
+      await verify(t, { key: k.key, permission: 'agents:invoke' });
+      await verify(t, { key: k.key, permission: 'billing:charge' });
+      await flush();
+      const codes = async (code: string): Promise<string[]> =>
+        ((await call(t, 'GET', `/v1/logs?keyId=${k.id}&code=${code}`)).body.items as { code: string }[]).map(
+          (i) => i.code,
+        );
+      assert.deepEqual(await codes('VALID'), ['VALID', 'VALID']);
+      assert.deepEqual(await codes('INSUFFICIENT_PERMISSIONS'), ['INSUFFICIENT_PERMISSIONS']);
+      // The index holds only codes other than VALID; a query that does not name that predicate
+      // cannot use it and scans the whole log.
+      const q = logsQuery(t.kw.storage.db, { code: 'MALFORMED' }, 51).compile();
+      const plan = await t.kw.storage.db.connection().execute(async (conn) => {
+        if (dialect.name === 'sqlite') {
+          const r = await conn.executeQuery(
+            CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]),
+          );
+          return JSON.stringify(r.rows);
+        }
+        // PostgreSQL picks a sequential scan for a table this small; forbid it to see the index is usable.
+        await sql`set enable_seqscan = off`.execute(conn);
+        try {
+          const r = await conn.executeQuery(CompiledQuery.raw(`explain ${q.sql}`, [...q.parameters]));
+          return JSON.stringify(r.rows);
+        } finally {
+          await sql`reset enable_seqscan`.execute(conn);
+        }
+      });
+      assert.match(plan, /vlog_code_rare/);
     });
 
     test('log retention removes rows older than the configured days', async () => {

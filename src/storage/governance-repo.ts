@@ -56,6 +56,7 @@ export async function usageFacts(db: Db, sinceDay: string, sinceIso: string): Pr
     .selectFrom('verification_log')
     .select(['key_id', (eb) => eb.fn.countAll<string | number>().as('n'), (eb) => eb.fn.max('at').as('last')])
     .where('code', '=', 'ENVIRONMENT_MISMATCH')
+    .where('code', '<>', 'VALID') // the predicate of the code index (migration 0006)
     .where('environment', '=', 'production')
     .where('key_id', 'is not', null)
     .where('at', '>=', sinceIso)
