@@ -7,14 +7,10 @@ let lastRandom = '';
 
 /** Adds one to a base62 string (carry to the left); the random part never realistically overflows. */
 function increment(s: string): string {
-  const chars = s.split('');
-  for (let i = chars.length - 1; i >= 0; i--) {
-    const v = BASE62.indexOf(chars[i] ?? '0');
-    if (v < 61) {
-      chars[i] = BASE62.charAt(v + 1);
-      return chars.join('');
-    }
-    chars[i] = '0';
+  // No split/join: ids made within one millisecond (thousands a second in the usage log) are this.
+  for (let i = s.length - 1; i >= 0; i--) {
+    const v = BASE62.indexOf(s.charAt(i));
+    if (v < 61) return `${s.slice(0, i)}${BASE62.charAt(v + 1)}${'0'.repeat(s.length - 1 - i)}`;
   }
   return randomBase62(RANDOM_LENGTH);
 }

@@ -137,6 +137,31 @@ describe('usage events: encoded on the main thread, rows built where they are wr
     assert.deepEqual([...counted.lastUsed], [...decoded.lastUsed]);
   });
 
+  test('a mixed batch across midnight counts as event by event (many keys, values, codes)', () => {
+    // A deterministic mix: 5 keys (one null), 3 IPs, 2 user agents, permission lists with and
+    // without a resource, 3 codes, over two days.
+    const pick = <T>(xs: T[], i: number, salt: number): T => xs[(i * salt + (i >> 3)) % xs.length] as T;
+    const events = Array.from({ length: 3000 }, (_, i) =>
+      ev({
+        at: at - 500 + i,
+        keyId: pick(['key_a', 'key_b', 'key_c', 'key_d', null], i, 7),
+        ip: pick(['10.0.0.1', '10.0.0.2', null], i, 5),
+        userAgent: pick(['a/1', null], i, 3),
+        permissions: pick([['agents:invoke'], ['agents:invoke', 'logs:read:l1'], []], i, 11),
+        resource: pick([null, 'agt_7', 'agt_8'], i, 13),
+        code: pick(['VALID', 'VALID', 'RATE_LIMITED', 'INSUFFICIENT_PERMISSIONS'], i, 17),
+      }),
+    );
+    const decoded = decodeAll(events);
+    const counted = emptyBatch();
+    const clock = new IsoClock();
+    for (const e of events) countEvent(counted, e, clock);
+    assert.deepEqual([...decoded.daily].sort(), [...counted.daily].sort());
+    assert.deepEqual([...decoded.seen].sort(), [...counted.seen].sort());
+    assert.deepEqual([...decoded.lastUsed].sort(), [...counted.lastUsed].sort());
+    assert.ok(decoded.daily.size >= 20 && decoded.seen.size >= 40, 'the mix is varied');
+  });
+
   test('strings are kept once per batch; a slice is a compact copy of the events left', () => {
     const cols = new EventColumns(1);
     for (let i = 0; i < 1000; i++) cols.push(ev({ at: at + i, keyId: `key_${i % 10}` }));

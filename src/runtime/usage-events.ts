@@ -175,6 +175,34 @@ export function countEvent(b: UsageBatch, e: VerificationEvent, clock: IsoClock)
   countUse(b, e.keyId, iso, clock.day, e.code, e.ip, ua, used);
 }
 
+/** Kinds of seen values in `RefCounters.seen` keys (the lowest base-3 digit). */
+const SEEN_IP = 0;
+const SEEN_UA = 1;
+const SEEN_PERMISSIONS = 2;
+
+/**
+ * One day's counters of a decode, keyed by numbers made of the batch's string refs instead of
+ * joined strings: an event costs a few Map updates on numbers, and the string keys of the batch
+ * are built once per distinct key (a key's daily count, each seen value) when `flush`ed.
+ * `m` exceeds every ref and combination number, so keys are exact (see `EventDecoder.decode`).
+ */
+class RefCounters {
+  /** key * m + code → count */
+  readonly daily = new Map<number, number>();
+  /** ((key * m + value) * 3 + kind) → count; for permissions, value is a combination number */
+  readonly seen = new Map<number, number>();
+  /** key → latest successful use (ms) */
+  readonly lastUsed = new Map<number, number>();
+  constructor(readonly m: number) {}
+}
+
+const bump = (m: Map<number, number>, k: number): void => {
+  m.set(k, (m.get(k) ?? 0) + 1);
+};
+
+/** The largest `m` whose keys stay exact integers: 3·m² < 2^53. */
+const MAX_REFS = 50_000_000;
+
 /**
  * Builds the log rows of events `from`..`to` into `b` and counts them. Runs where the batch is
  * written: in the worker thread on SQLite. Lists derived from a string (a permission list split,
@@ -184,6 +212,9 @@ export class EventDecoder {
   private readonly lists = new Map<number, readonly string[]>();
   private readonly columns = new Map<number, string>();
   private readonly used = new Map<number, Map<number, readonly string[]>>();
+  /** A permission list and resource pair (perms * m + resource + 1) → its combination number. */
+  private readonly combos = new Map<number, number>();
+  private readonly comboRefs: [number, number][] = [];
 
   constructor(
     private readonly ev: EncodedEvents,
@@ -194,33 +225,94 @@ export class EventDecoder {
     const { nums, refs, strings } = this.ev;
     const str = (i: number | undefined): string | null =>
       i === undefined || i < 0 ? null : (strings[i] ?? null);
+    // Every string ref is below strings.length, every combination number below the events.
+    const m = Math.max(strings.length, this.ev.n) + 1;
+    if (m > MAX_REFS) throw new RangeError(`a usage batch of more than ${MAX_REFS} strings or events`);
+    const counters = new RefCounters(m);
+    let day = '';
     for (let i = from; i < to; i++) {
       const r = i * REFS;
       const at = nums[i * NUMS] ?? 0;
       const iso = this.clock.at(at);
-      const keyId = str(refs[r + R_KEY]);
+      if (this.clock.day !== day) {
+        // Counters are per day: a batch across midnight writes each day's apart.
+        this.flush(b, counters, day);
+        day = this.clock.day;
+      }
+      const keyRef = refs[r + R_KEY] ?? -1;
       const perms = refs[r + R_PERMS] ?? -1;
       const resource = refs[r + R_RESOURCE] ?? -1;
-      const code = str(refs[r + R_CODE]) ?? 'MALFORMED';
-      const ip = str(refs[r + R_IP]);
-      const ua = str(refs[r + R_UA]);
+      const codeRef = refs[r + R_CODE] ?? -1;
+      const code = str(codeRef) ?? 'MALFORMED';
+      const ipRef = refs[r + R_IP] ?? -1;
+      const uaRef = refs[r + R_UA] ?? -1;
       b.logs.push({
         id: newId('vl', at),
         at: iso,
-        key_id: keyId,
+        key_id: str(keyRef),
         key_start: str(refs[r + R_START]),
         environment: str(refs[r + R_ENV]) ?? 'production',
         permissions: perms < 0 ? null : this.column(perms),
         resource: str(resource),
         code,
-        ip,
-        user_agent: ua,
+        ip: str(ipRef),
+        user_agent: str(uaRef),
         latency_us: Math.round(nums[i * NUMS + 1] ?? 0),
       });
-      if (keyId === null) continue;
-      const used = code === 'VALID' && perms >= 0 ? this.usedList(perms, resource) : [];
-      countUse(b, keyId, iso, this.clock.day, code, ip, ua, used);
+      if (keyRef < 0 || codeRef < 0) continue;
+      const k = keyRef * m;
+      bump(counters.daily, k + codeRef);
+      if (ipRef >= 0) bump(counters.seen, (k + ipRef) * 3 + SEEN_IP);
+      if (uaRef >= 0) bump(counters.seen, (k + uaRef) * 3 + SEEN_UA);
+      if (code !== 'VALID') continue;
+      const last = counters.lastUsed.get(keyRef);
+      if (last === undefined || last < at) counters.lastUsed.set(keyRef, at);
+      if (perms >= 0) bump(counters.seen, (k + this.combo(perms, resource, m)) * 3 + SEEN_PERMISSIONS);
     }
+    this.flush(b, counters, day);
+  }
+
+  /** Adds `c`'s counts of `day` into `b` under their string keys (as `countUse` makes them), and empties `c`. */
+  private flush(b: UsageBatch, c: RefCounters, day: string): void {
+    const s = this.ev.strings;
+    const m = c.m;
+    for (const [x, n] of c.daily) {
+      const key = Math.floor(x / m);
+      addCount(b.daily, dailyKey(s[key] ?? '', day, s[x - key * m] ?? ''), n);
+    }
+    for (const [x, n] of c.seen) {
+      const kind = x % 3;
+      const y = (x - kind) / 3;
+      const key = Math.floor(y / m);
+      const keyId = s[key] ?? '';
+      const v = y - key * m;
+      if (kind === SEEN_PERMISSIONS) {
+        const [perms = -1, resource = -1] = this.comboRefs[v] ?? [];
+        for (const p of this.usedList(perms, resource))
+          addCount(b.seen, seenKey(keyId, day, 'permission', p), n);
+      } else addCount(b.seen, seenKey(keyId, day, kind === SEEN_IP ? 'ip' : 'ua', s[v] ?? ''), n);
+    }
+    for (const [key, ms] of c.lastUsed) {
+      const keyId = s[key] ?? '';
+      const iso = new Date(ms).toISOString();
+      const prev = b.lastUsed.get(keyId);
+      if (prev === undefined || prev < iso) b.lastUsed.set(keyId, iso);
+    }
+    c.daily.clear();
+    c.seen.clear();
+    c.lastUsed.clear();
+  }
+
+  /** The combination number of a permission list and a resource (-1: none). */
+  private combo(perms: number, resource: number, m: number): number {
+    const k = perms * m + resource + 1;
+    let c = this.combos.get(k);
+    if (c === undefined) {
+      c = this.comboRefs.length;
+      this.comboRefs.push([perms, resource]);
+      this.combos.set(k, c);
+    }
+    return c;
   }
 
   private list(perms: number): readonly string[] {
