@@ -2,6 +2,8 @@
 // prints, side by side, the server CPU time per request by source (package or file), from
 // `node --cpu-prof` self times: `node bench/profile-http.mjs [seconds] [frames]`. Per-request
 // times, unlike req/s, barely depend on what else the shared machine is doing at the moment.
+// It also prints the CPU time each server thread used per request (Linux /proc: the main thread,
+// the usage writer and V8's helpers) and the load generator's own, which share the same cores.
 // The .cpuprofile files are kept (their paths are printed) for a flame-graph viewer.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -53,10 +55,27 @@ async function profile(name, args, env, url, health) {
     await new Promise((r) => setTimeout(r, 50));
   }
   await load(`http://127.0.0.1:${port}${url}`, { amount: pool.length }); // every key cached once
+  const cpu0 = threadTicks(proc.pid);
+  const self0 = process.cpuUsage();
   const res = await load(`http://127.0.0.1:${port}${url}`, { duration: seconds });
+  const cpu1 = threadTicks(proc.pid);
+  const self = process.cpuUsage(self0);
   proc.kill('SIGTERM');
   await new Promise((r) => proc.on('exit', r));
-  const file = join(profDir, readdirSync(profDir)[0]);
+  // CPU time each thread used during the measured run (not the warm-up), per request.
+  const threads = { main: 0, others: [] };
+  for (const [tid, ticks] of cpu1) {
+    const us = ((ticks - (cpu0.get(tid) ?? 0)) * 1e6) / TICKS_PER_SECOND / res.requests.total;
+    if (tid === proc.pid) threads.main = us;
+    else if (us > 0) threads.others.push(us);
+  }
+  threads.others.sort((a, b) => b - a);
+  threads.client = (self.user + self.system) / res.requests.total;
+  // The main thread's profile (a worker thread writes its own file, thread id > 0).
+  const file = join(
+    profDir,
+    readdirSync(profDir).find((n) => /\.\d+\.0\.\d+\.cpuprofile$/.test(n)),
+  );
   const prof = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const frames = new Map();
@@ -77,7 +96,31 @@ async function profile(name, args, env, url, health) {
   console.log(
     `${name}: ${Math.round(res.requests.average)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms; profile ${file}`,
   );
-  return { sources: perReq(sources), frames: perReq(frames) };
+  return { sources: perReq(sources), frames: perReq(frames), threads };
+}
+
+/** Linux clock ticks per second (USER_HZ), in which /proc reports CPU time. */
+const TICKS_PER_SECOND = 100;
+
+/** Thread id → user + system CPU ticks so far, from /proc (Linux); empty elsewhere. */
+function threadTicks(pid) {
+  const out = new Map();
+  let tids = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), Number(f[11]) + Number(f[12]));
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
 }
 
 const kwProf = await profile(
@@ -91,6 +134,21 @@ const echoProf = await profile('echo', [BARE], (port) => ({ PORT: String(port) }
 
 const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
 const f = (x) => (x === undefined ? '' : x.toFixed(2));
+// What each thread really used (from the kernel's accounting). A profile's self time of a system
+// call (writev) also counts the time the thread waited for a core while in it: on shared cores
+// it grows with whatever else runs, the server's other threads included.
+console.log('\nCPU µs per request by thread (/proc, the measured run only):');
+for (const [name, p] of [
+  ['keywarden', kwProf],
+  ['echo', echoProf],
+]) {
+  const t = p.threads;
+  const others = t.others.map((x) => x.toFixed(2)).join(', ');
+  const total = t.main + t.others.reduce((a, b) => a + b, 0);
+  console.log(
+    `  ${name.padEnd(9)} main ${f(t.main)}, other threads ${others || '0'} (server ${f(total)}); load generator ${f(t.client)}`,
+  );
+}
 console.log(
   `\nCPU µs per request (self time, idle excluded): keywarden ${f(sum(kwProf.sources))}, echo ${f(sum(echoProf.sources))}`,
 );
