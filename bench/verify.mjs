@@ -61,6 +61,10 @@ export async function run() {
     const flush = () => kw.services.ctx.usage.flush();
     await flush();
     const cached = await measure(ops, (i) => v.verify(input(pool[i % pool.length]), scope), flush);
+    // The same 1k hot keys at every size: what the store's size alone costs (the pool above also
+    // grows, to 10k keys from 100k up, and with it the memory each verification touches).
+    const hot = pool.slice(0, 1000);
+    const cachedHot = await measure(ops, (i) => v.verify(input(hot[i % hot.length]), scope), flush);
     const denied = await measure(
       ops,
       (i) => v.verify(input(pool[i % pool.length], ['billing:charge']), scope),
@@ -76,6 +80,7 @@ export async function run() {
       bulkRowsPerSec: bulk.rowsPerSec,
       baseline: base,
       cached,
+      cachedHot,
       denied,
       malformed,
       negative,
@@ -88,6 +93,7 @@ export async function run() {
     for (const [name, m] of Object.entries({
       'sha256 baseline': base,
       'cached VALID': cached,
+      'cached VALID, 1k hot keys': cachedHot,
       'cached INSUFFICIENT_PERMISSIONS': denied,
       MALFORMED: malformed,
       'unknown (negative cache)': negative,
@@ -119,6 +125,8 @@ export async function run() {
     writesMainThreadUsPerVerification: first.cached.mainUsPerOp,
     malformedOpsPerSec: first.malformed.opsPerSec,
     p50LargestVsSmallest: round(last.cached.p50 / first.cached.p50, 3),
+    p50LargestVsSmallestSameHotKeys: round(last.cachedHot.p50 / first.cachedHot.p50, 3),
+    poolKeysLargest: Math.min(last.keys, 10_000),
     rssPerCachedKeyLargest: last.rssPerCachedKey,
     heapPerCachedKeyLargest: last.heapPerCachedKey,
     rssAfterLargest: last.rssAfter,
