@@ -1,39 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { keyRecord } from '../testing/key-record.js';
 import type { KeyRecord } from './model.js';
 import { decide, resolveSecret, resultOf, type ResolvedSecret, type VerifyInput } from './verify.js';
 
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
-
-function record(over: Partial<KeyRecord> = {}): KeyRecord {
-  return {
-    id: 'key_1',
-    name: 'crm-prod-agent-call',
-    environment: 'production',
-    system: 'crm',
-    purpose: 'agent-call',
-    owner: { team: 'crm', contact: 'crm@example.com' },
-    customerId: 'cus_7',
-    permissions: ['agents:invoke:agt_42'],
-    ratelimits: [],
-    credits: null,
-    ipAllowlist: ['203.0.113.0/24'],
-    expiresAt: '2027-01-01T00:00:00.000Z',
-    metadata: {},
-    status: 'active',
-    start: 'kw_prod_abcd',
-    end: 'wxyz',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    createdBy: 'adm_1',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    lastUsedAt: null,
-    disabledAt: null,
-    disabledReason: null,
-    rotatedAt: null,
-    version: 1,
-    ...over,
-  };
-}
 
 function found(over: Partial<KeyRecord> = {}, secretExpiresAt: string | null = null): ResolvedSecret {
   const secret = {
@@ -42,7 +13,7 @@ function found(over: Partial<KeyRecord> = {}, secretExpiresAt: string | null = n
     expiresAt: secretExpiresAt,
     replacedAt: secretExpiresAt === null ? null : '2026-05-31T00:00:00.000Z',
   };
-  return resolveSecret(record(over), secret, 0);
+  return resolveSecret(keyRecord(over), secret, 0);
 }
 
 const ok: VerifyInput = {

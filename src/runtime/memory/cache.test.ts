@@ -4,39 +4,21 @@ import { createDigester, createHasher, digestOfHash, generateKey, hashOfDigest }
 import type { KeyRecord } from '../../core/model.js';
 import { UNKNOWN } from '../../core/ports.js';
 import { resolveSecret, type ResolvedSecret } from '../../core/verify.js';
+import { keyRecord } from '../../testing/key-record.js';
 import { MemoryVerificationCache } from './cache.js';
 
 const hasher = createHasher();
 const digester = createDigester();
 
-function record(id: string): KeyRecord {
-  return {
+const record = (id: string): KeyRecord =>
+  keyRecord({
     id,
     name: `key-${id}`,
-    environment: 'production',
-    system: 'crm',
-    purpose: 'agent-call',
-    owner: { team: 'crm', contact: 'crm@example.com' },
     customerId: null,
     permissions: ['agents:invoke'],
-    ratelimits: [],
-    credits: null,
     ipAllowlist: [],
     expiresAt: null,
-    metadata: {},
-    status: 'active',
-    start: 'kw_prod_abcd',
-    end: 'wxyz',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    createdBy: 'adm_1',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    lastUsedAt: null,
-    disabledAt: null,
-    disabledReason: null,
-    rotatedAt: null,
-    version: 1,
-  };
-}
+  });
 
 const entry = (id: string, loadedAtMs: number): ResolvedSecret =>
   resolveSecret(record(id), { keyId: id, createdAt: '', expiresAt: null, replacedAt: null }, loadedAtMs);
