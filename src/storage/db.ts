@@ -94,7 +94,7 @@ export async function migrate(storage: Storage, schema?: string): Promise<void> 
   // second Keywarden schema in the same database would make it skip creating its own.
   const migrator = new Migrator({
     db: storage.db,
-    provider: migrationProvider,
+    provider: migrationProvider(storage.dialect),
     ...(storage.dialect === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();

@@ -2,9 +2,9 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 
 /**
  * Migrations in code (not files on disk) so the compiled package carries them; the same
- * statements run on SQLite and PostgreSQL.
+ * statements run on SQLite and PostgreSQL, except where a migration says otherwise.
  */
-const migrations: Record<string, Migration> = {
+const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> => ({
   '0001_core': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -229,8 +229,39 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-};
+  '0007_text_collate_c': {
+    async up(db: Kysely<unknown>) {
+      // Ids are time-ordered base62 (0-9A-Za-z): newest-first lists and keyset cursors need text
+      // compared byte by byte, as SQLite always does. PostgreSQL compares with the database's
+      // collation, and under an en_US locale (the official Docker image's default) `a` sorts
+      // before `Z`, so lists came out of order and cursors skipped rows. Every text column of
+      // Keywarden's tables gets the "C" collation, which also makes names and other text sort
+      // as on SQLite. Indexes on these columns are rebuilt; rows are not rewritten.
+      if (dialect !== 'postgres') return;
+      await collateTextColumnsC(db);
+    },
+  },
+});
 
-export const migrationProvider: MigrationProvider = {
-  getMigrations: () => Promise.resolve(migrations),
-};
+/**
+ * Sets COLLATE "C" on the text columns of the current schema's tables that do not have it
+ * (Kysely's own bookkeeping tables aside), one ALTER TABLE per table.
+ */
+async function collateTextColumnsC(db: Kysely<unknown>): Promise<void> {
+  const { rows } = await sql<{ table_name: string; column_name: string }>`
+    select table_name, column_name from information_schema.columns
+    where table_schema = current_schema() and data_type = 'text'
+      and table_name not in ('kysely_migration', 'kysely_migration_lock')
+      and collation_name is distinct from 'C'
+    order by table_name, ordinal_position`.execute(db);
+  const byTable = new Map<string, string[]>();
+  for (const r of rows) byTable.set(r.table_name, [...(byTable.get(r.table_name) ?? []), r.column_name]);
+  for (const [table, columns] of byTable) {
+    const alters = columns.map((c) => sql`alter column ${sql.id(c)} type text collate "C"`);
+    await sql`alter table ${sql.id(table)} ${sql.join(alters)}`.execute(db);
+  }
+}
+
+export const migrationProvider = (dialect: 'sqlite' | 'postgres'): MigrationProvider => ({
+  getMigrations: () => Promise.resolve(migrations(dialect)),
+});

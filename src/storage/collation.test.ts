@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Migrator, sql } from 'kysely';
+import {
+  DIALECTS,
+  ManualClock,
+  call,
+  createKey,
+  startServer,
+  testPgUrl,
+  verify,
+  type TestServer,
+} from '../testing/harness.js';
+import { openStorage } from './db.js';
+import { migrationProvider } from './migrations.js';
+
+/**
+ * Ids are time-ordered in base62 (`0-9A-Za-z`), so listing newest first and keyset pagination
+ * depend on the store comparing them byte by byte. SQLite does; PostgreSQL compares text with the
+ * database's collation, and a database created under an `en_US` locale (the official Docker image's
+ * default) sorts `a` before `Z`. Here PostgreSQL runs on a database whose default collation is ICU
+ * `en-US`, and ids made one millisecond apart across that boundary must still list in order.
+ */
+/**
+ * Three milliseconds from `from` on whose ids end their time part in '9', 'Z' and 'a'. Ids are
+ * monotonic within a process, so each use takes times later than any before it.
+ */
+function crossing(from: number): [number, number, number] {
+  let ms = from;
+  while (ms % 62 !== 9) ms++;
+  return [ms, ms + 26, ms + 27];
+}
+
+const adminStorage = () => {
+  if (testPgUrl === undefined) throw new Error('no PostgreSQL');
+  return openStorage({ databaseUrl: testPgUrl, dataDir: '.' });
+};
+
+for (const [n, dialect] of DIALECTS.entries()) {
+  const TIMES = crossing(Date.parse('2026-06-01T10:00:00.000Z') + n * 86_400_000);
+  const VERIFIED = crossing(TIMES[2] + 60_000);
+  describe(`ids list in creation order under a locale collation (${dialect.name})`, () => {
+    let t: TestServer;
+    let database: string | undefined;
+    const clock = new ManualClock(TIMES[0]);
+    before(async () => {
+      let env: Record<string, string> = {};
+      if (dialect.name === 'postgres' && testPgUrl !== undefined) {
+        database = `kw_collate_${randomBytes(5).toString('hex')}`;
+        const s = adminStorage();
+        try {
+          await sql
+            .raw(
+              `create database ${database} template template0 locale_provider icu icu_locale 'en-US' locale 'C.UTF-8'`,
+            )
+            .execute(s.db);
+        } finally {
+          await s.close();
+        }
+        const url = new URL(testPgUrl);
+        url.pathname = `/${database}`;
+        env = { KEYWARDEN_DATABASE_URL: url.toString() };
+      }
+      t = await startServer(dialect, { clock, env });
+    });
+    after(async () => {
+      await t.close();
+      if (database !== undefined) {
+        const s = adminStorage();
+        try {
+          await sql.raw(`drop database if exists ${database} with (force)`).execute(s.db);
+        } finally {
+          await s.close();
+        }
+      }
+    });
+
+    // The database's own collation, the schema after migrating, and the upgrade of rows in place.
+    if (dialect.name === 'postgres') {
+      test('the test database really sorts a before Z (so the next tests can fail)', async () => {
+        const s = t.openStorage();
+        try {
+          const r = await sql<{ icu: boolean }>`select 'a' < 'Z' as icu`.execute(s.db);
+          assert.equal(r.rows[0]?.icu, true);
+        } finally {
+          await s.close();
+        }
+      });
+
+      test('every text column of the schema compares byte by byte', async () => {
+        const s = t.openStorage();
+        try {
+          const r = await sql<{ col: string }>`
+            select table_name || '.' || column_name as col from information_schema.columns
+            where table_schema = current_schema() and data_type = 'text'
+              and table_name not in ('kysely_migration', 'kysely_migration_lock')
+              and collation_name is distinct from 'C'`.execute(s.db);
+          // A migration that adds a text column on PostgreSQL must give it COLLATE "C" too.
+          assert.deepEqual(
+            r.rows.map((x) => x.col),
+            [],
+          );
+        } finally {
+          await s.close();
+        }
+      });
+
+      test('upgrading a database that holds rows keeps them and their order', async () => {
+        if (database === undefined) throw new Error('no test database');
+        const url = new URL(testPgUrl ?? '');
+        url.pathname = `/${database}`;
+        const schema = `kw_up_${randomBytes(4).toString('hex')}`;
+        const s = openStorage({ databaseUrl: url.toString(), dataDir: '.', schema });
+        try {
+          await s.db.schema.createSchema(schema).execute();
+          const migrator = new Migrator({
+            db: s.db,
+            provider: migrationProvider('postgres'),
+            migrationTableSchema: schema,
+          });
+          const before = await migrator.migrateTo('0006_vlog_code_rare');
+          assert.equal(before.error, undefined);
+          const ids = ['vlog_VLNZSg9', 'vlog_VLNZSgZ', 'vlog_VLNZSga'];
+          for (const [i, id] of ids.entries()) {
+            await s.db
+              .insertInto('verification_log')
+              .values({
+                id,
+                at: new Date(Date.UTC(2026, 5, 1, 10, 0, i)).toISOString(),
+                key_id: null,
+                key_start: null,
+                environment: 'production',
+                permissions: null,
+                resource: null,
+                code: i === 0 ? 'MALFORMED' : 'VALID',
+                ip: null,
+                user_agent: null,
+                latency_us: 1,
+              })
+              .execute();
+          }
+          const order = async () =>
+            (await s.db.selectFrom('verification_log').select('id').orderBy('id', 'desc').execute()).map(
+              (r) => r.id,
+            );
+          // Before the upgrade the locale's order: 'a' before 'Z'.
+          assert.deepEqual(await order(), ['vlog_VLNZSgZ', 'vlog_VLNZSga', 'vlog_VLNZSg9']);
+          const latest = await migrator.migrateToLatest();
+          assert.equal(latest.error, undefined);
+          assert.deepEqual(
+            latest.results?.map((r) => `${r.migrationName} ${r.status}`),
+            ['0007_text_collate_c Success'],
+          );
+          assert.deepEqual(await order(), [...ids].reverse());
+          const rare = await s.db
+            .selectFrom('verification_log')
+            .select('id')
+            .where('code', '<>', 'VALID')
+            .where('code', '=', 'MALFORMED')
+            .execute();
+          assert.deepEqual(
+            rare.map((r) => r.id),
+            ['vlog_VLNZSg9'],
+          );
+        } finally {
+          await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
+          await s.close();
+        }
+      });
+    }
+
+    test('keys and their verification log rows list newest first, page by page', async () => {
+      const made: { id: string; key: string }[] = [];
+      for (const at of TIMES) {
+        clock.ms = at;
+        made.push(await createKey(t, { permissions: ['agents:invoke'] }));
+      }
+      // The time parts end in 9, Z and a: byte order is creation order; en-US order is not.
+      assert.deepEqual(
+        made.map((k) => k.id.charAt(10)),
+        ['9', 'Z', 'a'],
+      );
+      const newestFirst = made.map((k) => k.id).reverse();
+
+      const all = await call(t, 'GET', '/v1/keys?limit=10');
+      assert.equal(all.status, 200);
+      const listed = (all.body.items as { id: string }[])
+        .map((i) => i.id)
+        .filter((id) => newestFirst.includes(id));
+      assert.deepEqual(listed, newestFirst);
+
+      const paged: string[] = [];
+      let cursor: string | undefined;
+      for (let i = 0; i < 10; i++) {
+        const p = await call(t, 'GET', `/v1/keys?limit=1${cursor !== undefined ? `&cursor=${cursor}` : ''}`);
+        assert.equal(p.status, 200);
+        paged.push(...(p.body.items as { id: string }[]).map((k) => k.id));
+        cursor = p.body.nextCursor as string | undefined;
+        if (cursor === undefined || cursor === null) break;
+      }
+      assert.deepEqual(
+        paged.filter((id) => newestFirst.includes(id)),
+        newestFirst,
+      );
+
+      for (const [i, at] of VERIFIED.entries()) {
+        clock.ms = at;
+        await verify(t, { key: made[i]?.key ?? '', permission: 'agents:invoke' });
+      }
+      await t.kw.services.ctx.usage.flush();
+      const logs = await call(t, 'GET', '/v1/logs?limit=10');
+      assert.equal(logs.status, 200);
+      const items = logs.body.items as { id: string; keyId: string; at: string }[];
+      assert.deepEqual(
+        items.map((r) => r.keyId),
+        newestFirst,
+      );
+      assert.deepEqual(
+        items.map((r) => Date.parse(r.at)),
+        [...VERIFIED].reverse(),
+      );
+    });
+  });
+}
