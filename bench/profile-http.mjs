@@ -63,11 +63,15 @@ async function profile(name, args, env, url, health) {
   proc.kill('SIGTERM');
   await new Promise((r) => proc.on('exit', r));
   // CPU time each thread used during the measured run (not the warm-up), per request.
-  const threads = { main: 0, others: [] };
-  for (const [tid, ticks] of cpu1) {
-    const us = ((ticks - (cpu0.get(tid) ?? 0)) * 1e6) / TICKS_PER_SECOND / res.requests.total;
-    if (tid === proc.pid) threads.main = us;
-    else if (us > 0) threads.others.push(us);
+  const threads = { main: 0, mainSystem: 0, others: [] };
+  const perReqUs = (ticks) => (ticks * 1e6) / TICKS_PER_SECOND / res.requests.total;
+  for (const [tid, [user, system]] of cpu1) {
+    const [user0, system0] = cpu0.get(tid) ?? [0, 0];
+    const us = perReqUs(user - user0 + system - system0);
+    if (tid === proc.pid) {
+      threads.main = us;
+      threads.mainSystem = perReqUs(system - system0);
+    } else if (us > 0) threads.others.push(us);
   }
   threads.others.sort((a, b) => b - a);
   threads.client = (self.user + self.system) / res.requests.total;
@@ -102,7 +106,7 @@ async function profile(name, args, env, url, health) {
 /** Linux clock ticks per second (USER_HZ), in which /proc reports CPU time. */
 const TICKS_PER_SECOND = 100;
 
-/** Thread id → user + system CPU ticks so far, from /proc (Linux); empty elsewhere. */
+/** Thread id → [user, system] CPU ticks so far, from /proc (Linux); empty elsewhere. */
 function threadTicks(pid) {
   const out = new Map();
   let tids = [];
@@ -115,7 +119,7 @@ function threadTicks(pid) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), Number(f[11]) + Number(f[12]));
+      out.set(Number(tid), [Number(f[11]), Number(f[12])]);
     } catch {
       /* the thread ended */
     }
@@ -146,7 +150,7 @@ for (const [name, p] of [
   const others = t.others.map((x) => x.toFixed(2)).join(', ');
   const total = t.main + t.others.reduce((a, b) => a + b, 0);
   console.log(
-    `  ${name.padEnd(9)} main ${f(t.main)}, other threads ${others || '0'} (server ${f(total)}); load generator ${f(t.client)}`,
+    `  ${name.padEnd(9)} main ${f(t.main)} (kernel ${f(t.mainSystem)}), other threads ${others || '0'} (server ${f(total)}); load generator ${f(t.client)}`,
   );
 }
 console.log(
