@@ -50,6 +50,44 @@ export const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
  * themselves run on a worker thread: this is the hand-over).
  */
 export async function measure(ops, fn, between) {
+  return summarise([await timeCalls(ops, fn, between)], between !== undefined);
+}
+
+/**
+ * `fn` against `baseline` in `rounds` alternating rounds of `ops / rounds` calls each (baseline
+ * first), so both see the same machine: on shared cores the speed drifts by tens of percent
+ * within a minute, which a baseline measured once, minutes apart from a case, turns into the
+ * ratio. Returns `fn`'s figures over all its rounds as `measure` does (latency percentiles over
+ * every call), `vsBaseline`, the median of the rounds' ratios of ops/s, with their lowest and
+ * highest, and the baseline's passes (`summarise` them, with those of other cases).
+ */
+export async function measureVs(ops, rounds, baseline, fn, between) {
+  const per = Math.ceil(ops / rounds);
+  const base = [];
+  const runs = [];
+  for (let r = 0; r < rounds; r++) {
+    base.push(await timeCalls(per, baseline));
+    runs.push(await timeCalls(per, fn, between));
+  }
+  const ratios = runs
+    .map((x, r) => x.calls / x.callNs / (base[r].calls / base[r].callNs))
+    .sort((a, b) => a - b);
+  return {
+    ...summarise(runs, between !== undefined),
+    vsBaseline: round(median(ratios), 3),
+    vsBaselineRange: [round(ratios[0], 3), round(ratios.at(-1), 3)],
+    baselinePasses: base,
+  };
+}
+
+/** The middle of sorted numbers (the mean of the two middle ones for an even count). */
+const median = (sorted) => {
+  const h = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[h] : (sorted[h - 1] + sorted[h]) / 2;
+};
+
+/** One timed pass of `measure` (its warm-up included, untimed): the raw times and every call's. */
+async function timeCalls(ops, fn, between) {
   // Untimed warm-up (a tenth of the run, at most 20k calls) so the JIT has optimised the path.
   for (let i = 0; i < Math.min(20_000, Math.floor(ops / 10)); i++) {
     const r = fn(i);
@@ -78,13 +116,30 @@ export async function measure(ops, fn, between) {
       mainMs += performance.eventLoopUtilization(elu).active;
     }
   }
-  const out = { opsPerSec: Math.round(ops / (callNs / 1e9)), ...percentiles(samples) };
-  if (between === undefined) return out;
+  return { calls: ops, callNs, betweenNs, mainMs, samples };
+}
+
+/**
+ * The figures of one or more passes: ops/s is the median of the passes' rates (one pass: its
+ * rate), the percentiles are over every call, the write costs over all passes.
+ */
+export function summarise(passes, withWrites) {
+  const rates = passes.map((p) => p.calls / (p.callNs / 1e9)).sort((a, b) => a - b);
+  const all = new Float64Array(passes.reduce((n, p) => n + p.calls, 0));
+  let at = 0;
+  for (const p of passes) {
+    all.set(p.samples, at);
+    at += p.calls;
+  }
+  const out = { opsPerSec: Math.round(median(rates)), ...percentiles(all) };
+  if (!withWrites) return out;
+  const sum = (k) => passes.reduce((n, p) => n + p[k], 0);
+  const calls = sum('calls');
   return {
     ...out,
-    sustainedOpsPerSec: Math.round(ops / ((callNs + betweenNs) / 1e9)),
-    writesUsPerOp: round(betweenNs / 1000 / ops),
-    mainUsPerOp: round((mainMs * 1000) / ops),
+    sustainedOpsPerSec: Math.round(calls / ((sum('callNs') + sum('betweenNs')) / 1e9)),
+    writesUsPerOp: round(sum('betweenNs') / 1000 / calls),
+    mainUsPerOp: round((sum('mainMs') * 1000) / calls),
   };
 }
 
