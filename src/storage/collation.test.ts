@@ -150,7 +150,7 @@ for (const [n, dialect] of DIALECTS.entries()) {
           assert.equal(latest.error, undefined);
           assert.deepEqual(
             latest.results?.map((r) => `${r.migrationName} ${r.status}`),
-            ['0007_text_collate_c Success'],
+            ['0007_text_collate_c Success', '0008_keys_last_used_unindexed Success'],
           );
           assert.deepEqual(await order(), [...ids].reverse());
           const rare = await s.db
