@@ -1,7 +1,9 @@
 // Profiles `keywarden serve` and the bare JSON-echo baseline under bench/http.mjs's load and
 // prints, side by side, the server CPU time per request by source (package or file), from
 // `node --cpu-prof` self times: `node bench/profile-http.mjs [seconds] [frames]`. Per-request
-// times, unlike req/s, barely depend on what else the shared machine is doing at the moment.
+// times depend less than req/s on what else the shared machine is doing, but not nothing (the
+// echo server's main thread: 25.8 to 37.8 µs per request in three sittings within an hour on an
+// AMD host): compare servers profiled in the same sitting.
 // It also prints the CPU time each server thread used per request (Linux /proc: the main thread,
 // the usage writer and V8's helpers) and the load generator's own, which share the same cores.
 // The .cpuprofile files are kept (their paths are printed) for a flame-graph viewer.
