@@ -7,14 +7,10 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import autocannon from 'autocannon';
-import { freshKeywarden, bulkKeys, quick, round, save, table } from './lib.mjs';
+import { freshKeywarden, bulkKeys, median as medianOfSorted, quick, round, save, table } from './lib.mjs';
 
 const ROUNDS = quick ? 2 : 5;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
+const median = (xs) => medianOfSorted([...xs].sort((a, b) => a - b));
 
 const BIN = new URL('../bin/keywarden.js', import.meta.url).pathname;
 const BARE = new URL('./servers/bare.mjs', import.meta.url).pathname;

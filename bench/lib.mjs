@@ -80,8 +80,8 @@ export async function measureVs(ops, rounds, baseline, fn, between) {
   };
 }
 
-/** The middle of sorted numbers (the mean of the two middle ones for an even count). */
-const median = (sorted) => {
+/** The middle of numbers sorted ascending (the mean of the two middle ones for an even count). */
+export const median = (sorted) => {
   const h = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[h] : (sorted[h - 1] + sorted[h]) / 2;
 };
