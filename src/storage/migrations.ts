@@ -238,7 +238,7 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
       // Keywarden's tables gets the "C" collation, which also makes names and other text sort
       // as on SQLite. Indexes on these columns are rebuilt; rows are not rewritten.
       if (dialect !== 'postgres') return;
-      await collateTextColumnsC(db);
+      await collateTextColumnsC(db, KEYWARDEN_TABLES_0006);
     },
   },
   '0008_keys_last_used_unindexed': {
@@ -251,17 +251,38 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
   },
 });
 
+/** The tables migrations 0001–0006 create: what 0007 gives the "C" collation. */
+const KEYWARDEN_TABLES_0006 = [
+  'keys',
+  'key_secrets',
+  'admin_keys',
+  'audit_log',
+  'audit_head',
+  'meta',
+  'verification_log',
+  'key_usage_daily',
+  'key_usage_seen',
+  'webhooks',
+  'webhook_deliveries',
+  'event_marks',
+  'console_sessions',
+];
+
 /**
- * Sets COLLATE "C" on the text columns of the current schema's tables that do not have it
- * (Kysely's own bookkeeping tables aside), one ALTER TABLE per table.
+ * Sets COLLATE "C" on the text columns of `tables` (in the current schema) that do not have it,
+ * one ALTER TABLE per table. Named tables only: the schema (often `public`) may hold other
+ * applications' tables and views, which are not Keywarden's to change. A later migration that
+ * adds a text column names its collation itself (collation.test.ts checks every table).
  */
-async function collateTextColumnsC(db: Kysely<unknown>): Promise<void> {
+async function collateTextColumnsC(db: Kysely<unknown>, tables: readonly string[]): Promise<void> {
   const { rows } = await sql<{ table_name: string; column_name: string }>`
-    select table_name, column_name from information_schema.columns
-    where table_schema = current_schema() and data_type = 'text'
-      and table_name not in ('kysely_migration', 'kysely_migration_lock')
-      and collation_name is distinct from 'C'
-    order by table_name, ordinal_position`.execute(db);
+    select c.table_name, c.column_name
+    from information_schema.columns c
+    join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
+    where c.table_schema = current_schema() and t.table_type = 'BASE TABLE'
+      and c.table_name in (${sql.join(tables)})
+      and c.data_type = 'text' and c.collation_name is distinct from 'C'
+    order by c.table_name, c.ordinal_position`.execute(db);
   const byTable = new Map<string, string[]>();
   for (const r of rows) byTable.set(r.table_name, [...(byTable.get(r.table_name) ?? []), r.column_name]);
   for (const [table, columns] of byTable) {
