@@ -1,5 +1,6 @@
 // Benchmarks 1 and 6: in-process verification at several store sizes, against the bare cost of
-// one SHA-256 of the key measured in the same process (in rounds alternating with each case), and memory per cached key.
+// one SHA-256 of the key measured in the same process (in rounds alternating with each case),
+// and memory per cached key.
 import {
   freshKeywarden,
   bulkKeys,
