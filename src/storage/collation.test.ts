@@ -32,10 +32,16 @@ function crossing(from: number): [number, number, number] {
   return [ms, ms + 26, ms + 27];
 }
 
-const adminStorage = () => {
+/** Runs one statement on the test server's own database (creating and dropping databases). */
+async function asAdmin(statement: string): Promise<void> {
   if (testPgUrl === undefined) throw new Error('no PostgreSQL');
-  return openStorage({ databaseUrl: testPgUrl, dataDir: '.' });
-};
+  const s = openStorage({ databaseUrl: testPgUrl, dataDir: '.' });
+  try {
+    await sql.raw(statement).execute(s.db);
+  } finally {
+    await s.close();
+  }
+}
 
 for (const [n, dialect] of DIALECTS.entries()) {
   const TIMES = crossing(Date.parse('2026-06-01T10:00:00.000Z') + n * 86_400_000);
@@ -43,24 +49,20 @@ for (const [n, dialect] of DIALECTS.entries()) {
   describe(`ids list in creation order under a locale collation (${dialect.name})`, () => {
     let t: TestServer;
     let database: string | undefined;
+    /** The URL of `database`, the ICU en-US one. */
+    let databaseUrl = '';
     const clock = new ManualClock(TIMES[0]);
     before(async () => {
       let env: Record<string, string> = {};
       if (dialect.name === 'postgres' && testPgUrl !== undefined) {
         database = `kw_collate_${randomBytes(5).toString('hex')}`;
-        const s = adminStorage();
-        try {
-          await sql
-            .raw(
-              `create database ${database} template template0 encoding 'UTF8' locale_provider icu icu_locale 'en-US' locale 'C.UTF-8'`,
-            )
-            .execute(s.db);
-        } finally {
-          await s.close();
-        }
+        await asAdmin(
+          `create database ${database} template template0 encoding 'UTF8' locale_provider icu icu_locale 'en-US' locale 'C.UTF-8'`,
+        );
         const url = new URL(testPgUrl);
         url.pathname = `/${database}`;
-        env = { KEYWARDEN_DATABASE_URL: url.toString() };
+        databaseUrl = url.toString();
+        env = { KEYWARDEN_DATABASE_URL: databaseUrl };
       }
       t = await startServer(dialect, { clock, env });
     });
@@ -69,14 +71,7 @@ for (const [n, dialect] of DIALECTS.entries()) {
         // Undefined when startServer failed: the database it was given is dropped all the same.
         await (t as TestServer | undefined)?.close();
       } finally {
-        if (database !== undefined) {
-          const s = adminStorage();
-          try {
-            await sql.raw(`drop database if exists ${database} with (force)`).execute(s.db);
-          } finally {
-            await s.close();
-          }
-        }
+        if (database !== undefined) await asAdmin(`drop database if exists ${database} with (force)`);
       }
     });
 
@@ -117,10 +112,8 @@ for (const [n, dialect] of DIALECTS.entries()) {
 
       test('upgrading a database that holds rows keeps them and their order', async () => {
         if (database === undefined) throw new Error('no test database');
-        const url = new URL(testPgUrl ?? '');
-        url.pathname = `/${database}`;
         const schema = `kw_up_${randomBytes(4).toString('hex')}`;
-        const s = openStorage({ databaseUrl: url.toString(), dataDir: '.', schema });
+        const s = openStorage({ databaseUrl, dataDir: '.', schema });
         try {
           await s.db.schema.createSchema(schema).execute();
           const migrator = new Migrator({
