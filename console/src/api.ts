@@ -1,11 +1,12 @@
 // The console's only backend is Keywarden's public HTTP API (SPEC §3), called with the session
 // cookie. The admin key itself is sent once, to sign in, and never stored by the browser.
 import type { AdminKeyRecord, AdminPermission, KeyRecord } from '../../src/core/model.js';
+import type { Page } from '../../src/core/page.js';
 import type { Policy } from '../../src/core/policy.js';
 import type { VerifyCode } from '../../src/core/codes.js';
 import { SECTIONS, type Section } from '../../src/core/governance.js';
 
-export type { AdminKeyRecord, AdminPermission, KeyRecord, Policy, Section, VerifyCode };
+export type { AdminKeyRecord, AdminPermission, KeyRecord, Page, Policy, Section, VerifyCode };
 export { SECTIONS };
 
 /** An API answer that was not a success, in the words of its problem+json `detail`. */
@@ -23,11 +24,6 @@ export interface Session {
   csrfToken: string;
   expiresAt: string;
   adminKey: { id: string; name: string; permissions: AdminPermission[]; team: string | null };
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
 }
 
 export interface WithSecret<T> {

@@ -259,6 +259,3 @@ export const AuditQuery = Type.Object(
 );
 
 export { PERMISSION_PATTERN };
-export type KeyCreateBody = Static<typeof KeyCreate>;
-export type KeyPatchBody = Static<typeof KeyPatch>;
-export type VerifyBody = Static<typeof VerifyRequest>;

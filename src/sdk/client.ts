@@ -1,4 +1,5 @@
 import type { AdminKeyRecord, KeyRecord } from '../core/model.js';
+import type { Page } from '../core/page.js';
 import type { VerifyResult } from '../core/verify.js';
 
 /** A problem+json answer from Keywarden (SPEC §3). `code` is one of the documented constants. */
@@ -27,10 +28,7 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
+export type { Page };
 
 export type KeyInput = Partial<
   Omit<

@@ -1,5 +1,5 @@
 import type { Environment } from '../core/keys.js';
-import type { VerifyResult } from '../core/verify.js';
+import { platformStatus, type VerifyResult } from '../core/verify.js';
 import type { VerifyRequest } from './client.js';
 
 /** Anything that verifies: the HTTP client, or the in-process verifier of an embedded Keywarden. */
@@ -37,19 +37,6 @@ export interface KeyIdentity {
 export type GuardOutcome =
   | { ok: true; identity: KeyIdentity; headers: Record<string, string> }
   | { ok: false; status: number; headers: Record<string, string>; body: Record<string, unknown> };
-
-const STATUS: Record<string, number> = {
-  MALFORMED: 401,
-  NOT_FOUND: 401,
-  DELETED: 401,
-  DISABLED: 401,
-  EXPIRED: 401,
-  ENVIRONMENT_MISMATCH: 401,
-  IP_NOT_ALLOWED: 403,
-  INSUFFICIENT_PERMISSIONS: 403,
-  RATE_LIMITED: 429,
-  USAGE_EXCEEDED: 429,
-};
 
 const quote = (s: string): string => s.replace(/["\\]/g, '');
 
@@ -129,7 +116,8 @@ export async function guard<Req>(
       },
     };
   }
-  const status = STATUS[r.code] ?? 401;
+  // A code this SDK does not know yet (a newer server) is answered as an unusable key.
+  const status = platformStatus(r.code) ?? 401;
   const detail = r.detail ?? r.code;
   if (status === 401)
     headers['www-authenticate'] =
