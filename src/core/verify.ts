@@ -39,7 +39,7 @@ export interface VerifyInput {
 
 /**
  * What verification reads and answers with. A cache entry keeps only this, not the whole record
- * (timestamps, system, purpose… are a third of an entry's memory and never used here).
+ * (timestamps, system, purpose… would weigh on every entry and are never used here).
  */
 export type VerifyView = Pick<
   KeyRecord,
@@ -62,7 +62,7 @@ export type VerifyView = Pick<
  * A cache entry for one secret of a key: its record's answer fields, grants and allowlist
  * compiled once (a decision does no parsing) and its rotation window parsed. One flat object,
  * not entry → key → record → secret: at a million keys each of those objects was a CPU cache
- * miss on every lookup.
+ * miss on every lookup (docs/hot-path.md#flat-shared-cache-entries).
  */
 export interface ResolvedSecret extends VerifyView {
   grants: Grants;

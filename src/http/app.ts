@@ -96,7 +96,7 @@ function countResponse(s: Services, url: string): onResponseHookHandler {
   };
 }
 
-/** Request ids: a random boot prefix and a counter (no clock read, no random draw per request). */
+/** Request ids: a boot prefix and a counter, no clock read or random draw per request (docs/hot-path.md). */
 function requestIds(): () => string {
   const boot = randomBytes(4).toString('hex');
   let n = 0;

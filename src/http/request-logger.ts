@@ -3,8 +3,9 @@ import type { Bindings, ChildLoggerOptions, Level, LogFn, Logger } from 'pino';
 
 /**
  * A request's logger, made on first use. Fastify gives every request a child logger carrying its
- * id; pino's `child()` (bindings serialized, redaction set up) costs about a microsecond on every
- * request, verifications included, while nearly no request writes a line. This stands in for the
+ * id; pino's `child()` (bindings serialized, redaction set up) costs measurable time on every
+ * request, verifications included, while nearly no request writes a line
+ * (docs/hot-path.md#http-per-request). This stands in for the
  * child and builds it only when a message at an enabled level is written; the line is then the
  * one the child would have written (same bindings, same redaction).
  */

@@ -2,8 +2,9 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 
 /**
  * Metrics bumped on the verification hot path. prom-client's `inc()`/`observe()` allocate and hash
- * labels on every call (a few hundred ns, as much as the rest of a cached verification); these
- * keep plain numbers and hand them to Prometheus when it scrapes. Nothing is sampled or dropped.
+ * labels on every call, which costs as much as the rest of a cached verification; these keep plain
+ * numbers and hand them to Prometheus when it scrapes. Nothing is sampled or dropped.
+ * Measurements and guarding tests: docs/hot-path.md#hot-path-metrics.
  */
 
 /** A counter child that is a number until scraped. */

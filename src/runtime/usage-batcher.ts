@@ -27,6 +27,7 @@ export interface BatcherOptions {
  * is bounded by one interval of events (and the batch being written); while storage is down,
  * counters keep aggregating and at most `maxBufferedLogs` log rows are kept (the rows of events
  * beyond that are dropped, their counters kept, and counted in `dropped`).
+ * Design reasons and measurements: docs/hot-path.md#usage-events-as-columns.
  */
 export class UsageBatcher implements UsageSink {
   private pending = new EventColumns();

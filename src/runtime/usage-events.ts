@@ -8,6 +8,7 @@ import { addCount, dailyKey, seenKey, type UsageBatch } from '../storage/usage-b
  * of the batch (key ids, starts, permission lists, resources, IPs, user agents, codes and
  * environments repeat heavily). Structured clone of a string per field per event cost more than
  * the write; typed arrays cross by transfer and the table holds each string once.
+ * Why, with the measurements and the tests that guard it: docs/hot-path.md#usage-events-as-columns.
  */
 export interface EncodedEvents {
   n: number;
@@ -48,7 +49,7 @@ export class EventColumns {
   /**
    * Key ids and starts as pointers until `seal` (the hand-over, off the verification's latency):
    * among a million cached keys their strings are rarely in the CPU cache, and looking one up in
-   * the table waits for it (measured: +0.5 µs per verification at 1M keys when done here).
+   * the table waits for it (docs/hot-path.md#usage-events-as-columns).
    */
   private keyIds: (string | null)[] = [];
   private keyStarts: (string | null)[] = [];

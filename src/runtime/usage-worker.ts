@@ -60,7 +60,8 @@ const add = (a: JobProgress, b: JobProgress): JobProgress => ({
  * SQLite's usage writes on a worker thread with its own connection to the database file, so the
  * transaction (log rows, counters, the commit and its WAL checkpoints) no longer holds the event
  * loop that answers verifications. The main thread hands over encoded columns (usage-events.ts);
- * the thread builds rows and counters and writes them.
+ * the thread builds rows and counters and writes them. Measurements and guarding tests:
+ * docs/hot-path.md#usage-writes-on-a-worker-thread.
  *
  * A thread that dies (an uncaught error, killed) is logged, counted in
  * `keywarden_job_runs_total{job="usage_writer",outcome="died"}` and replaced, and the job goes on

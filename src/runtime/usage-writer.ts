@@ -1,7 +1,8 @@
 /**
  * The contract between the usage batcher and what writes its batches (usage-worker.ts), the loop
  * both writers run, and the messages of the worker thread. Imports no storage driver: the worker
- * thread loads this file too.
+ * thread loads this file too. Why the writes run on a worker thread, and in transactions of this
+ * size: docs/hot-path.md (#usage-writes-on-a-worker-thread, #usage-transaction-size).
  */
 import { emptyBatch, isEmptyBatch, mergeCounters, type UsageBatch } from '../storage/usage-batch.js';
 import { EventDecoder, IsoClock, type EncodedEvents } from './usage-events.js';
@@ -47,7 +48,7 @@ export interface UsageWriter {
  * The size (`KEYWARDEN_USAGE_ROWS_PER_TRANSACTION`) is a trade-off. A transaction holds SQLite's
  * write lock, and an admin write waits for the one in progress (asynchronously, see
  * storage/write-turns.ts); smaller ones cost more per row, as each commit writes every index page
- * it touched and the log's key index is touched at scattered places (bench/README.md has the
+ * it touched and the log's key index is touched at scattered places (docs/hot-path.md has the
  * figures). Each transaction carries its own rows' counters, so what is committed is always
  * consistent, and a failure stops at a transaction boundary.
  */

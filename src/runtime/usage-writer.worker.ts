@@ -2,7 +2,7 @@
  * The usage writer's thread (started by usage-worker.ts on SQLite): its own connection to the
  * server's database file, set up like the server's, builds each job's log rows and counters and
  * writes them with the same prepared statements as the in-process path (storage/usage-sqlite.ts).
- * Jobs run one at a time, in the order they arrive.
+ * Jobs run one at a time, in the order they arrive. Why a thread: docs/hot-path.md#usage-writes-on-a-worker-thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';

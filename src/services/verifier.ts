@@ -25,7 +25,8 @@ export interface VerifyScope {
 /**
  * The hot path: format and checksum (no storage) → hash → cache (positive and negative
  * entries) → pure decision → runtime limits. A cached key costs no storage round trip; usage is
- * handed to a batching sink, never written synchronously.
+ * handed to a batching sink, never written synchronously. Why each step is written as it is, and
+ * what guards it: docs/hot-path.md.
  */
 export class Verifier {
   /** Concurrent misses for one hash share one storage read. */

@@ -130,7 +130,8 @@ const lookups = new WeakMap<RawSqlite, { secret: Get; key: Get }>();
 
 /**
  * `findByHash` for the verifier's cache misses. On SQLite the same two selects run as statements
- * prepared once: Kysely's driver prepares every query it runs, which cost as much as the lookup.
+ * prepared once: Kysely's driver prepares every query it runs, which cost as much as the lookup
+ * (docs/hot-path.md#cold-path-lookups-prepared-once).
  */
 export function findByHashIn(storage: Storage, hash: string): Promise<Hit> {
   const raw = storage.sqlite;

@@ -217,9 +217,9 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
   },
   '0006_vlog_code_rare': {
     async up(db: Kysely<unknown>) {
-      // Nearly every row is VALID: indexing those cost each verification a third of its log row's
-      // write (bench/README.md) and served no query (a VALID filter finds its rows walking the
-      // primary key). Queries on other codes name the index's predicate (usage-repo.ts).
+      // Nearly every row is VALID: indexing those added to every verification's log row write
+      // and served no query (a VALID filter finds its rows walking the primary key). Queries on
+      // other codes name the index's predicate (usage-repo.ts). See docs/hot-path.md.
       await db.schema.dropIndex('vlog_code').execute();
       await db.schema
         .createIndex('vlog_code_rare')
@@ -244,8 +244,8 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
   '0008_keys_last_used_unindexed': {
     async up(db: Kysely<unknown>) {
       // No query filters or sorts keys by last use (the stale-keys report reads every key in the
-      // core), while every flush moved each used key's entry in this index: 0.5-0.8 µs per log row
-      // with 10k keys in use (bench/README.md, fifth round).
+      // core), while every flush moved each used key's entry in this index, paid per log row
+      // (docs/hot-path.md#verification-log-indexes).
       await db.schema.dropIndex('keys_last_used').ifExists().execute();
     },
   },

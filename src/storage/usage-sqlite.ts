@@ -3,8 +3,8 @@ import { splitDaily, splitSeen, type UsageBatch } from './usage-batch.js';
 
 /**
  * The usage writes on SQLite as statements prepared once per connection and run per row: with a
- * log row per verification, building and compiling 4,400-parameter statements cost as much as
- * SQLite's own work. Used by both writers: the worker thread's own connection
+ * log row per verification, building and compiling large multi-row statements cost as much as
+ * SQLite's own work (docs/hot-path.md#usage-statements-prepared-once). Used by both writers: the worker thread's own connection
  * (runtime/usage-writer.worker.ts) and, in process, the server's connection inside a Kysely
  * transaction (usage-repo.ts). Imports no query builder, so the worker stays small.
  */

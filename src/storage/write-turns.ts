@@ -12,6 +12,7 @@
  *
  * Each side raises its own cell and then checks the other's; Atomics are sequentially consistent,
  * so at least one of them sees the other, and the worker is the one that backs off.
+ * Measurements and guarding tests: docs/hot-path.md#usage-writes-on-a-worker-thread.
  */
 const SERVER = 0;
 const WORKER = 1;

@@ -17,7 +17,8 @@ export interface MemoryCacheOptions {
  * Bounded cache of verification entries keyed by the key's digest (see DigestIndex: typed arrays,
  * CLOCK eviction), with an index keyId → entries so that a change to a key drops all of its
  * secrets at once. Unknown digests live in a second, smaller index with its own TTL, so a flood
- * of random keys cannot evict real ones.
+ * of random keys cannot evict real ones. Design reasons and measurements: docs/hot-path.md
+ * (#digest-index, #flat-shared-cache-entries).
  */
 export class MemoryVerificationCache implements VerificationCache {
   private readonly known: DigestIndex;
