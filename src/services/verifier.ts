@@ -82,8 +82,8 @@ export class Verifier {
     const ctx = this.ctx;
     const found = v !== UNKNOWN && (scope.team === null || v.owner.team === scope.team) ? v : null;
     const result = resultOf(found, decide(found, input, now));
-    // A synchronous answer is recorded at the time it was decided at (a clock read costs as much as
-    // a tenth of a cached verification); one that waited for the limiter reads the clock again.
+    // A synchronous answer is recorded at the time it was decided at (a clock read is a visible
+    // part of a cached verification); one that waited for the limiter reads the clock again.
     if (result.code !== 'VALID' || found === null) return this.finish(result, found, input, scope, t0, now);
     const r = found;
     if (r.ratelimits.length === 0 && r.credits === null) {
