@@ -278,9 +278,7 @@ export function effectivePolicy(base: Policy, team: DeepPartial<Policy> | undefi
     const t = team.environments?.[e] ?? {};
     const tl = t.defaultRateLimit;
     const teamLimit =
-      tl?.name !== undefined && tl.limit !== undefined && tl.windowSeconds !== undefined
-        ? (tl)
-        : null;
+      tl?.name !== undefined && tl.limit !== undefined && tl.windowSeconds !== undefined ? tl : null;
     return {
       maxLifetimeDays: minNullable(b.maxLifetimeDays, t.maxLifetimeDays),
       allowWildcards: b.allowWildcards && t.allowWildcards !== false,

@@ -11,6 +11,8 @@ import {
 import { Type } from '@sinclair/typebox';
 import { actorOf, bearer, type App, type Services } from '../types.js';
 
+const HIERARCHY =
+  "Needs every permission the target holds and a scope that includes the target's team; the last active global `*` key cannot be disabled or deleted (409).";
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem };
 
 /** Admin keys (`admin:manage`): create (shown once), list, get, disable/enable, delete. */
@@ -55,6 +57,7 @@ export function adminKeyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['admin-keys'],
       summary: 'Revoke an admin key for good',
+      description: HIERARCHY,
       security: bearer,
       params: IdParams,
       response: { 200: AdminKeyRecord, ...errors },
@@ -67,8 +70,7 @@ export function adminKeyRoutes(app: App, s: Services): void {
       tags: ['admin-keys'],
       summary:
         'New secret for an admin key (same id, permissions, team); the old one stops working now; the plaintext is in this response only',
-      description:
-        "Needs every permission the target holds and a scope that includes the target's team. Clears a leak mark, so the key may be enabled again.",
+      description: `${HIERARCHY} Clears a leak mark, so the key may be enabled again.`,
       security: bearer,
       params: IdParams,
       response: { 200: AdminKeyWithSecret, ...errors },
@@ -80,6 +82,10 @@ export function adminKeyRoutes(app: App, s: Services): void {
       config,
       schema: {
         tags: ['admin-keys'],
+        description:
+          action === 'enable'
+            ? `${HIERARCHY} A key whose secret was reported leaked is 409 until regenerated.`
+            : HIERARCHY,
         security: bearer,
         params: IdParams,
         response: { 200: AdminKeyRecord, ...errors },
