@@ -50,6 +50,8 @@ export function governanceReport(
   usage: UsageFacts,
   policy: Policy,
   nowMs: number,
+  /** The policy a team's keys follow (its team policy); default: `policy` for every key. */
+  policyFor: (team: string | null) => Policy = () => policy,
 ): GovernanceReport {
   const r: Record<Section, Finding[]> = {
     unowned: [],
@@ -161,7 +163,7 @@ export function governanceReport(
       });
     }
 
-    const broken = violations({ ...k, createdAt: k.createdAt }, policy);
+    const broken = violations({ ...k, createdAt: k.createdAt }, policyFor(k.owner.team));
     if (broken.length > 0) {
       r.nonCompliant.push({
         ...base,

@@ -101,6 +101,21 @@ export interface Actor {
   permissions: ReadonlySet<AdminPermission>;
   team: string | null;
   ip: string | null;
+  /** When the admin key behind this actor expires (null: never); admin keys it creates expire no later. */
+  expiresAt?: string | null;
+}
+
+/** True when an actor's scope covers something of `team` (a global actor covers every team and the deployment). */
+export function scopeCovers(actor: { team: string | null }, team: string | null): boolean {
+  return actor.team === null || actor.team === team;
+}
+
+/** True when `held` includes every permission of `target` (`*` includes all; only `*` includes `*`). */
+export function permissionsInclude(
+  held: ReadonlySet<AdminPermission>,
+  target: readonly AdminPermission[],
+): boolean {
+  return held.has('*') || target.every((p) => p !== '*' && held.has(p));
 }
 
 export function adminAllows(actor: Actor, needed: AdminPermission): boolean {

@@ -12,7 +12,13 @@ export interface EnvironmentPolicy {
 }
 
 export interface Policy {
-  naming: { pattern: string; denyList: string[]; requireEnvironmentSegment: boolean };
+  naming: {
+    pattern: string;
+    denyList: string[];
+    requireEnvironmentSegment: boolean;
+    /** A team policy's own pattern, which names must match as well as `pattern`. */
+    teamPattern?: string | null;
+  };
   requireOwner: boolean;
   environments: Record<Environment, EnvironmentPolicy>;
   rotationWarningDays: number;
@@ -93,6 +99,13 @@ export function violations(k: KeyFacts, p: Policy): Violation[] {
       detail: `name "${k.name}" does not match the naming pattern ${p.naming.pattern}`,
     });
   }
+  const extra = p.naming.teamPattern;
+  if (extra != null && !new RegExp(extra).test(k.name)) {
+    out.push({
+      rule: 'naming.pattern',
+      detail: `name "${k.name}" does not match the team's naming pattern ${extra}`,
+    });
+  }
   const segments = k.name.split('-');
   const envAt = segments.findIndex((s) => ENV_TOKENS[s] !== undefined);
   const denied = new Set(p.naming.denyList);
@@ -164,3 +177,131 @@ export function withDefaults(p: DeepPartial<Policy>): Policy {
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | null : T[K] };
+
+/** A rule of a team policy that would loosen the deployment's, with the value that does. */
+export interface Loosening {
+  rule: string;
+  detail: string;
+}
+
+const ENVIRONMENTS: readonly Environment[] = ['production', 'staging', 'development'];
+
+/** Requests per second a rate limit allows (to compare limits of different windows). */
+const rate = (l: RateLimit): number => l.limit / l.windowSeconds;
+
+/**
+ * Every value of a team policy document that is looser than the deployment policy `base`. A team
+ * policy may only tighten: another naming pattern (which must match as well), more denied
+ * names, the environment segment and an owner required, a lower (or a first) lifetime, wildcards
+ * off, a default rate limit no more generous, earlier rotation warnings, a shorter stale period
+ * and a lower shared-key threshold.
+ * @example tighteningViolations({ requireOwner: false }, DEFAULT_POLICY)[0].rule // 'requireOwner'
+ */
+export function tighteningViolations(team: DeepPartial<Policy>, base: Policy): Loosening[] {
+  const out: Loosening[] = [];
+  const stricter = (rule: string, ok: boolean, detail: string): void => {
+    if (!ok) out.push({ rule, detail });
+  };
+  const n = team.naming ?? {};
+  if (n.requireEnvironmentSegment === false)
+    stricter(
+      'naming.requireEnvironmentSegment',
+      !base.naming.requireEnvironmentSegment,
+      'the deployment requires an environment segment in names; a team policy cannot turn it off',
+    );
+  if (team.requireOwner === false)
+    stricter(
+      'requireOwner',
+      !base.requireOwner,
+      'the deployment requires an owner; a team policy cannot turn requireOwner off',
+    );
+  for (const e of ENVIRONMENTS) {
+    const t = team.environments?.[e];
+    if (t == null) continue;
+    const b = base.environments[e];
+    if (t.maxLifetimeDays !== undefined && b.maxLifetimeDays !== null)
+      stricter(
+        `environments.${e}.maxLifetimeDays`,
+        t.maxLifetimeDays !== null && t.maxLifetimeDays <= b.maxLifetimeDays,
+        `${e} keys may live at most ${b.maxLifetimeDays} days in this deployment; the team policy asks ${t.maxLifetimeDays ?? 'no limit'}`,
+      );
+    if (t.allowWildcards === true)
+      stricter(
+        `environments.${e}.allowWildcards`,
+        b.allowWildcards,
+        `wildcards are not allowed for ${e} keys in this deployment; a team policy cannot allow them`,
+      );
+    if (t.defaultRateLimit !== undefined && b.defaultRateLimit !== null) {
+      const tl = t.defaultRateLimit;
+      stricter(
+        `environments.${e}.defaultRateLimit`,
+        tl != null &&
+          tl.limit !== undefined &&
+          tl.windowSeconds !== undefined &&
+          rate(tl) <= rate(b.defaultRateLimit),
+        `the deployment's default rate limit for ${e} keys is ${b.defaultRateLimit.limit} per ${b.defaultRateLimit.windowSeconds}s; a team default must be no more generous`,
+      );
+    }
+  }
+  if (team.rotationWarningDays != null)
+    stricter(
+      'rotationWarningDays',
+      team.rotationWarningDays >= base.rotationWarningDays,
+      `rotation warnings start ${base.rotationWarningDays} days ahead in this deployment; a team may only warn earlier`,
+    );
+  if (team.staleAfterDays != null)
+    stricter(
+      'staleAfterDays',
+      team.staleAfterDays <= base.staleAfterDays,
+      `keys are stale after ${base.staleAfterDays} days in this deployment; a team may only shorten that`,
+    );
+  if (team.sharedKeyThreshold != null)
+    stricter(
+      'sharedKeyThreshold',
+      team.sharedKeyThreshold <= base.sharedKeyThreshold,
+      `the deployment's shared-key threshold is ${base.sharedKeyThreshold}; a team may only lower it`,
+    );
+  return out;
+}
+
+/**
+ * The policy a team's keys follow: the deployment policy `base` with the team's document on top,
+ * each value the stricter of the two (so a deployment tightened later still wins over a team value
+ * that was stricter when it was set).
+ */
+export function effectivePolicy(base: Policy, team: DeepPartial<Policy> | undefined): Policy {
+  if (team === undefined) return base;
+  const minNullable = (a: number | null, b: number | null | undefined): number | null =>
+    b == null ? a : a === null ? b : Math.min(a, b);
+  const env = (e: Environment): EnvironmentPolicy => {
+    const b = base.environments[e];
+    const t = team.environments?.[e] ?? {};
+    const tl = t.defaultRateLimit;
+    const teamLimit =
+      tl?.name !== undefined && tl.limit !== undefined && tl.windowSeconds !== undefined ? tl : null;
+    return {
+      maxLifetimeDays: minNullable(b.maxLifetimeDays, t.maxLifetimeDays),
+      allowWildcards: b.allowWildcards && t.allowWildcards !== false,
+      defaultRateLimit:
+        teamLimit === null
+          ? b.defaultRateLimit
+          : b.defaultRateLimit === null || rate(teamLimit) < rate(b.defaultRateLimit)
+            ? teamLimit
+            : b.defaultRateLimit,
+    };
+  };
+  return {
+    naming: {
+      pattern: base.naming.pattern,
+      denyList: [...new Set([...base.naming.denyList, ...((team.naming?.denyList ?? []) as string[])])],
+      requireEnvironmentSegment:
+        base.naming.requireEnvironmentSegment || team.naming?.requireEnvironmentSegment === true,
+      teamPattern: team.naming?.pattern ?? null,
+    },
+    requireOwner: base.requireOwner || team.requireOwner === true,
+    environments: { production: env('production'), staging: env('staging'), development: env('development') },
+    rotationWarningDays: Math.max(base.rotationWarningDays, team.rotationWarningDays ?? 0),
+    staleAfterDays: Math.min(base.staleAfterDays, team.staleAfterDays ?? Infinity),
+    sharedKeyThreshold: Math.min(base.sharedKeyThreshold, team.sharedKeyThreshold ?? Infinity),
+  };
+}

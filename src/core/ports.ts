@@ -114,7 +114,14 @@ export interface EventSink {
     data: Record<string, unknown>,
   ): void;
   /** A verification was rate limited; implementations emit at most once per key and window. */
-  rateLimited(keyId: string, keyName: string, limit: RateLimitState, windowSeconds: number): void;
+  rateLimited(
+    keyId: string,
+    keyName: string,
+    limit: RateLimitState,
+    windowSeconds: number,
+    /** The key's owner team: a team's webhooks receive only events about that team's keys. */
+    team?: string | null,
+  ): void;
 }
 
 export const nullEvents: EventSink = { emit: () => undefined, rateLimited: () => undefined };

@@ -13,6 +13,7 @@ import { KeywardenError } from '../core/errors.js';
 import { adminAllows, type Actor, type AdminPermission } from '../core/model.js';
 import { consoleRoutes } from '../console/routes.js';
 import { consoleStatic } from '../console/static.js';
+import { checkScope, scopeDescription } from './authorize.js';
 import { parseJsonBody } from './body.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { lazyChildLoggers } from './request-logger.js';
@@ -145,10 +146,13 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     // Each admin route documents, in OpenAPI, the permission it needs (the security suite reads it).
     const schema = (route.schema ??= {}) as { description?: string; security?: unknown };
     schema.security = [{ bearerAuth: [] }];
-    schema.description = `Requires the admin permission \`${needed}\`.${schema.description ? ` ${schema.description}` : ''}`;
+    const scope = route.config?.scope ?? {};
+    schema.description = `Requires the admin permission \`${needed}\`.${scopeDescription(scope)}${schema.description ? ` ${schema.description}` : ''}`;
     // Authentication runs first (onRequest), before any body is read or validated, so an
-    // anonymous caller learns nothing about the API's shape.
-    route.onRequest = [authenticateFor(s, needed), ...hooksOf(route.onRequest)];
+    // anonymous caller learns nothing about the API's shape; then the team boundary.
+    // (A route with no declared boundary skips the hook: its service filters by the actor's team.)
+    const scoped = scope.global === true || scope.teamParam !== undefined ? [checkScope(scope)] : [];
+    route.onRequest = [authenticateFor(s, needed), ...scoped, ...hooksOf(route.onRequest)];
   });
 
   // Action routes (disable, enable, regenerate) take an optional body: absent means {}.

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { KeywardenError } from '../core/errors.js';
+import type { RouteScope } from './authorize.js';
 import type { Actor, AdminPermission } from '../core/model.js';
 import type { ConsoleSessions } from '../console/sessions.js';
 import type { AdminService } from '../services/admin-service.js';
@@ -16,6 +17,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The admin permission a route needs; routes without one are public (health, metrics, docs). */
     permission?: AdminPermission;
+    /** The route's team boundary (authorize.ts); absent: results are filtered to the actor's team. */
+    scope?: RouteScope;
   }
   interface FastifyRequest {
     actor: Actor | null;

@@ -4,14 +4,25 @@ import { newId } from '../core/ids.js';
 import { toPage } from '../core/page.js';
 import { normalizeTime } from '../core/key-input.js';
 import { generateKey, maskParts, parseKey } from '../core/keys.js';
-import { adminAllows, type Actor, type AdminKeyRecord, type AdminPermission } from '../core/model.js';
 import {
+  adminAllows,
+  permissionsInclude,
+  scopeCovers,
+  type Actor,
+  type AdminKeyRecord,
+  type AdminPermission,
+} from '../core/model.js';
+import {
+  countLiveGlobalRoots,
   findAdminByHash,
   getAdminRow,
   insertAdminKey,
   listAdminRows,
+  setAdminLeaked,
+  setAdminSecret,
   setAdminStatus,
   toAdminRecord,
+  touchAdminLastUsed,
   type AdminKeyRow,
 } from '../storage/admin-keys-repo.js';
 import { appendAudit } from '../storage/audit-repo.js';
@@ -28,6 +39,8 @@ export interface AdminKeyInput {
 const unauthenticated = (detail: string): KeywardenError => new KeywardenError('UNAUTHENTICATED', detail);
 /** Admin ids are published on the invalidation bus with this prefix so other nodes drop their admin cache. */
 export const ADMIN_ID_PREFIX = 'adm_';
+/** lastUsedAt of an admin key is written at most this often per key and node. */
+const LAST_USED_EVERY_MS = 60_000;
 
 /**
  * Admin keys: authentication of every admin request, and their management. Lookups are cached
@@ -41,6 +54,9 @@ export class AdminService {
     max: 10_000,
     ttl: 10_000,
   });
+
+  /** When this node last wrote each admin key's lastUsedAt (bounded: old entries are dropped). */
+  private readonly lastUsedWritten = new Map<string, number>();
 
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -88,9 +104,25 @@ export class AdminService {
   ): Actor {
     const { row, permissions } = cached;
     if (row.status !== 'active') throw unauthenticated(`this admin key is ${row.status}`);
-    if (row.expires_at !== null && Date.parse(row.expires_at) <= this.ctx.clock.now())
+    const now = this.ctx.clock.now();
+    if (row.expires_at !== null && Date.parse(row.expires_at) <= now)
       throw unauthenticated('this admin key has expired');
-    return { id: row.id, permissions, team: row.team, ip };
+    this.touch(row.id, now);
+    return { id: row.id, permissions, team: row.team, ip, expiresAt: row.expires_at };
+  }
+
+  /**
+   * Records the admin key's use at most once a minute per key, off the request's path: the
+   * write is not awaited (a verify call never waits for it) and a failure is only logged.
+   */
+  private touch(id: string, now: number): void {
+    const last = this.lastUsedWritten.get(id);
+    if (last !== undefined && now - last < LAST_USED_EVERY_MS) return;
+    if (this.lastUsedWritten.size >= 10_000) this.lastUsedWritten.clear();
+    this.lastUsedWritten.set(id, now);
+    touchAdminLastUsed(this.ctx.storage.db, id, new Date(now).toISOString()).catch((err: unknown) => {
+      this.ctx.log.warn({ err: (err as Error).message }, 'could not record an admin key use');
+    });
   }
 
   /** The actor of an admin key by id (for console sessions): refused unless the key is active and unexpired. */
@@ -106,6 +138,7 @@ export class AdminService {
       permissions: new Set(JSON.parse(row.permissions) as AdminPermission[]),
       team: row.team,
       ip,
+      expiresAt: row.expires_at,
     };
   }
 
@@ -143,7 +176,21 @@ export class AdminService {
     if (input.expiresAt != null && Date.parse(input.expiresAt) <= this.ctx.clock.now()) {
       throw new KeywardenError('VALIDATION_FAILED', `expiresAt ${input.expiresAt} is in the past`);
     }
-    return this.insert(actor, { ...input, team: team ?? null }, () => Promise.resolve());
+    // An admin key made by an expiring admin key expires no later than its creator: without an
+    // expiry it takes the creator's, a later one is refused (a short-lived key cannot mint a
+    // long-lived one).
+    let expiresAt = input.expiresAt ?? null;
+    const limit = actor.expiresAt ?? null;
+    if (limit !== null) {
+      if (expiresAt === null) expiresAt = limit;
+      else if (Date.parse(expiresAt) > Date.parse(limit)) {
+        throw new KeywardenError(
+          'POLICY_VIOLATION',
+          `expiresAt ${expiresAt} is later than this admin key's own expiry (${limit}); an admin key cannot outlive the key that creates it`,
+        );
+      }
+    }
+    return this.insert(actor, { ...input, expiresAt, team: team ?? null }, () => Promise.resolve());
   }
 
   async list(
@@ -163,36 +210,109 @@ export class AdminService {
 
   async get(actor: Actor, id: string): Promise<AdminKeyRecord> {
     const row = await getAdminRow(this.ctx.storage.db, id);
-    if (row === undefined || (actor.team !== null && row.team !== actor.team)) {
+    if (row === undefined || !scopeCovers(actor, row.team)) {
       throw new KeywardenError('NOT_FOUND', `no admin key with id ${id}`);
     }
     return toAdminRecord(row, nowIso(this.ctx));
   }
 
+  /**
+   * The admin-key hierarchy: acting on an admin key needs a scope that covers its team (else it
+   * is not even visible: 404) and every permission it holds (403).
+   */
+  private async target(actor: Actor, id: string, verb: string): Promise<AdminKeyRow> {
+    const row = await getAdminRow(this.ctx.storage.db, id);
+    if (row === undefined || !scopeCovers(actor, row.team)) {
+      throw new KeywardenError('NOT_FOUND', `no admin key with id ${id}`);
+    }
+    const held = JSON.parse(row.permissions) as AdminPermission[];
+    if (!permissionsInclude(actor.permissions, held)) {
+      throw new KeywardenError(
+        'FORBIDDEN',
+        `cannot ${verb} admin key ${id}: it holds ${held.map((p) => `"${p}"`).join(', ')}, which this admin key does not all hold`,
+      );
+    }
+    return row;
+  }
   async setStatus(
     actor: Actor,
     id: string,
     status: 'active' | 'disabled' | 'deleted',
   ): Promise<AdminKeyRecord> {
-    const before = await this.get(actor, id);
-    if (before.status === 'deleted') throw new KeywardenError('CONFLICT', `admin key ${id} is deleted`);
+    const verb = status === 'active' ? 'enable' : status === 'disabled' ? 'disable' : 'delete';
+    const row = await this.target(actor, id, verb);
     const at = nowIso(this.ctx);
-    const action =
-      status === 'active'
-        ? 'admin_key.enable'
-        : status === 'disabled'
-          ? 'admin_key.disable'
-          : 'admin_key.delete';
+    const before = toAdminRecord(row, at);
+    if (before.status === 'deleted') throw new KeywardenError('CONFLICT', `admin key ${id} is deleted`);
+    if (status === 'active' && row.leaked_at !== null) {
+      throw new KeywardenError(
+        'CONFLICT',
+        `admin key ${id} was disabled because its secret was reported leaked (${row.leaked_at}); regenerate it (POST /v1/admin-keys/${id}/regenerate) before enabling it`,
+      );
+    }
+    const action = `admin_key.${verb}`;
     await this.ctx.storage.db.transaction().execute(async (trx) => {
       await setAdminStatus(trx, id, status, at);
       const after = { ...before, status, disabledAt: status === 'active' ? null : at };
-      await appendAudit(trx, { at, actor: actor.id, action, target: id, before, after, ip: actor.ip });
+      await appendAudit(trx, {
+        at,
+        actor: actor.id,
+        action,
+        target: id,
+        before,
+        after,
+        ip: actor.ip,
+        team: row.team,
+      });
+      // Counted after the audit append, which holds the chain head's row lock (PostgreSQL) or
+      // the write lock (SQLite) until commit: two concurrent disables of the last two root keys
+      // are serialised, and the second sees the first and is refused.
+      if (status !== 'active' && (await countLiveGlobalRoots(trx, at)) === 0) {
+        throw new KeywardenError(
+          'CONFLICT',
+          `admin key ${id} is the last active global "*" admin key; create another global "*" key before you ${verb} this one, or nobody could administer this deployment`,
+        );
+      }
     });
     this.resetCache();
     await this.ctx.bus.publish(id).catch((err: unknown) => {
       this.ctx.log.warn({ err }, 'could not publish an admin key invalidation');
     });
     return this.get(actor, id);
+  }
+
+  /** A new secret for an admin key (same id, permissions and team); the old one stops working now. */
+  async regenerate(actor: Actor, id: string): Promise<{ key: string; record: AdminKeyRecord }> {
+    const row = await this.target(actor, id, 'regenerate');
+    const at = nowIso(this.ctx);
+    const before = toAdminRecord(row, at);
+    if (before.status === 'deleted')
+      throw new KeywardenError('CONFLICT', `admin key ${id} is deleted and cannot be regenerated`);
+    const key = generateKey(this.ctx.prefix, 'adm');
+    const { start, end } = maskParts(key);
+    await this.ctx.storage.db.transaction().execute(async (trx) => {
+      await setAdminSecret(trx, id, { hash: this.ctx.hasher(key), start, end }, at);
+      await appendAudit(trx, {
+        at,
+        actor: actor.id,
+        action: 'admin_key.regenerate',
+        target: id,
+        before,
+        after: { ...before, start, end },
+        ip: actor.ip,
+        team: row.team,
+      });
+    });
+    this.resetCache();
+    await this.ctx.bus.publish(id).catch((err: unknown) => {
+      this.ctx.log.warn({ err }, 'could not publish an admin key invalidation');
+    });
+    return { key, record: await this.get(actor, id) };
+  }
+
+  /** Marks an admin key's secret as leaked (it cannot be enabled again before regenerate). */
+  async markLeaked(trx: ServiceContext['storage']['db'], id: string, at: string): Promise<void> {
+    await setAdminLeaked(trx, id, at);
   }
 
   private async insert(
@@ -219,6 +339,7 @@ export class AdminService {
       updated_at: at,
       last_used_at: null,
       disabled_at: null,
+      leaked_at: null,
     };
     const record = toAdminRecord(row, at);
     await this.ctx.storage.db.transaction().execute(async (trx) => {
@@ -232,6 +353,7 @@ export class AdminService {
         before: null,
         after: record,
         ip: actor?.ip ?? null,
+        team: row.team,
       });
     });
     return { key, record };

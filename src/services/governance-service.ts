@@ -2,9 +2,14 @@ import { governanceReport, type GovernanceReport } from '../core/governance.js';
 import type { Actor } from '../core/model.js';
 import { findKeys } from '../core/scan.js';
 import { appendAudit } from '../storage/audit-repo.js';
-import { findAdminByHash, setAdminStatus, toAdminRecord } from '../storage/admin-keys-repo.js';
+import {
+  findAdminByHash,
+  setAdminLeaked,
+  setAdminStatus,
+  toAdminRecord,
+} from '../storage/admin-keys-repo.js';
 import { activeAdminTeams, usageFacts } from '../storage/governance-repo.js';
-import { expireSecret, findByHash, toRecord } from '../storage/keys-repo.js';
+import { expireSecret, findByHash, markSecretLeaked, toRecord } from '../storage/keys-repo.js';
 import type { AdminService } from './admin-service.js';
 import { nowIso, type ServiceContext } from './context.js';
 import type { KeysService } from './keys-service.js';
@@ -32,7 +37,8 @@ export class GovernanceService {
   async report(actor: Actor): Promise<GovernanceReport> {
     const now = this.ctx.clock.now();
     const at = new Date(now).toISOString();
-    const policy = await this.policies.get();
+    const policyFor = await this.policies.resolver();
+    const policy = policyFor(actor.team);
     const { db } = this.ctx.storage;
     let q = db.selectFrom('keys').selectAll().where('status', '<>', 'deleted');
     if (actor.team !== null) q = q.where('owner_team', '=', actor.team);
@@ -48,6 +54,7 @@ export class GovernanceService {
       usage,
       policy,
       now,
+      policyFor,
     );
   }
 
@@ -70,6 +77,8 @@ export class GovernanceService {
           continue;
         }
         if (row.status !== 'active') {
+          // Still marked: enabling it again must wait for a new secret.
+          if (row.status === 'disabled') await setAdminLeaked(db, row.id, nowIso(this.ctx));
           found.push({
             ...base,
             kind: 'admin_key',
@@ -82,7 +91,9 @@ export class GovernanceService {
         const before = toAdminRecord(row, at);
         await db.transaction().execute(async (trx) => {
           await setAdminStatus(trx, row.id, 'disabled', at);
+          await setAdminLeaked(trx, row.id, at);
           await appendAudit(trx, {
+            team: row.team,
             at,
             actor: actor.id,
             action: 'key.leak',
@@ -94,7 +105,12 @@ export class GovernanceService {
         });
         this.admin.resetCache();
         await this.ctx.bus.publish(row.id).catch(() => undefined);
-        this.ctx.events.emit('key.leaked', { keyId: row.id, name: row.name, kind: 'admin_key' });
+        this.ctx.events.emit('key.leaked', {
+          keyId: row.id,
+          name: row.name,
+          kind: 'admin_key',
+          team: row.team,
+        });
         found.push({ ...base, kind: 'admin_key', keyId: row.id, action: 'disabled' });
         continue;
       }
@@ -114,6 +130,7 @@ export class GovernanceService {
         await db.transaction().execute(async (trx) => {
           await expireSecret(trx, hash, at);
           await appendAudit(trx, {
+            team: hit.row.owner_team,
             at,
             actor: actor.id,
             action: 'key.leak',
@@ -130,11 +147,14 @@ export class GovernanceService {
           name: hit.row.name,
           environment: hit.row.environment,
           kind: 'rotated_secret',
+          team: hit.row.owner_team,
         });
         found.push({ ...base, kind: 'key', keyId: id, action: 'grace_ended' });
         continue;
       }
       if (hit.row.status !== 'active') {
+        // Still marked: enabling it again must wait for a new secret.
+        if (hit.row.status === 'disabled') await markSecretLeaked(db, hash, at);
         found.push({
           ...base,
           kind: 'key',
@@ -143,7 +163,7 @@ export class GovernanceService {
         });
         continue;
       }
-      await this.keys.setEnabled(actor, id, false, 'leaked', 'key.leak');
+      await this.keys.setEnabled(actor, id, false, 'leaked', 'key.leak', hash);
       found.push({ ...base, kind: 'key', keyId: id, action: 'disabled' });
     }
     return { found };

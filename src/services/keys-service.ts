@@ -9,9 +9,11 @@ import { isUniqueViolation } from '../storage/db.js';
 import { appendAudit } from '../storage/audit-repo.js';
 import {
   addSecret,
+  currentSecretLeaked,
   getKeyRow,
   insertKey,
   listKeyRows,
+  markSecretLeaked,
   recordToRow,
   retireSecrets,
   toRecord,
@@ -52,7 +54,7 @@ export class KeysService {
       );
     }
     const at = new Date(now).toISOString();
-    const policy = await this.policies.get();
+    const policy = await this.policies.forTeam(team ?? null);
     const owner = { team: team ?? null, contact: input.owner?.contact ?? null };
     PolicyService.enforce(
       {
@@ -108,6 +110,7 @@ export class KeysService {
           before: null,
           after: record,
           ip: actor.ip,
+          team: record.owner.team,
         });
       });
     } catch (err) {
@@ -154,13 +157,31 @@ export class KeysService {
     checkKeyFields(patch, this.ctx.clock.now());
     // A new balance replaces the old one: write pending uses first so they are not subtracted from it.
     if (patch.credits !== undefined) await this.ctx.usage.flush();
+    // A team-scoped admin's keys always keep its team: neither another team nor none (an
+    // ownerless key would drop out of every team's view, this one's included).
+    if (actor.team !== null && patch.owner === null) {
+      throw new KeywardenError(
+        'FORBIDDEN',
+        `this admin key is limited to team "${actor.team}"; its keys keep that team (set owner.contact instead of clearing the owner)`,
+      );
+    }
     if (actor.team !== null && patch.owner?.team !== undefined && patch.owner.team !== actor.team) {
       throw new KeywardenError(
         'FORBIDDEN',
-        `this admin key cannot hand a key to team "${patch.owner.team ?? ''}"`,
+        patch.owner.team === null
+          ? `this admin key is limited to team "${actor.team}"; its keys keep that team`
+          : `this admin key cannot hand a key to team "${patch.owner.team}"`,
       );
     }
-    const policy = await this.policies.get();
+    // The policy of the team the key will belong to (read once, outside the retried transaction).
+    const owner = patch.owner;
+    const nextTeam =
+      owner === null
+        ? null
+        : owner !== undefined && owner.team !== undefined
+          ? owner.team
+          : ((await this.teamOf(id)) ?? null);
+    const policy = await this.policies.forTeam(nextTeam);
     const record = await this.change(actor, id, 'key.update', (before) => {
       if (before.status === 'deleted')
         throw new KeywardenError('CONFLICT', `key ${id} is deleted and cannot be changed`);
@@ -216,22 +237,44 @@ export class KeysService {
     return record;
   }
 
+  /** The owner team of a key (undefined when there is no such key; the change then answers 404). */
+  private async teamOf(id: string): Promise<string | null | undefined> {
+    const row = await getKeyRow(this.db, id);
+    return row === undefined ? undefined : row.owner_team;
+  }
+
   async setEnabled(
     actor: Actor,
     id: string,
     enabled: boolean,
     reason: string | undefined,
     action: 'key.enable' | 'key.disable' | 'key.leak' = enabled ? 'key.enable' : 'key.disable',
+    /** With `key.leak`: the hash of the leaked (current) secret, marked in the same transaction. */
+    leakedHash?: string,
   ): Promise<KeyRecord> {
-    const record = await this.change(actor, id, action, (before, at) => {
+    const record = await this.change(actor, id, action, (before, at, trx) => {
       if (before.status === 'deleted')
         throw new KeywardenError(
           'CONFLICT',
           `key ${id} is deleted; it cannot be ${enabled ? 'enabled' : 'disabled'}`,
         );
-      return enabled
+      const changes: KeyChanges = enabled
         ? { status: 'active', disabled_at: null, disabled_reason: null }
         : { status: 'disabled', disabled_at: at, disabled_reason: reason ?? null };
+      return {
+        changes,
+        // Inside the transaction: a leak reported concurrently cannot slip between check and enable.
+        extra: async () => {
+          if (leakedHash !== undefined) await markSecretLeaked(trx, leakedHash, at);
+          if (enabled && (await currentSecretLeaked(trx, id))) {
+            throw new KeywardenError(
+              'CONFLICT',
+              `key ${id} cannot be enabled: its secret was reported leaked; regenerate it (POST /v1/keys/${id}/regenerate) to issue a new secret, then enable it`,
+            );
+          }
+        },
+        auditExtra: {},
+      };
     });
     if (!enabled) {
       const data = {
@@ -239,6 +282,7 @@ export class KeysService {
         name: record.name,
         environment: record.environment,
         reason: record.disabledReason,
+        team: record.owner.team,
       };
       if (action === 'key.leak') this.ctx.events.emit('key.leaked', { ...data, kind: 'key' });
       this.ctx.events.emit('key.disabled', data);
@@ -323,6 +367,7 @@ export class KeysService {
             before,
             after: plan.auditExtra === undefined ? after : { ...after, ...plan.auditExtra },
             ip: actor.ip,
+            team: after.owner.team,
           });
           return after;
         });

@@ -125,7 +125,7 @@ export class Verifier {
     const hit = out.ratelimit;
     const window = r.ratelimits.find((l) => l.name === hit?.name)?.windowSeconds;
     if (out.code === 'RATE_LIMITED' && hit !== null && window !== undefined) {
-      ctx.events.rateLimited(r.id, r.name, hit, window);
+      ctx.events.rateLimited(r.id, r.name, hit, window, r.owner.team);
     }
     return result;
   }

@@ -28,7 +28,12 @@ export interface WebhookRecord {
   status: string;
   createdAt: string;
   createdBy: string | null;
+  /** The team of the admin key that created it (it receives only that team's events); null: global. */
+  team: string | null;
 }
+
+/** Rows a team-scoped actor may see: its team's webhooks only. */
+const visibleTo = (actor: Actor): string | null => actor.team;
 
 /** Attempts before a delivery is given up (about 2 minutes of backoff at the default base). */
 export const MAX_ATTEMPTS = 8;
@@ -49,7 +54,7 @@ export function signPayload(secret: string, body: string, unixSeconds: number): 
  */
 export class WebhookService implements EventSink {
   private timer: NodeJS.Timeout | undefined;
-  private active: { at: number; hooks: { id: string; events: string[] }[] } | undefined;
+  private active: { at: number; hooks: { id: string; events: string[]; team: string | null }[] } | undefined;
   private readonly rateLimitedUntil = new Map<string, number>();
   private dispatching: Promise<number> = Promise.resolve(0);
 
@@ -85,6 +90,7 @@ export class WebhookService implements EventSink {
       status: 'active',
       createdAt: at,
       createdBy: actor.id,
+      team: actor.team,
     };
     await this.db.transaction().execute(async (trx) => {
       await trx
@@ -98,6 +104,7 @@ export class WebhookService implements EventSink {
           status: 'active',
           created_at: at,
           created_by: actor.id,
+          team: actor.team,
         })
         .execute();
       await appendAudit(trx, {
@@ -108,19 +115,18 @@ export class WebhookService implements EventSink {
         before: null,
         after: record,
         ip: actor.ip,
+        team: actor.team,
       });
     });
     this.active = undefined;
     return { secret, record };
   }
 
-  async list(): Promise<WebhookRecord[]> {
-    const rows = await this.db
-      .selectFrom('webhooks')
-      .selectAll()
-      .where('status', '=', 'active')
-      .orderBy('id', 'desc')
-      .execute();
+  async list(actor: Actor): Promise<WebhookRecord[]> {
+    let q = this.db.selectFrom('webhooks').selectAll().where('status', '=', 'active');
+    const team = visibleTo(actor);
+    if (team !== null) q = q.where('team', '=', team);
+    const rows = await q.orderBy('id', 'desc').execute();
     return rows.map((r) => ({
       id: r.id,
       url: r.url,
@@ -129,18 +135,17 @@ export class WebhookService implements EventSink {
       status: r.status,
       createdAt: r.created_at,
       createdBy: r.created_by,
+      team: r.team,
     }));
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
     const at = nowIso(this.ctx);
+    const team = visibleTo(actor);
     await this.db.transaction().execute(async (trx) => {
-      const r = await trx
-        .updateTable('webhooks')
-        .set({ status: 'deleted' })
-        .where('id', '=', id)
-        .where('status', '=', 'active')
-        .executeTakeFirst();
+      let u = trx.updateTable('webhooks').set({ status: 'deleted' }).where('id', '=', id);
+      if (team !== null) u = u.where('team', '=', team);
+      const r = await u.where('status', '=', 'active').executeTakeFirst();
       if (Number(r.numUpdatedRows) !== 1) throw new KeywardenError('NOT_FOUND', `no webhook with id ${id}`);
       await appendAudit(trx, {
         at,
@@ -150,12 +155,22 @@ export class WebhookService implements EventSink {
         before: null,
         after: null,
         ip: actor.ip,
+        team: actor.team,
       });
     });
     this.active = undefined;
   }
 
-  async deliveries(id: string, limit: number, cursor?: string) {
+  async deliveries(actor: Actor, id: string, limit: number, cursor?: string) {
+    const team = visibleTo(actor);
+    if (team !== null) {
+      const hook = await this.db
+        .selectFrom('webhooks')
+        .select('team')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (hook?.team !== team) throw new KeywardenError('NOT_FOUND', `no webhook with id ${id}`);
+    }
     let q = this.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', id);
     if (cursor !== undefined) q = q.where('id', '<', cursor);
     const rows = await q
@@ -201,7 +216,13 @@ export class WebhookService implements EventSink {
   }
 
   /** key.rate_limited at most once per key and limit window (per node). */
-  rateLimited(keyId: string, name: string, limit: RateLimitState, windowSeconds: number): void {
+  rateLimited(
+    keyId: string,
+    name: string,
+    limit: RateLimitState,
+    windowSeconds: number,
+    team: string | null = null,
+  ): void {
     const slot = `${keyId}\u0000${limit.name}`;
     const now = this.ctx.clock.now();
     if ((this.rateLimitedUntil.get(slot) ?? 0) > now) return;
@@ -209,7 +230,7 @@ export class WebhookService implements EventSink {
     if (this.rateLimitedUntil.size > 100_000) {
       for (const [k, until] of this.rateLimitedUntil) if (until <= now) this.rateLimitedUntil.delete(k);
     }
-    this.emit('key.rate_limited', { keyId, name, ratelimit: limit.name, resetAt: limit.resetAt });
+    this.emit('key.rate_limited', { keyId, name, ratelimit: limit.name, resetAt: limit.resetAt, team });
   }
 
   private async enqueue(event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
@@ -217,17 +238,19 @@ export class WebhookService implements EventSink {
     if (this.active === undefined || now - this.active.at > 5000) {
       const hooks = await this.db
         .selectFrom('webhooks')
-        .select(['id', 'events'])
+        .select(['id', 'events', 'team'])
         .where('status', '=', 'active')
         .execute();
       this.active = {
         at: now,
-        hooks: hooks.map((h) => ({ id: h.id, events: JSON.parse(h.events) as string[] })),
+        hooks: hooks.map((h) => ({ id: h.id, events: JSON.parse(h.events) as string[], team: h.team })),
       };
     }
     const at = new Date(now).toISOString();
+    // A team's webhook receives only events about that team's keys (`data.team`); global ones, all.
+    const about = typeof data.team === 'string' ? data.team : null;
     const rows = this.active.hooks
-      .filter((h) => h.events.includes(event))
+      .filter((h) => h.events.includes(event) && (h.team === null || h.team === about))
       .map((h) => {
         const id = newId('dlv', now);
         return {
@@ -337,7 +360,7 @@ export class WebhookService implements EventSink {
     let n = 0;
     const expiring = await this.db
       .selectFrom('keys')
-      .select(['id', 'name', 'environment', 'expires_at'])
+      .select(['id', 'name', 'environment', 'expires_at', 'owner_team'])
       .where('status', '=', 'active')
       .where('expires_at', '>', at)
       .where('expires_at', '<=', horizon)
@@ -349,13 +372,22 @@ export class WebhookService implements EventSink {
           name: k.name,
           environment: k.environment,
           expiresAt: k.expires_at,
+          team: k.owner_team,
         })
       )
         n++;
     }
     const low = await this.db
       .selectFrom('keys')
-      .select(['id', 'name', 'environment', 'credits_remaining', 'credits_refilled_at', 'metadata'])
+      .select([
+        'id',
+        'name',
+        'environment',
+        'credits_remaining',
+        'credits_refilled_at',
+        'metadata',
+        'owner_team',
+      ])
       .where('status', '=', 'active')
       .where('credits_remaining', 'is not', null)
       .execute();
@@ -372,6 +404,7 @@ export class WebhookService implements EventSink {
           environment: k.environment,
           remaining: k.credits_remaining,
           threshold,
+          team: k.owner_team,
         })
       )
         n++;

@@ -63,3 +63,53 @@ export async function setAdminStatus(
     .where('id', '=', id)
     .execute();
 }
+
+/** A new secret for an admin key (regenerate): the old one stops working, a leak mark is cleared. */
+export async function setAdminSecret(
+  db: Db,
+  id: string,
+  secret: { hash: string; start: string; end: string },
+  nowIso: string,
+): Promise<void> {
+  await db
+    .updateTable('admin_keys')
+    .set({
+      hash: secret.hash,
+      key_start: secret.start,
+      key_end: secret.end,
+      leaked_at: null,
+      updated_at: nowIso,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Marks an admin key's current secret as leaked (enable is refused until it is regenerated). */
+export async function setAdminLeaked(db: Db, id: string, nowIso: string): Promise<void> {
+  await db.updateTable('admin_keys').set({ leaked_at: nowIso }).where('id', '=', id).execute();
+}
+
+/** Records use; never moves lastUsedAt backwards (two nodes may write out of order). */
+export async function touchAdminLastUsed(db: Db, id: string, at: string): Promise<void> {
+  await db
+    .updateTable('admin_keys')
+    .set({ last_used_at: at })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+    .execute();
+}
+
+/** Active, unexpired, global admin keys holding `*`: the keys that can always recover the deployment. */
+export async function countLiveGlobalRoots(db: Db, nowIso: string): Promise<number> {
+  const rows = await db
+    .selectFrom('admin_keys')
+    .select(['permissions', 'expires_at'])
+    .where('status', '=', 'active')
+    .where('team', 'is', null)
+    .execute();
+  return rows.filter(
+    (r) =>
+      (r.expires_at === null || r.expires_at > nowIso) &&
+      (JSON.parse(r.permissions) as AdminPermission[]).includes('*'),
+  ).length;
+}

@@ -13,6 +13,8 @@ export interface AuditInput {
   before: unknown;
   after: unknown;
   ip: string | null;
+  /** The team the target belongs to; null or omitted: deployment-wide (global auditors only). */
+  team?: string | null | undefined;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function appendAudit(trx: Db, e: AuditInput): Promise<number> {
   const hash = auditHash(row, head.hash);
   await trx
     .insertInto('audit_log')
-    .values({ ...row, prev_hash: head.hash, hash })
+    .values({ ...row, prev_hash: head.hash, hash, team: e.team ?? null })
     .execute();
   await trx.updateTable('audit_head').set({ hash }).where('id', '=', 1).execute();
   return row.id;
@@ -54,9 +56,19 @@ export interface AuditFilter {
   to?: string | undefined;
 }
 
-/** Newest first, keyset-paginated on the sequence number. */
-export async function listAudit(db: Db, f: AuditFilter, limit: number, before?: number): Promise<AuditRow[]> {
+/**
+ * Newest first, keyset-paginated on the sequence number. `team` non-null limits the rows to
+ * those whose target belongs to that team (a team-scoped auditor).
+ */
+export async function listAudit(
+  db: Db,
+  f: AuditFilter,
+  limit: number,
+  before: number | undefined,
+  team: string | null,
+): Promise<AuditRow[]> {
   let q = db.selectFrom('audit_log').selectAll();
+  if (team !== null) q = q.where('team', '=', team);
   if (f.action !== undefined) q = q.where('action', '=', f.action);
   if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
   if (f.target !== undefined) q = q.where('target', '=', f.target);

@@ -89,6 +89,7 @@ export async function insertKey(db: Db, row: KeysTable, secretHash: string): Pro
       created_at: row.created_at,
       expires_at: null,
       replaced_at: null,
+      leaked_at: null,
     })
     .execute();
 }
@@ -187,10 +188,39 @@ export async function expireSecret(db: Db, hash: string, at: string): Promise<vo
   await db.updateTable('key_secrets').set({ expires_at: at }).where('hash', '=', hash).execute();
 }
 
+/** Marks one secret as reported leaked (its key then stays disabled until regenerated). */
+export async function markSecretLeaked(db: Db, hash: string, at: string): Promise<void> {
+  await db
+    .updateTable('key_secrets')
+    .set({ leaked_at: at })
+    .where('hash', '=', hash)
+    .where('leaked_at', 'is', null)
+    .execute();
+}
+
+/** True when the key's current secret (the one without an end) was reported leaked. */
+export async function currentSecretLeaked(db: Db, keyId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('key_secrets')
+    .select('hash')
+    .where('key_id', '=', keyId)
+    .where('expires_at', 'is', null)
+    .where('leaked_at', 'is not', null)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function addSecret(db: Db, keyId: string, hash: string, createdAt: string): Promise<void> {
   await db
     .insertInto('key_secrets')
-    .values({ hash, key_id: keyId, created_at: createdAt, expires_at: null, replaced_at: null })
+    .values({
+      hash,
+      key_id: keyId,
+      created_at: createdAt,
+      expires_at: null,
+      replaced_at: null,
+      leaked_at: null,
+    })
     .execute();
 }
 

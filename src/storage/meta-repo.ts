@@ -23,3 +23,15 @@ export async function putMeta(db: Kysely<Database>, name: string, value: string)
     .onConflict((oc) => oc.column('name').doUpdateSet({ value }))
     .execute();
 }
+
+/** Every meta row whose name starts with `prefix` (a range scan: no LIKE, so `%` and `_` in names are literal). */
+export async function listMetaPrefix(db: Kysely<Database>, prefix: string): Promise<[string, string][]> {
+  const last = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const rows = await db
+    .selectFrom('meta')
+    .select(['name', 'value'])
+    .where('name', '>=', prefix)
+    .where('name', '<', last)
+    .execute();
+  return rows.map((r) => [r.name, r.value]);
+}

@@ -1,4 +1,10 @@
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import {
+  sql,
+  type ColumnDefinitionBuilder,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+} from 'kysely';
 
 /**
  * Migrations in code (not files on disk) so the compiled package carries them; the same
@@ -247,6 +253,29 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
       // core), while every flush moved each used key's entry in this index, paid per log row
       // (docs/hot-path.md#verification-log-indexes).
       await db.schema.dropIndex('keys_last_used').ifExists().execute();
+    },
+  },
+  '0009_team_boundary': {
+    async up(db: Kysely<unknown>) {
+      // The team an audit row's target belongs to (a team-scoped auditor reads only its team's
+      // rows) and the team that owns a webhook (null: global). Kept outside the chained content:
+      // it says who may read a row, not what happened.
+      const text = (c: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
+        dialect === 'postgres' ? c.modifyEnd(sql`collate "C"`) : c;
+      await db.schema.alterTable('audit_log').addColumn('team', 'text', text).execute();
+      await db.schema.createIndex('audit_log_team').on('audit_log').columns(['team', 'id']).execute();
+      await db.schema.alterTable('webhooks').addColumn('team', 'text', text).execute();
+      // When a secret was reported leaked: its key cannot be enabled again until regenerated.
+      await db.schema.alterTable('key_secrets').addColumn('leaked_at', 'text', text).execute();
+      await db.schema.alterTable('admin_keys').addColumn('leaked_at', 'text', text).execute();
+      // Rows written before: the team of their target key or admin key; a webhook takes the team
+      // of the admin key that created it.
+      await sql`update audit_log set team = (select k.owner_team from keys k where k.id = audit_log.target)
+        where team is null and target like 'key_%'`.execute(db);
+      await sql`update audit_log set team = (select a.team from admin_keys a where a.id = audit_log.target)
+        where team is null and target like 'adm_%'`.execute(db);
+      await sql`update webhooks set team = (select a.team from admin_keys a where a.id = webhooks.created_by)
+        where team is null`.execute(db);
     },
   },
 });

@@ -38,6 +38,8 @@ export interface KeySecretsTable {
   created_at: string;
   expires_at: string | null;
   replaced_at: string | null;
+  /** Set when this secret was reported leaked: the key stays disabled until regenerated. */
+  leaked_at: string | null;
 }
 
 export interface AdminKeysTable {
@@ -55,6 +57,8 @@ export interface AdminKeysTable {
   updated_at: string;
   last_used_at: string | null;
   disabled_at: string | null;
+  /** Set when the current secret was reported leaked; cleared by regenerate. */
+  leaked_at: string | null;
 }
 
 export interface AuditLogTable {
@@ -68,6 +72,8 @@ export interface AuditLogTable {
   ip: string | null;
   prev_hash: string;
   hash: string;
+  /** The team the target belongs to (null: deployment-wide); decides who may read the row. */
+  team: string | null;
 }
 
 /** One row (id = 1): the head of the audit hash chain. Updating it serialises appends across nodes. */
@@ -124,6 +130,8 @@ export interface WebhooksTable {
   status: string;
   created_at: string;
   created_by: string | null;
+  /** The team of the admin key that created it; null for a global webhook. */
+  team: string | null;
 }
 
 export interface WebhookDeliveriesTable {

@@ -11,7 +11,9 @@ import {
 import { Type } from '@sinclair/typebox';
 import { actorOf, bearer, type App, type Services } from '../types.js';
 
-const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem };
+const HIERARCHY =
+  "Needs every permission the target holds and a scope that includes the target's team; the last active global `*` key cannot be disabled or deleted (409).";
+const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem };
 
 /** Admin keys (`admin:manage`): create (shown once), list, get, disable/enable, delete. */
 export function adminKeyRoutes(app: App, s: Services): void {
@@ -55,17 +57,35 @@ export function adminKeyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['admin-keys'],
       summary: 'Revoke an admin key for good',
+      description: HIERARCHY,
       security: bearer,
       params: IdParams,
       response: { 200: AdminKeyRecord, ...errors },
     },
     handler: async (req) => s.admin.setStatus(actorOf(req), req.params.id, 'deleted'),
   });
+  app.post('/v1/admin-keys/:id/regenerate', {
+    config,
+    schema: {
+      tags: ['admin-keys'],
+      summary:
+        'New secret for an admin key (same id, permissions, team); the old one stops working now; the plaintext is in this response only',
+      description: `${HIERARCHY} Clears a leak mark, so the key may be enabled again.`,
+      security: bearer,
+      params: IdParams,
+      response: { 200: AdminKeyWithSecret, ...errors },
+    },
+    handler: async (req) => s.admin.regenerate(actorOf(req), req.params.id),
+  });
   for (const action of ['disable', 'enable'] as const) {
     app.post(`/v1/admin-keys/:id/${action}`, {
       config,
       schema: {
         tags: ['admin-keys'],
+        description:
+          action === 'enable'
+            ? `${HIERARCHY} A key whose secret was reported leaked is 409 until regenerated.`
+            : HIERARCHY,
         security: bearer,
         params: IdParams,
         response: { 200: AdminKeyRecord, ...errors },

@@ -16,13 +16,15 @@ export function auditRoutes(app: App, s: Services): void {
       response: { 200: PageOf(AuditEntry), ...AdminErrors },
     },
     handler: async (req) => {
-      actorOf(req);
+      // A team-scoped auditor reads only the rows whose target is its team's.
+      const { team } = actorOf(req);
       const { limit = 50, cursor, ...filter } = req.query;
       const rows = await listAudit(
         s.ctx.storage.db,
         filter,
         limit + 1,
         cursor === undefined ? undefined : Number(cursor),
+        team,
       );
       return toPage(
         rows,
@@ -43,7 +45,8 @@ export function auditRoutes(app: App, s: Services): void {
     },
   });
   app.get('/v1/audit/verify', {
-    config: { permission: 'audit:read' },
+    // The chain covers every team's rows: checking it is a deployment-wide action.
+    config: { permission: 'audit:read', scope: { global: true } },
     schema: {
       tags: ['audit'],
       summary: 'Re-compute the hash chain; brokenAt is the first row that does not match',

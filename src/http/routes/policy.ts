@@ -12,16 +12,14 @@ const EnvPolicy = Type.Object(
   },
   { additionalProperties: false },
 );
+const Naming = {
+  pattern: Type.String({ minLength: 1, maxLength: 500 }),
+  denyList: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 200 }),
+  requireEnvironmentSegment: Type.Boolean(),
+};
 const Policy = Type.Object(
   {
-    naming: Type.Object(
-      {
-        pattern: Type.String({ minLength: 1, maxLength: 500 }),
-        denyList: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 200 }),
-        requireEnvironmentSegment: Type.Boolean(),
-      },
-      { additionalProperties: false },
-    ),
+    naming: Type.Object(Naming, { additionalProperties: false }),
     requireOwner: Type.Boolean(),
     environments: Type.Object(
       { production: EnvPolicy, staging: EnvPolicy, development: EnvPolicy },
@@ -53,6 +51,32 @@ const PolicyInput = Type.Partial(
   { additionalProperties: false },
 );
 
+/** A team's effective policy: the deployment's, tightened by the team's (same shape, plus the team's own naming pattern). */
+const EffectivePolicy = Type.Object(
+  {
+    ...Policy.properties,
+    naming: Type.Object(
+      {
+        ...Naming,
+        teamPattern: Type.Union([Type.String(), Type.Null()], {
+          description: "the team's naming pattern, which names must match as well as `pattern`",
+        }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+const TeamParams = Type.Object(
+  { team: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: false },
+);
+
+const withTeamPattern = (p: PolicyDoc): PolicyDoc & { naming: { teamPattern: string | null } } => ({
+  ...p,
+  naming: { ...p.naming, teamPattern: p.naming.teamPattern ?? null },
+});
+
 /** The deployment policy (SPEC §4): naming, ownership, lifetimes, wildcards, default limits. */
 export function policyRoutes(app: App, s: Services): void {
   app.get('/v1/policy', {
@@ -66,7 +90,8 @@ export function policyRoutes(app: App, s: Services): void {
     handler: async () => s.policies.get(),
   });
   app.put('/v1/policy', {
-    config: { permission: 'policy:write' },
+    // It binds every team: only a global key may change it.
+    config: { permission: 'policy:write', scope: { global: true } },
     schema: {
       tags: ['governance'],
       summary:
@@ -76,5 +101,34 @@ export function policyRoutes(app: App, s: Services): void {
       response: { 200: Policy, 400: Problem, 401: Problem, 403: Problem },
     },
     handler: async (req) => s.policies.put(actorOf(req), req.body as DeepPartial<PolicyDoc>),
+  });
+  app.get('/v1/teams/:team/policy', {
+    config: { permission: 'keys:read', scope: { teamParam: 'team' } },
+    schema: {
+      tags: ['governance'],
+      summary: "The policy a team's keys follow: the deployment policy tightened by the team's",
+      security: bearer,
+      params: TeamParams,
+      response: { 200: EffectivePolicy, 400: Problem, 401: Problem, 403: Problem },
+    },
+    handler: async (req) => withTeamPattern(await s.policies.forTeam(req.params.team)),
+  });
+  app.put('/v1/teams/:team/policy', {
+    config: { permission: 'policy:write', scope: { teamParam: 'team' } },
+    schema: {
+      tags: ['governance'],
+      summary:
+        "Set a team's policy, which may only tighten the deployment's (a looser value is 422 POLICY_VIOLATION naming the rule); answers the effective policy",
+      description:
+        'Same shape as PUT /v1/policy; what is omitted follows the deployment. naming.pattern is an additional pattern names must also match; naming.denyList adds names.',
+      security: bearer,
+      params: TeamParams,
+      body: PolicyInput,
+      response: { 200: EffectivePolicy, 400: Problem, 401: Problem, 403: Problem, 422: Problem },
+    },
+    handler: async (req) =>
+      withTeamPattern(
+        await s.policies.putTeam(actorOf(req), req.params.team, req.body as DeepPartial<PolicyDoc>),
+      ),
   });
 }

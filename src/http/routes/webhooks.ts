@@ -12,6 +12,9 @@ const Webhook = Type.Object({
   status: Type.String(),
   createdAt: Type.String(),
   createdBy: Type.Union([Type.String(), Type.Null()]),
+  team: Type.Union([Type.String(), Type.Null()], {
+    description: 'the team whose key events it receives; null: global (every event)',
+  }),
 });
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
 
@@ -43,7 +46,7 @@ export function webhookRoutes(app: App, s: Services): void {
       security: bearer,
       response: { 200: Type.Object({ items: Type.Array(Webhook) }), ...errors },
     },
-    handler: async () => ({ items: await s.webhooks.list() }),
+    handler: async (req) => ({ items: await s.webhooks.list(actorOf(req)) }),
   });
   app.delete('/v1/webhooks/:id', {
     config,
@@ -90,6 +93,7 @@ export function webhookRoutes(app: App, s: Services): void {
         ...errors,
       },
     },
-    handler: async (req) => s.webhooks.deliveries(req.params.id, req.query.limit ?? 50, req.query.cursor),
+    handler: async (req) =>
+      s.webhooks.deliveries(actorOf(req), req.params.id, req.query.limit ?? 50, req.query.cursor),
   });
 }
