@@ -27,6 +27,7 @@ import { GovernanceService } from './services/governance-service.js';
 import { ConsoleSessions } from './console/sessions.js';
 import { KeysService } from './services/keys-service.js';
 import { WebhookService } from './services/webhooks.js';
+import type { Resolve } from './services/webhook-transport.js';
 import { PolicyService } from './services/policy-service.js';
 import { Verifier } from './services/verifier.js';
 import { migrate, openStorage, type Storage } from './storage/db.js';
@@ -54,6 +55,8 @@ export interface CreateOptions {
   usage?: UsageSink;
   limiter?: Limiter;
   bus?: InvalidationBus;
+  /** DNS for webhook target checks (tests map names to addresses with it). */
+  webhookResolve?: Resolve;
 }
 
 /**
@@ -153,6 +156,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     timeoutMs: 5000,
     secretsKey: serverKeys.webhookSecrets,
     allowPrivateTargets: config.webhookAllowPrivate,
+    ...(opts.webhookResolve === undefined ? {} : { resolve: opts.webhookResolve }),
   });
   ctx.events = webhooks;
   const sessions = new ConsoleSessions(ctx, admin, {
