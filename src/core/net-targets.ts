@@ -6,13 +6,7 @@ import ipaddr from 'ipaddr.js';
  * the cloud metadata service). Only public unicast addresses pass; each refusal names its rule.
  */
 export type TargetRule =
-  | 'loopback'
-  | 'private'
-  | 'link-local'
-  | 'multicast'
-  | 'broadcast'
-  | 'unspecified'
-  | 'reserved';
+  'loopback' | 'private' | 'link-local' | 'multicast' | 'broadcast' | 'unspecified' | 'reserved';
 
 /** What a refusal says about each rule (for the 422's detail and the docs). */
 export const TARGET_RULES: Record<TargetRule, string> = {

@@ -126,7 +126,11 @@ export async function postDelivery(
       done({
         statusCode: status,
         error:
-          status >= 200 && status < 300 ? null : status >= 300 && status < 400 ? 'redirect_not_followed' : 'http_error',
+          status >= 200 && status < 300
+            ? null
+            : status >= 300 && status < 400
+              ? 'redirect_not_followed'
+              : 'http_error',
       });
     };
     const options = {

@@ -153,7 +153,10 @@ export async function verifyAuditChain(db: Db, anchor?: { seq: number; hash: str
   // Without a sealed switch-over every row must be keyed: moving the switch-over, or deleting its
   // seal, cannot pass rewritten rows off as legacy ones.
   const firstKeyed =
-    from !== undefined && tag !== undefined && /^\d+$/.test(from) && sameDigest(tag, switchOverTag(key, Number(from)))
+    from !== undefined &&
+    tag !== undefined &&
+    /^\d+$/.test(from) &&
+    sameDigest(tag, switchOverTag(key, Number(from)))
       ? Number(from)
       : 1;
   let prev = '';

@@ -41,7 +41,9 @@ export function recordCommands(program: Command): void {
     });
   audit
     .command('anchor')
-    .description('print the chain head as one JSON line (append it to a file kept elsewhere: >> anchors.jsonl)')
+    .description(
+      'print the chain head as one JSON line (append it to a file kept elsewhere: >> anchors.jsonl)',
+    )
     .action(async (_f: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions>();
       // One compact line whatever --json says, so `>> file` builds a JSON-lines file.

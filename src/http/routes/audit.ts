@@ -65,7 +65,8 @@ export function auditRoutes(app: App, s: Services): void {
     config: { permission: 'audit:read' },
     schema: {
       tags: ['audit'],
-      summary: 'The head of the audit chain: keep it outside the database, check it later with verify?anchor=',
+      summary:
+        'The head of the audit chain: keep it outside the database, check it later with verify?anchor=',
       security: bearer,
       response: { 200: AuditHead, 401: Problem, 403: Problem },
     },
