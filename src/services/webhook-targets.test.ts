@@ -3,6 +3,14 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { DIALECTS, ManualClock, call, startServer, type TestServer } from '../testing/harness.js';
 import { freePort } from '../testing/services.js';
+import { coarseError } from './webhook-transport.js';
+
+test('delivery logs written before coarse outcomes read as categories, never the old text', () => {
+  assert.equal(coarseError('receiver answered 500', 500), 'http_error');
+  assert.equal(coarseError('connect ECONNREFUSED 10.0.0.7:6379', null), 'network_error');
+  assert.equal(coarseError('timeout', null), 'timeout');
+  assert.equal(coarseError(null, 200), null);
+});
 
 /** A loopback receiver answering `status` (with a Location and a body a probe would want to read). */
 async function receiver(

@@ -26,7 +26,31 @@ export type DeliveryError =
   | 'dns_failure'
   | 'tls_error'
   | 'refused_target'
-  | 'network_error';
+  | 'network_error'
+  | 'internal_error';
+
+const CATEGORIES: ReadonlySet<string | null> = new Set<DeliveryError>([
+  'http_error',
+  'redirect_not_followed',
+  'timeout',
+  'connection_refused',
+  'connection_reset',
+  'unreachable',
+  'dns_failure',
+  'tls_error',
+  'refused_target',
+  'network_error',
+  'internal_error',
+]);
+
+/**
+ * The delivery log's `lastError` as a category, also for rows written before outcomes were
+ * coarse (they held the receiver's or the socket's error text).
+ */
+export function coarseError(stored: string | null, statusCode: number | null): string | null {
+  if (stored === null || CATEGORIES.has(stored)) return stored;
+  return statusCode === null ? 'network_error' : 'http_error';
+}
 
 export interface DeliveryOutcome {
   statusCode: number | null;
@@ -68,6 +92,9 @@ async function resolveTarget(
 
 /** Registration: refuses a target that does not resolve or resolves to an address webhooks may not reach (422). */
 export async function checkTarget(url: URL, o: TargetOptions): Promise<void> {
+  // With private targets allowed there is nothing to refuse; a name that does not resolve yet
+  // (development) is then only a failed delivery.
+  if (o.allowPrivate) return;
   const t = await resolveTarget(url, o);
   if ('unresolved' in t) {
     throw new KeywardenError('VALIDATION_FAILED', `url host "${url.hostname}" does not resolve`, 422);

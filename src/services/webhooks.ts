@@ -11,7 +11,7 @@ import type { Database } from '../storage/schema.js';
 import { appendAudit, auditHead } from '../storage/audit-repo.js';
 import { isSealed, seal, unseal } from '../core/secrets.js';
 import { nowIso, type ServiceContext } from './context.js';
-import { checkTarget, postDelivery, systemResolve, type Resolve } from './webhook-transport.js';
+import { checkTarget, coarseError, postDelivery, systemResolve, type Resolve } from './webhook-transport.js';
 
 export const WEBHOOK_EVENTS = [
   'key.expiring',
@@ -200,7 +200,7 @@ export class WebhookService implements EventSink {
         attempts: r.attempts,
         nextAttemptAt: r.status === 'pending' ? r.next_attempt_at : null,
         lastStatusCode: r.last_status_code,
-        lastError: r.last_error,
+        lastError: coarseError(r.last_error, r.last_status_code),
         createdAt: r.created_at,
         deliveredAt: r.delivered_at,
         payload: JSON.parse(r.payload) as unknown,
