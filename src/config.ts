@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { PREFIX_PATTERN } from './core/keys.js';
+import { SECRET_MIN_LENGTH } from './core/secrets.js';
 
 /** Everything Keywarden reads from its environment, parsed once at start (SPEC §6 names). */
 export interface Config {
@@ -32,6 +33,12 @@ export interface Config {
   /** Web console sessions end after this long without a request, and after the absolute limit. */
   sessionIdleMinutes: number;
   sessionMaxHours: number;
+
+  // Server secret and webhook targets (docs/audit-and-secrets.md).
+  /** KEYWARDEN_SECRET: keys the audit chain and encrypts webhook secrets (subkeys via HKDF). */
+  secret: string | undefined;
+  /** KEYWARDEN_WEBHOOK_ALLOW_PRIVATE: let webhooks target loopback/private/link-local addresses (development, tests). */
+  webhookAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -107,7 +114,17 @@ export function loadConfig(env: Env = process.env): Config {
       'KEYWARDEN_REDIS_PREFIX may only hold letters, digits, ":", "_" and "-" (at most 64)',
     );
   }
+  // Server secret and webhook targets (docs/audit-and-secrets.md). Whether the secret may be
+  // missing depends on the store (SQLite keeps a generated one in the data directory): see
+  // server-secret.ts, which start-up runs.
+  const secret = env.KEYWARDEN_SECRET || undefined;
+  if (secret !== undefined && secret.length < SECRET_MIN_LENGTH) {
+    throw new ConfigError(`KEYWARDEN_SECRET must be at least ${SECRET_MIN_LENGTH} characters`);
+  }
+  const webhookAllowPrivate = bool(env, 'KEYWARDEN_WEBHOOK_ALLOW_PRIVATE', false);
   return {
+    secret,
+    webhookAllowPrivate,
     databaseSchema,
     redisPrefix,
     rateLimitOnRedisFailure: onFailure,

@@ -27,10 +27,15 @@ import { GovernanceService } from './services/governance-service.js';
 import { ConsoleSessions } from './console/sessions.js';
 import { KeysService } from './services/keys-service.js';
 import { WebhookService } from './services/webhooks.js';
+import type { Resolve } from './services/webhook-transport.js';
 import { PolicyService } from './services/policy-service.js';
 import { Verifier } from './services/verifier.js';
 import { migrate, openStorage, type Storage } from './storage/db.js';
-import { getMeta } from './storage/meta-repo.js';
+import { getMeta, insertMeta } from './storage/meta-repo.js';
+import { withAuditKey } from './storage/audit-repo.js';
+import { ConfigError } from './config.js';
+import { deriveServerKeys, type ServerKeys } from './core/secrets.js';
+import { resolveServerSecret } from './server-secret.js';
 import { sql } from 'kysely';
 
 export interface Keywarden {
@@ -50,24 +55,40 @@ export interface CreateOptions {
   usage?: UsageSink;
   limiter?: Limiter;
   bus?: InvalidationBus;
+  /** DNS for webhook target checks (tests map names to addresses with it). */
+  webhookResolve?: Resolve;
 }
 
-/** Opens storage and applies migrations. */
-export async function openAndMigrate(config: Config, schema?: string): Promise<Storage> {
+/**
+ * Opens storage, applies migrations and checks the server secret against the one the store was
+ * made with (a node with another secret could neither verify the audit chain nor sign webhooks,
+ * so it refuses to start). The returned handle carries the audit chain's key.
+ */
+export async function openAndMigrate(config: Config, schema?: string, keys?: ServerKeys): Promise<Storage> {
+  const serverKeys = keys ?? deriveServerKeys(resolveServerSecret(config));
   const storage = openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema });
   try {
-    await migrate(storage, schema);
+    await migrate(storage, schema, serverKeys);
+    if (!(await insertMeta(storage.db, 'secret.check', serverKeys.check))) {
+      if ((await getMeta(storage.db, 'secret.check')) !== serverKeys.check) {
+        throw new ConfigError(
+          `KEYWARDEN_SECRET is not the secret this store was created with (${storage.location}): use the same secret on every node and keep it across restarts`,
+        );
+      }
+    }
   } catch (err) {
     await storage.close();
     throw err;
   }
+  storage.db = withAuditKey(storage.db, serverKeys.auditChain);
   return storage;
 }
 
 /** The composition root: config → adapters → services → HTTP app. */
 export async function createKeywarden(config: Config, opts: CreateOptions = {}): Promise<Keywarden> {
   const log = opts.logger ?? createLogger(config.logLevel);
-  const storage = await openAndMigrate(config, opts.schema ?? config.databaseSchema);
+  const serverKeys = deriveServerKeys(resolveServerSecret(config));
+  const storage = await openAndMigrate(config, opts.schema ?? config.databaseSchema, serverKeys);
   const metrics = new Metrics();
   const clock = opts.clock ?? systemClock;
   const local = new MemoryLimiter(() => clock.now());
@@ -130,7 +151,13 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     },
   );
   const keys = new KeysService(ctx, policies);
-  const webhooks = new WebhookService(ctx, { retryBaseMs: config.webhookRetryBaseMs, timeoutMs: 5000 });
+  const webhooks = new WebhookService(ctx, {
+    retryBaseMs: config.webhookRetryBaseMs,
+    timeoutMs: 5000,
+    secretsKey: serverKeys.webhookSecrets,
+    allowPrivateTargets: config.webhookAllowPrivate,
+    ...(opts.webhookResolve === undefined ? {} : { resolve: opts.webhookResolve }),
+  });
   ctx.events = webhooks;
   const sessions = new ConsoleSessions(ctx, admin, {
     idleMinutes: config.sessionIdleMinutes,
@@ -167,6 +194,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     extra: [
       ['webhook_events', async () => webhooks.scanEvents((await policies.get()).rotationWarningDays)],
       ['webhook_delivery', () => webhooks.deliverDue()],
+      ['audit_anchor', () => webhooks.publishAuditAnchor()],
     ],
   });
   // Once: a second call (a signal during a test's own close, say) waits for the first.

@@ -284,6 +284,15 @@ describe('keywarden CLI against a running server', { timeout: 300_000 }, () => {
     const chain = await kw(['audit', 'verify'], env);
     assert.equal(chain.code, 0);
     assert.match(chain.stdout, /audit chain intact/);
+    const anchor = await kw(['audit', 'anchor'], env);
+    assert.equal(anchor.code, 0, anchor.stderr);
+    assert.equal(anchor.stdout.split('\n').length, 2, 'one JSON line, for `>> file`');
+    const head = JSON.parse(anchor.stdout) as { seq: number; hash: string; at: string };
+    assert.match(head.hash, /^[0-9a-f]{64}$/);
+    const anchored = await kw(['audit', 'verify', '--anchor', `${head.seq}:${head.hash}`], env);
+    assert.equal(anchored.code, 0, anchored.stdout);
+    const forged = await kw(['audit', 'verify', '--anchor', `${head.seq}:${'0'.repeat(64)}`], env);
+    assert.equal(forged.code, 1, 'a head the chain does not hold');
     const adm = await kw(
       ['admin-keys', 'create', '--name', 'verifier', '--permission', 'keys:verify', '--json'],
       env,

@@ -78,12 +78,17 @@ export class KeywardenError extends Error {
   constructor(
     readonly code: ErrorCode,
     readonly detail: string,
+    /**
+     * Another status than the code's own, where the contract names one: a well-formed value that
+     * cannot be accepted (a webhook target on a private address) is `422 VALIDATION_FAILED`.
+     */
+    private readonly statusOverride?: 422,
   ) {
     super(detail);
     this.name = 'KeywardenError';
   }
 
   get status(): number {
-    return statusOf(this.code);
+    return this.statusOverride ?? statusOf(this.code);
   }
 }

@@ -3,8 +3,12 @@ import { KeywardenError, statusOf, titleOf, type ErrorCode } from '../core/error
 import { isStorageUnavailable } from '../storage/db.js';
 
 /** RFC 9457 problem+json. `detail` says precisely what was wrong; it never carries a secret. */
-export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string): FastifyReply {
-  const status = statusOf(code);
+export function sendProblem(
+  reply: FastifyReply,
+  code: ErrorCode,
+  detail: string,
+  status = statusOf(code),
+): FastifyReply {
   if (status < 500) reply.request.log.debug({ code, detail, url: reply.request.url }, 'request refused');
   return reply
     .code(status)
@@ -33,7 +37,7 @@ const FASTIFY_CODES: Record<string, ErrorCode | undefined> = {
  * field; anything unexpected is logged with the request id and answered as a bare 500.
  */
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (err instanceof KeywardenError) return sendProblem(reply, err.code, err.detail);
+  if (err instanceof KeywardenError) return sendProblem(reply, err.code, err.detail, err.status);
   if (err.validation !== undefined) return sendProblem(reply, 'VALIDATION_FAILED', err.message);
   const mapped = FASTIFY_CODES[err.code];
   if (mapped !== undefined) {

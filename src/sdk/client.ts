@@ -163,8 +163,12 @@ export class KeywardenClient {
   listAudit(query: Query = {}): Promise<Page<Record<string, unknown>>> {
     return this.request('GET', '/v1/audit', undefined, query);
   }
-  verifyAudit(): Promise<{ ok: boolean; entries: number; brokenAt: number | null }> {
-    return this.request('GET', '/v1/audit/verify');
+  verifyAudit(anchor?: string): Promise<{ ok: boolean; entries: number; brokenAt: number | null }> {
+    return this.request('GET', '/v1/audit/verify', undefined, anchor === undefined ? {} : { anchor });
+  }
+  /** The audit chain's head `{seq, hash, at}`: keep it elsewhere, pass `${seq}:${hash}` to verifyAudit later. */
+  auditHead(): Promise<{ seq: number; hash: string; at: string | null }> {
+    return this.request('GET', '/v1/audit/head');
   }
   getPolicy(): Promise<Record<string, unknown>> {
     return this.request('GET', '/v1/policy');

@@ -8,8 +8,10 @@ import type { Actor } from '../core/model.js';
 import type { EventSink } from '../core/ports.js';
 import type { RateLimitState } from '../core/verify.js';
 import type { Database } from '../storage/schema.js';
-import { appendAudit } from '../storage/audit-repo.js';
+import { appendAudit, auditHead } from '../storage/audit-repo.js';
+import { isSealed, seal, unseal } from '../core/secrets.js';
 import { nowIso, type ServiceContext } from './context.js';
+import { checkTarget, coarseError, postDelivery, systemResolve, type Resolve } from './webhook-transport.js';
 
 export const WEBHOOK_EVENTS = [
   'key.expiring',
@@ -17,6 +19,8 @@ export const WEBHOOK_EVENTS = [
   'key.leaked',
   'key.disabled',
   'key.rate_limited',
+  // The audit chain's head, published hourly: keep it outside the database as an anchor.
+  'audit.anchor',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
@@ -60,8 +64,26 @@ export class WebhookService implements EventSink {
 
   constructor(
     private readonly ctx: ServiceContext,
-    private readonly opts: { retryBaseMs: number; timeoutMs: number },
+    private readonly opts: {
+      retryBaseMs: number;
+      timeoutMs: number;
+      /** AES-256-GCM key of the signing secrets at rest (derived from the server secret). */
+      secretsKey: Buffer;
+      /** KEYWARDEN_WEBHOOK_ALLOW_PRIVATE: targets on loopback/private/link-local addresses pass. */
+      allowPrivateTargets: boolean;
+      /** DNS for target checks (tests stand in for it). */
+      resolve?: Resolve;
+    },
   ) {}
+
+  private get targets(): { allowPrivate: boolean; resolve: Resolve } {
+    return { allowPrivate: this.opts.allowPrivateTargets, resolve: this.opts.resolve ?? systemResolve };
+  }
+
+  /** The signing secret of a stored row: sealed with the derived key, or plaintext from before encryption. */
+  private openSecret(webhookId: string, stored: string): string {
+    return isSealed(stored) ? unseal(this.opts.secretsKey, stored, webhookId) : stored;
+  }
 
   private get db(): Kysely<Database> {
     return this.ctx.storage.db;
@@ -80,6 +102,10 @@ export class WebhookService implements EventSink {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new KeywardenError('VALIDATION_FAILED', `url must be http(s), got ${url.protocol}`);
     }
+    if (url.username !== '' || url.password !== '') {
+      throw new KeywardenError('VALIDATION_FAILED', 'url must not carry credentials (user:password@)');
+    }
+    await checkTarget(url, this.targets);
     const at = nowIso(this.ctx);
     const secret = `whsec_${randomBase62(32)}`;
     const record: WebhookRecord = {
@@ -100,7 +126,8 @@ export class WebhookService implements EventSink {
           url: record.url,
           description: record.description,
           events: JSON.stringify(record.events),
-          secret,
+          // Encrypted at rest, bound to this row: shown once in this response, opened only to sign.
+          secret: seal(this.opts.secretsKey, secret, record.id),
           status: 'active',
           created_at: at,
           created_by: actor.id,
@@ -188,7 +215,7 @@ export class WebhookService implements EventSink {
         attempts: r.attempts,
         nextAttemptAt: r.status === 'pending' ? r.next_attempt_at : null,
         lastStatusCode: r.last_status_code,
-        lastError: r.last_error,
+        lastError: coarseError(r.last_error, r.last_status_code),
         createdAt: r.created_at,
         deliveredAt: r.delivered_at,
         payload: JSON.parse(r.payload) as unknown,
@@ -298,6 +325,7 @@ export class WebhookService implements EventSink {
         'webhook_deliveries.payload',
         'webhook_deliveries.attempts',
         'webhook_deliveries.event',
+        'webhooks.id as webhook_id',
         'webhooks.url',
         'webhooks.secret',
       ])
@@ -312,23 +340,29 @@ export class WebhookService implements EventSink {
       let code: number | null = null;
       let error: string | null = null;
       try {
-        const res = await fetch(d.url, {
-          method: 'POST',
-          headers: {
+        const outcome = await postDelivery(
+          d.url,
+          {
             'content-type': 'application/json',
             'user-agent': 'Keywarden-Webhooks/1',
             'keywarden-event': d.event,
             'keywarden-delivery': d.id,
-            'keywarden-signature': signPayload(d.secret, d.payload, Math.floor(now / 1000)),
+            'keywarden-signature': signPayload(
+              this.openSecret(d.webhook_id, d.secret),
+              d.payload,
+              Math.floor(now / 1000),
+            ),
           },
-          body: d.payload,
-          signal: AbortSignal.timeout(this.opts.timeoutMs),
-        });
-        code = res.status;
-        await res.body?.cancel();
-        if (!res.ok) error = `receiver answered ${res.status}`;
+          d.payload,
+          { ...this.targets, timeoutMs: this.opts.timeoutMs },
+        );
+        code = outcome.statusCode;
+        error = outcome.error;
       } catch (err) {
-        error = (err as Error).message;
+        // A secret that no longer opens (another server secret) or an unexpected failure: the
+        // delivery log gets a category, the operator's log the reason.
+        this.ctx.log.warn({ err: (err as Error).message, delivery: d.id }, 'webhook delivery failed');
+        error = 'internal_error';
       }
       const done = error === null;
       if (done) ok++;
@@ -350,6 +384,18 @@ export class WebhookService implements EventSink {
       this.ctx.metrics.jobRuns.labels('webhook_delivery', done ? 'ok' : giveUp ? 'failed' : 'retry').inc();
     }
     return ok;
+  }
+
+  /**
+   * Job: publishes the audit chain's head as an `audit.anchor` event, once an hour across all
+   * nodes (the hour is the once-only mark). A receiver that keeps these heads can later detect a
+   * truncated log with `GET /v1/audit/verify?anchor=<seq>:<hash>`.
+   */
+  async publishAuditAnchor(): Promise<number> {
+    const hour = new Date(this.ctx.clock.now()).toISOString().slice(0, 13);
+    const head = await auditHead(this.db);
+    if (head.seq === 0) return 0;
+    return (await this.emitOnce(`audit.anchor:${hour}`, 'audit.anchor', { ...head })) ? 1 : 0;
   }
 
   /** Job: keys expiring within the warning window (once per key and expiry) and keys low on credits (once per refill period). */

@@ -8,6 +8,7 @@ import { configureSqlite } from './sqlite.js';
 import { SharedSqliteDialect } from './sqlite-driver.js';
 import { newWriteTurns } from './write-turns.js';
 import type { Database } from './schema.js';
+import type { ServerKeys } from '../core/secrets.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -86,7 +87,7 @@ export function openStorage(opts: StorageOptions): Storage {
 }
 
 /** Creates the PostgreSQL schema (if any) and applies pending migrations. */
-export async function migrate(storage: Storage, schema?: string): Promise<void> {
+export async function migrate(storage: Storage, schema?: string, keys?: ServerKeys): Promise<void> {
   if (storage.dialect === 'postgres' && schema !== undefined) {
     await storage.db.schema.createSchema(schema).ifNotExists().execute();
   }
@@ -94,7 +95,7 @@ export async function migrate(storage: Storage, schema?: string): Promise<void> 
   // second Keywarden schema in the same database would make it skip creating its own.
   const migrator = new Migrator({
     db: storage.db,
-    provider: migrationProvider(storage.dialect),
+    provider: migrationProvider(storage.dialect, keys),
     ...(storage.dialect === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();

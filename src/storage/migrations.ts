@@ -5,12 +5,14 @@ import {
   type Migration,
   type MigrationProvider,
 } from 'kysely';
+import { switchOverTag } from '../core/audit.js';
+import { isSealed, seal, type ServerKeys } from '../core/secrets.js';
 
 /**
  * Migrations in code (not files on disk) so the compiled package carries them; the same
  * statements run on SQLite and PostgreSQL, except where a migration says otherwise.
  */
-const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> => ({
+const migrations = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): Record<string, Migration> => ({
   '0001_core': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -278,6 +280,27 @@ const migrations = (dialect: 'sqlite' | 'postgres'): Record<string, Migration> =
         where team is null`.execute(db);
     },
   },
+  '0010_audit_hmac': {
+    async up(db: Kysely<unknown>) {
+      // The audit chain becomes HMAC-SHA-256 under a key derived from the server secret, and
+      // webhook signing secrets are encrypted with another derived key. Rows already written keep
+      // their SHA-256 links: the first row linked with HMAC is recorded here, sealed with the
+      // chain's key so it cannot be moved to pass rewritten rows off as old ones. Done in the
+      // migration (one transaction) so no start can leave a switch-over recorded but unsealed.
+      if (keys === undefined) throw new Error('migration 0010_audit_hmac needs the server secret');
+      const head = await sql<{ seq: number | string }>`select seq from audit_head where id = 1`.execute(db);
+      const firstKeyed = Number(head.rows[0]?.seq ?? 0) + 1;
+      await sql`insert into meta (name, value) values
+        ('audit.keyed_from', ${String(firstKeyed)}),
+        ('audit.keyed_from_tag', ${switchOverTag(keys.auditChain, firstKeyed)})`.execute(db);
+      const hooks = await sql<{ id: string; secret: string }>`select id, secret from webhooks`.execute(db);
+      for (const h of hooks.rows) {
+        if (isSealed(h.secret)) continue;
+        await sql`update webhooks set secret = ${seal(keys.webhookSecrets, h.secret, h.id)}
+          where id = ${h.id}`.execute(db);
+      }
+    },
+  },
 });
 
 /** The tables migrations 0001–0006 create: what 0007 gives the "C" collation. */
@@ -320,6 +343,7 @@ async function collateTextColumnsC(db: Kysely<unknown>, tables: readonly string[
   }
 }
 
-export const migrationProvider = (dialect: 'sqlite' | 'postgres'): MigrationProvider => ({
-  getMigrations: () => Promise.resolve(migrations(dialect)),
+/** `keys` (the server secret's subkeys) is needed from 0010_audit_hmac on. */
+export const migrationProvider = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): MigrationProvider => ({
+  getMigrations: () => Promise.resolve(migrations(dialect, keys)),
 });

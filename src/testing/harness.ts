@@ -29,6 +29,9 @@ if (process.env.CI === 'true' && redisUrl === undefined) {
 }
 export const testPgUrl = pgUrl || undefined;
 
+/** The server secret test servers and nodes run with (never a real deployment's). */
+export const TEST_SECRET = 'test-secret-for-keywarden-suites-only-0123456789';
+
 export const DIALECTS: Dialect[] = [{ name: 'sqlite' }, ...(pgUrl ? [{ name: 'postgres' as const }] : [])];
 
 export class ManualClock implements Clock {
@@ -62,6 +65,10 @@ export async function startServer(
   const config = loadConfig({
     KEYWARDEN_DATA_DIR: dir,
     KEYWARDEN_LOG_LEVEL: 'debug',
+    // PostgreSQL needs the server secret; one for every test server keeps the dialects alike.
+    KEYWARDEN_SECRET: TEST_SECRET,
+    // The suites' webhook receivers listen on loopback; the SSRF rule itself is tested with this off.
+    KEYWARDEN_WEBHOOK_ALLOW_PRIVATE: 'true',
     ...(dialect.name === 'postgres' && pgUrl ? { KEYWARDEN_DATABASE_URL: pgUrl } : {}),
     ...opts.env,
   });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { TEST_SECRET } from './harness.js';
 
 const BIN = new URL('../../bin/keywarden.js', import.meta.url).pathname;
 
@@ -13,7 +14,14 @@ export interface Node {
 
 export async function startNode(env: Record<string, string>): Promise<Node> {
   const proc = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, KEYWARDEN_PORT: '0', KEYWARDEN_LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      KEYWARDEN_PORT: '0',
+      KEYWARDEN_LOG_LEVEL: 'info',
+      // Nodes sharing PostgreSQL need the same server secret.
+      KEYWARDEN_SECRET: TEST_SECRET,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -40,11 +40,22 @@ export function recordCommands(program: Command): void {
       if (page.nextCursor !== null) print(`more: --cursor ${page.nextCursor}`);
     });
   audit
-    .command('verify')
-    .description('re-compute the hash chain (exit 1 when broken)')
+    .command('anchor')
+    .description(
+      'print the chain head as one JSON line (append it to a file kept elsewhere: >> anchors.jsonl)',
+    )
     .action(async (_f: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions>();
-      const r = await clientFrom(o).verifyAudit();
+      // One compact line whatever --json says, so `>> file` builds a JSON-lines file.
+      print(JSON.stringify(await clientFrom(o).auditHead()));
+    });
+  audit
+    .command('verify')
+    .description('re-compute the hash chain (exit 1 when broken)')
+    .option('--anchor <seq:hash>', 'also require the chain to hold this head (from `audit anchor`)')
+    .action(async (f: { anchor?: string }, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions>();
+      const r = await clientFrom(o).verifyAudit(f.anchor);
       if (o.json === true) printJson(r);
       else
         print(

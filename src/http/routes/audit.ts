@@ -1,8 +1,27 @@
 import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
-import { listAudit, verifyAuditChain } from '../../storage/audit-repo.js';
+import { KeywardenError } from '../../core/errors.js';
+import { auditHead, listAudit, verifyAuditChain } from '../../storage/audit-repo.js';
 import { AdminErrors, AuditEntry, AuditQuery, PageOf, Problem } from '../schemas.js';
 import { actorOf, bearer, type App, type Services } from '../types.js';
+import type { FastifyRequest } from 'fastify';
+
+/** The chain spans every team's entries: checking it or reading its head is for global keys only. */
+function requireGlobal(req: FastifyRequest): void {
+  const actor = actorOf(req);
+  if (actor.team !== null) {
+    throw new KeywardenError(
+      'FORBIDDEN',
+      `the audit chain covers every team; this admin key is limited to team "${actor.team}"`,
+    );
+  }
+}
+
+const AuditHead = Type.Object({
+  seq: Type.Integer({ description: 'sequence number of the newest audit row (0: empty log)' }),
+  hash: Type.String({ description: "that row's HMAC link" }),
+  at: Type.Union([Type.String(), Type.Null()], { description: 'when that row was written' }),
+});
 
 /** The audit log and its hash-chain check (SPEC §5). */
 export function auditRoutes(app: App, s: Services): void {
@@ -44,23 +63,56 @@ export function auditRoutes(app: App, s: Services): void {
       );
     },
   });
+  app.get('/v1/audit/head', {
+    config: { permission: 'audit:read' },
+    schema: {
+      tags: ['audit'],
+      summary:
+        'The head of the audit chain: keep it outside the database, check it later with verify?anchor=',
+      security: bearer,
+      response: { 200: AuditHead, 401: Problem, 403: Problem },
+    },
+    handler: async (req) => {
+      requireGlobal(req);
+      return auditHead(s.ctx.storage.db);
+    },
+  });
   app.get('/v1/audit/verify', {
     // The chain covers every team's rows: checking it is a deployment-wide action.
     config: { permission: 'audit:read', scope: { global: true } },
     schema: {
       tags: ['audit'],
-      summary: 'Re-compute the hash chain; brokenAt is the first row that does not match',
+      summary:
+        'Re-compute the HMAC chain; brokenAt is the first row that does not match. With anchor=<seq>:<hash> (a head kept elsewhere), ok is false when the chain no longer holds that head',
       security: bearer,
+      querystring: Type.Object(
+        {
+          anchor: Type.Optional(
+            Type.String({
+              pattern: '^[1-9][0-9]{0,15}:[0-9a-f]{64}$',
+              description: 'a head from GET /v1/audit/head, as <seq>:<hash>',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
       response: {
         200: Type.Object({
           ok: Type.Boolean(),
           entries: Type.Integer(),
           brokenAt: Type.Union([Type.Integer(), Type.Null()]),
         }),
+        400: Problem,
         401: Problem,
         403: Problem,
       },
     },
-    handler: async () => verifyAuditChain(s.ctx.storage.db),
+    handler: async (req) => {
+      requireGlobal(req);
+      const anchor = req.query.anchor;
+      if (anchor === undefined) return verifyAuditChain(s.ctx.storage.db);
+      const [seq = '', hash = ''] = anchor.split(':');
+      return verifyAuditChain(s.ctx.storage.db, { seq: Number(seq), hash });
+    },
   });
 }

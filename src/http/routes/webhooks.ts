@@ -35,7 +35,7 @@ export function webhookRoutes(app: App, s: Services): void {
         },
         { additionalProperties: false },
       ),
-      response: { 201: Type.Object({ secret: Type.String(), record: Webhook }), ...errors },
+      response: { 201: Type.Object({ secret: Type.String(), record: Webhook }), ...errors, 422: Problem },
     },
     handler: async (req, reply) => reply.code(201).send(await s.webhooks.create(actorOf(req), req.body)),
   });
