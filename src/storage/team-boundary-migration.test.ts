@@ -44,7 +44,7 @@ for (const dialect of DIALECTS) {
         await sql`insert into webhooks (id, url, description, events, secret, status, created_at, created_by)
           values ('whk_crm', 'https://x/', null, '[]', 's', 'active', ${at}, 'adm_crm'),
                  ('whk_glob', 'https://y/', null, '[]', 's', 'active', ${at}, 'adm_glob')`.execute(s.db);
-        assert.equal((await migrator.migrateToLatest()).error, undefined);
+        assert.equal((await migrator.migrateTo('0009_team_boundary')).error, undefined);
         const audit = await s.db.selectFrom('audit_log').select(['target', 'team']).orderBy('id').execute();
         assert.deepEqual(
           audit.map((r) => [r.target, r.team]),
