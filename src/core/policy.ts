@@ -1,5 +1,6 @@
 import type { Environment } from './keys.js';
 import type { Owner, RateLimit } from './model.js';
+import { matchesNamingPattern } from './naming-pattern.js';
 import { hasWildcard } from './permissions.js';
 
 /** The deployment's rules for keys (SPEC §4). Stored as one JSON document; defaults below. */
@@ -87,7 +88,14 @@ export const RULE_FIELDS: Record<PolicyRule, readonly string[]> = {
 export function violations(k: KeyFacts, p: Policy): Violation[] {
   const out: Violation[] = [];
   const env = p.environments[k.environment];
-  if (!new RegExp(p.naming.pattern).test(k.name)) {
+  const matches = matchesNamingPattern(p.naming.pattern, k.name);
+  if (matches === null) {
+    // A pattern stored before patterns were checked: refuse names until the policy is fixed.
+    out.push({
+      rule: 'naming.pattern',
+      detail: `the policy's naming pattern is not a valid RE2 pattern of at most 256 characters; replace it (PUT /v1/policy)`,
+    });
+  } else if (!matches) {
     out.push({
       rule: 'naming.pattern',
       detail: `name "${k.name}" does not match the naming pattern ${p.naming.pattern}`,

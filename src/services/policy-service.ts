@@ -1,5 +1,6 @@
 import { KeywardenError } from '../core/errors.js';
 import type { Actor } from '../core/model.js';
+import { namingPatternProblem } from '../core/naming-pattern.js';
 import {
   DEFAULT_POLICY,
   RULE_FIELDS,
@@ -25,14 +26,8 @@ export class PolicyService {
   /** Replaces the policy (omitted fields take their defaults). Existing keys are not touched: the report lists those that no longer comply. */
   async put(actor: Actor, doc: DeepPartial<Policy>): Promise<Policy> {
     const next = withDefaults(doc);
-    try {
-      new RegExp(next.naming.pattern);
-    } catch (err) {
-      throw new KeywardenError(
-        'VALIDATION_FAILED',
-        `naming.pattern is not a valid regular expression: ${(err as Error).message}`,
-      );
-    }
+    const refused = namingPatternProblem(next.naming.pattern);
+    if (refused !== null) throw new KeywardenError('VALIDATION_FAILED', refused, 422);
     const before = await this.get();
     const at = nowIso(this.ctx);
     await this.ctx.storage.db.transaction().execute(async (trx) => {

@@ -62,6 +62,8 @@ export async function startServer(
   const config = loadConfig({
     KEYWARDEN_DATA_DIR: dir,
     KEYWARDEN_LOG_LEVEL: 'debug',
+    // Suites send many wrong keys on purpose; the throttling tests set their own threshold.
+    KEYWARDEN_AUTH_FAILURES_PER_MINUTE: '0',
     ...(dialect.name === 'postgres' && pgUrl ? { KEYWARDEN_DATABASE_URL: pgUrl } : {}),
     ...opts.env,
   });
