@@ -15,7 +15,7 @@ export interface FoundKey {
  * the whole request must not hold the event loop for more than a few tens of milliseconds.
  * A real leak (a log, a paste, a diff) holds a handful; a text with more is refused (422).
  */
-export const MAX_LEAK_KEYS = 500;
+export const MAX_LEAK_KEYS = 200;
 
 function tooMany(what: string, max: number): KeywardenError {
   return new KeywardenError(

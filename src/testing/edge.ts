@@ -59,7 +59,7 @@ export function wire(
  * machine adds (descheduling, GC); a request that holds the loop adds its whole stall on top.
  */
 export async function assertResponsiveDuring(port: number, attack: () => Promise<void>): Promise<void> {
-  const quiet = await healthzWorstMsDuring(port, () => new Promise((resolve) => setTimeout(resolve, 300)));
+  const quiet = await healthzWorstMsDuring(port, () => new Promise((resolve) => setTimeout(resolve, 1000)));
   const worst = await healthzWorstMsDuring(port, attack);
   if (worst > quiet + 100) {
     throw new Error(
