@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { isCidr } from './core/cidr.js';
 import { PREFIX_PATTERN } from './core/keys.js';
 import { SECRET_MIN_LENGTH } from './core/secrets.js';
 
@@ -15,7 +16,8 @@ export interface Config {
   cacheMax: number;
   cacheTtlSeconds: number;
   bodyLimitBytes: number;
-  trustProxy: boolean;
+  /** Which proxies' X-Forwarded-For is believed: none (false), a hop count, or proxy addresses/CIDRs. */
+  trustProxy: TrustProxy;
   databaseSchema: string | undefined;
   redisPrefix: string;
   rateLimitOnRedisFailure: 'open' | 'closed';
@@ -39,6 +41,27 @@ export interface Config {
   secret: string | undefined;
   /** KEYWARDEN_WEBHOOK_ALLOW_PRIVATE: let webhooks target loopback/private/link-local addresses (development, tests). */
   webhookAllowPrivate: boolean;
+  /** Limits at the HTTP edge: timeouts, connections, failed-auth throttling (docs/security.md). */
+  edge: EdgeConfig;
+}
+
+/** `false`, a number of proxy hops to trust, or the addresses/CIDRs of trusted proxies. */
+export type TrustProxy = false | number | string[];
+
+/** Hardening of the HTTP edge; every value documented in docs/security.md. */
+export interface EdgeConfig {
+  /** The whole request (headers and body) must arrive within this; else 408 and the socket closes. */
+  requestTimeoutMs: number;
+  /** The request headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections per client address (TCP peer); 0 = no cap. */
+  maxConnectionsPerIp: number;
+  /** Failed authentications per client address (and per admin-key prefix) per minute; 0 = off. */
+  authFailuresPerMinute: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -56,6 +79,8 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return n;
 }
 
+// The parser of boolean settings; none is read right now (KEYWARDEN_TRUST_PROXY took more values).
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
 function bool(env: Env, name: string, def: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
@@ -139,7 +164,7 @@ export function loadConfig(env: Env = process.env): Config {
     cacheMax: int(env, 'KEYWARDEN_CACHE_MAX', 1_000_000, 1, 100_000_000),
     cacheTtlSeconds: int(env, 'KEYWARDEN_CACHE_TTL_SECONDS', 300, 1, 86_400),
     bodyLimitBytes: 1024 * 1024,
-    trustProxy: bool(env, 'KEYWARDEN_TRUST_PROXY', false),
+    trustProxy: trustProxy(env.KEYWARDEN_TRUST_PROXY),
     usageFlushMs: int(env, 'KEYWARDEN_USAGE_FLUSH_MS', 1000, 10, 3_600_000),
     usageMaxBufferedLogs: int(env, 'KEYWARDEN_USAGE_MAX_BUFFERED_LOGS', 200_000, 1, 100_000_000),
     usageWriter,
@@ -149,5 +174,51 @@ export function loadConfig(env: Env = process.env): Config {
     webhookRetryBaseMs: int(env, 'KEYWARDEN_WEBHOOK_RETRY_BASE_MS', 1000, 1, 3_600_000),
     sessionIdleMinutes: int(env, 'KEYWARDEN_SESSION_IDLE_MINUTES', 30, 1, 1440),
     sessionMaxHours: int(env, 'KEYWARDEN_SESSION_MAX_HOURS', 12, 1, 720),
+    edge: edgeConfig(env),
+  };
+}
+
+/**
+ * KEYWARDEN_TRUST_PROXY: unset/`false` trusts no proxy (the client is the TCP peer); `true` means
+ * exactly one proxy hop (never "every hop", which would let any client spoof its address); a
+ * number is that many hops; otherwise a comma-separated list of proxy addresses or CIDRs.
+ */
+function trustProxy(raw: string | undefined): TrustProxy {
+  if (raw === undefined || raw === '' || /^(0|false|no)$/i.test(raw)) return false;
+  if (/^(true|yes)$/i.test(raw)) return 1;
+  if (/^\d+$/.test(raw)) {
+    const n = Number(raw);
+    if (n > 10) throw new ConfigError(`KEYWARDEN_TRUST_PROXY must be a hop count of at most 10, got ${n}`);
+    return n;
+  }
+  const list = raw.split(',').map((s) => s.trim());
+  const bad = list.find((c) => !isCidr(c));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `KEYWARDEN_TRUST_PROXY must be false, true (one hop), a hop count or a comma-separated list of proxy addresses/CIDRs; "${bad}" is none of these`,
+    );
+  }
+  return list;
+}
+
+function edgeConfig(env: Env): EdgeConfig {
+  const requestTimeoutMs = int(env, 'KEYWARDEN_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  const headersTimeoutMs = int(env, 'KEYWARDEN_HEADERS_TIMEOUT_MS', 10_000, 100, 3_600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      `KEYWARDEN_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed KEYWARDEN_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
+  const metricsToken = env.KEYWARDEN_METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    throw new ConfigError('KEYWARDEN_METRICS_TOKEN must be 16–256 printable characters without spaces');
+  }
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: int(env, 'KEYWARDEN_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+    maxConnectionsPerIp: int(env, 'KEYWARDEN_MAX_CONNECTIONS_PER_IP', 256, 0, 1_000_000),
+    authFailuresPerMinute: int(env, 'KEYWARDEN_AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000),
+    metricsToken,
   };
 }

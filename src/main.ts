@@ -187,6 +187,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     sessionMaxHours: config.sessionMaxHours,
+    edge: config.edge,
   });
   const jobs = new Jobs(ctx, {
     intervalSeconds: config.jobIntervalSeconds,

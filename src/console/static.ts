@@ -37,11 +37,11 @@ export async function consoleStatic(app: App, dir: string = DEFAULT_CONSOLE_DIR)
     cacheControl: false,
     etag: true,
     lastModified: false,
-    setHeaders: (res, path) => {
+    setHeaders: (reply, path) => {
       // `path` is absolute: only what lies under <dir>/assets is hashed and immutable.
       const hashed = relative(dir, path).startsWith(`assets${sep}`);
-      res.setHeader('cache-control', hashed ? IMMUTABLE : 'no-cache');
-      for (const [name, value] of Object.entries(CONSOLE_HEADERS)) res.setHeader(name, value);
+      void reply.header('cache-control', hashed ? IMMUTABLE : 'no-cache');
+      void reply.headers(CONSOLE_HEADERS);
     },
   });
 }

@@ -3,6 +3,18 @@ import ipaddr from 'ipaddr.js';
 /** A parsed CIDR allowlist. IPv4-mapped IPv6 client addresses (::ffff:a.b.c.d) match IPv4 ranges. */
 export type Allowlist = readonly (readonly [ipaddr.IPv4 | ipaddr.IPv6, number])[];
 
+/**
+ * How a refused address is named in an error's detail: quoted when it only holds the characters
+ * of an address (so a typo is easy to spot), otherwise not echoed at all, because a client that
+ * puts a secret where an address belongs (a key in `ip`, say) must not see it in answers or logs.
+ * @example quotedAddress('1.2.3') // '"1.2.3"'; quotedAddress('kw_live_…') // '(a 40-character value, not echoed)'
+ */
+export function quotedAddress(text: string): string {
+  return text.length <= 45 && /^[0-9A-Fa-f:./]*$/.test(text)
+    ? `"${text}"`
+    : `(a ${text.length}-character value, not echoed)`;
+}
+
 export function isCidr(text: string): boolean {
   try {
     parseCidr(text);

@@ -14,6 +14,9 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'REQUEST_TIMEOUT'
+  | 'URI_TOO_LONG'
+  | 'HEADERS_TOO_LARGE'
   | 'ALREADY_INITIALIZED'
   | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL';
@@ -38,6 +41,12 @@ export function statusOf(code: ErrorCode): number {
       return 413;
     case 'UNSUPPORTED_MEDIA_TYPE':
       return 415;
+    case 'REQUEST_TIMEOUT':
+      return 408;
+    case 'URI_TOO_LONG':
+      return 414;
+    case 'HEADERS_TOO_LARGE':
+      return 431;
     case 'POLICY_VIOLATION':
       return 422;
     case 'RATE_LIMITED':
@@ -61,6 +70,9 @@ const TITLES: Record<ErrorCode, string> = {
   RATE_LIMITED: 'Too many requests',
   PAYLOAD_TOO_LARGE: 'The body is too large',
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
+  REQUEST_TIMEOUT: 'The request took too long to arrive',
+  URI_TOO_LONG: 'The URL is too long',
+  HEADERS_TOO_LARGE: 'The request headers are too large',
   ALREADY_INITIALIZED: 'Already initialised',
   SERVICE_UNAVAILABLE: 'Service unavailable',
   INTERNAL: 'Internal error',
@@ -82,7 +94,7 @@ export class KeywardenError extends Error {
      * Another status than the code's own, where the contract names one: a well-formed value that
      * cannot be accepted (a webhook target on a private address) is `422 VALIDATION_FAILED`.
      */
-    private readonly statusOverride?: 422,
+    readonly statusOverride?: number,
   ) {
     super(detail);
     this.name = 'KeywardenError';

@@ -1,4 +1,4 @@
-import { isCidr } from './cidr.js';
+import { isCidr, quotedAddress } from './cidr.js';
 import { KeywardenError } from './errors.js';
 import type { Environment } from './keys.js';
 import type { Credits, Owner, RateLimit } from './model.js';
@@ -42,7 +42,8 @@ export function checkKeyFields(input: KeyPatch, nowMs: number): void {
     throw invalid('permissions contains duplicates');
   }
   input.ipAllowlist?.forEach((c, i) => {
-    if (!isCidr(c)) throw invalid(`ipAllowlist[${i}] "${c}" is not an IPv4/IPv6 address or CIDR range`);
+    if (!isCidr(c))
+      throw invalid(`ipAllowlist[${i}] ${quotedAddress(c)} is not an IPv4/IPv6 address or CIDR range`);
   });
   if (input.ratelimits !== undefined) {
     const names = new Set<string>();

@@ -1,5 +1,6 @@
 import type { Environment } from './keys.js';
 import type { Owner, RateLimit } from './model.js';
+import { matchesNamingPattern } from './naming-pattern.js';
 import { hasWildcard } from './permissions.js';
 
 /** The deployment's rules for keys (SPEC §4). Stored as one JSON document; defaults below. */
@@ -93,14 +94,27 @@ export const RULE_FIELDS: Record<PolicyRule, readonly string[]> = {
 export function violations(k: KeyFacts, p: Policy): Violation[] {
   const out: Violation[] = [];
   const env = p.environments[k.environment];
-  if (!new RegExp(p.naming.pattern).test(k.name)) {
+  const matches = matchesNamingPattern(p.naming.pattern, k.name);
+  if (matches === null) {
+    // A pattern stored before patterns were checked: refuse names until the policy is fixed.
+    out.push({
+      rule: 'naming.pattern',
+      detail: `the policy's naming pattern is not a valid RE2 pattern of at most 256 characters; replace it (PUT /v1/policy)`,
+    });
+  } else if (!matches) {
     out.push({
       rule: 'naming.pattern',
       detail: `name "${k.name}" does not match the naming pattern ${p.naming.pattern}`,
     });
   }
   const extra = p.naming.teamPattern;
-  if (extra != null && !new RegExp(extra).test(k.name)) {
+  const extraMatches = extra == null ? true : matchesNamingPattern(extra, k.name);
+  if (extraMatches === null) {
+    out.push({
+      rule: 'naming.pattern',
+      detail: `the team's naming pattern is not a valid RE2 pattern of at most 256 characters; replace it (PUT /v1/teams/{team}/policy)`,
+    });
+  } else if (!extraMatches) {
     out.push({
       rule: 'naming.pattern',
       detail: `name "${k.name}" does not match the team's naming pattern ${extra}`,

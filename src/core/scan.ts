@@ -1,3 +1,4 @@
+import { KeywardenError } from './errors.js';
 import { masked, maskParts, parseKey, type ParsedKey } from './keys.js';
 
 export interface FoundKey {
@@ -10,11 +11,28 @@ export interface FoundKey {
 }
 
 /**
+ * The most distinct keys one `POST /v1/leaks` text may hold: each costs a hash and a lookup, and
+ * the whole request must not hold the event loop for more than a few tens of milliseconds.
+ * A real leak (a log, a paste, a diff) holds a handful; a text with more is refused (422).
+ */
+export const MAX_LEAK_KEYS = 200;
+
+function tooMany(what: string, max: number): KeywardenError {
+  return new KeywardenError(
+    'VALIDATION_FAILED',
+    `the text holds more than ${max} ${what}; report it in smaller parts`,
+    422,
+  );
+}
+
+/**
  * Every key of this deployment's format in `text`, checksum-validated so that look-alikes
- * (examples, hashes, truncated copies) are ignored. Pure: shared by `POST /v1/leaks` and
+ * (examples, hashes, truncated copies) are ignored. With `max`, a text with more than `max`
+ * distinct keys, or more than ten times as many key-shaped strings, is refused (422) as soon as
+ * the scan finds out, so the work of one call stays bounded. Pure: shared by `POST /v1/leaks` and
  * `keywarden scan`.
  */
-export function findKeys(text: string, prefix: string): FoundKey[] {
+export function findKeys(text: string, prefix: string, max = Infinity): FoundKey[] {
   const re = new RegExp(
     `(?<![0-9A-Za-z_])${prefix}_(?:prod|stg|dev|adm)_[0-9A-Za-z]{36,128}(?![0-9A-Za-z])`,
     'g',
@@ -22,10 +40,13 @@ export function findKeys(text: string, prefix: string): FoundKey[] {
   const out: FoundKey[] = [];
   const seen = new Set<string>();
   let lineStarts: number[] | undefined;
+  let candidates = 0;
   for (const m of text.matchAll(re)) {
+    if (++candidates > max * 10) throw tooMany('key-shaped strings', max * 10);
     const key = m[0];
     const parsed = parseKey(key, prefix);
     if (parsed === null || seen.has(key)) continue;
+    if (out.length >= max) throw tooMany('distinct keys', max);
     seen.add(key);
     lineStarts ??= computeLineStarts(text);
     const at = m.index;

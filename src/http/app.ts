@@ -1,6 +1,8 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -9,13 +11,15 @@ import Fastify, {
   type onResponseHookHandler,
 } from 'fastify';
 import type { Logger } from 'pino';
+import type { EdgeConfig, TrustProxy } from '../config.js';
 import { KeywardenError } from '../core/errors.js';
 import { adminAllows, type Actor, type AdminPermission } from '../core/model.js';
 import { consoleRoutes } from '../console/routes.js';
 import { consoleStatic } from '../console/static.js';
 import { checkScope, scopeDescription } from './authorize.js';
 import { parseJsonBody } from './body.js';
-import { errorHandler, sendProblem } from './problem.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { errorHandler, pathOf, rawProblem, sendProblem } from './problem.js';
 import { lazyChildLoggers } from './request-logger.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
 import { auditRoutes } from './routes/audit.js';
@@ -32,8 +36,10 @@ import { formatValidationErrors, validatorCompiler } from './validation.js';
 export interface AppOptions {
   logger: Logger;
   bodyLimitBytes: number;
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   sessionMaxHours: number;
+  /** Timeouts, connection cap, failed-auth throttling, metrics token (docs/security.md). */
+  edge: EdgeConfig;
   /** The built console (default: `console/dist` of this package). */
   consoleDir?: string;
 }
@@ -53,8 +59,22 @@ function hooksOf<T>(h: T | T[] | undefined): T[] {
  * The admin-key check of a route that needs `needed`. Callback-style: a cached admin key (every
  * verify call) is answered without a promise; only a cache miss or a console session awaits.
  */
-function authenticateFor(s: Services, needed: AdminPermission): onRequestHookHandler {
-  return (req, _reply, done) => {
+function authenticateFor(s: Services, needed: AdminPermission, throttle: AuthThrottle): onRequestHookHandler {
+  return (req, reply, done) => {
+    // Every /v1 answer, success or problem: never cached, never sniffed (it may carry a key).
+    void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+    const authorization = req.headers.authorization;
+    const wait = throttle.blocked(req.ip, authorization);
+    if (wait > 0) {
+      void reply.header('retry-after', String(wait));
+      done(throttled(wait));
+      return;
+    }
+    const failed = (err: unknown): void => {
+      if (err instanceof KeywardenError && err.code === 'UNAUTHENTICATED')
+        onAuthFailure(s, throttle, req, authorization);
+      done(err as Error);
+    };
     const authorize = (actor: Actor): void => {
       if (!adminAllows(actor, needed)) {
         throw new KeywardenError('FORBIDDEN', `this admin key lacks the "${needed}" permission`);
@@ -67,7 +87,7 @@ function authenticateFor(s: Services, needed: AdminPermission): onRequestHookHan
       cached = viaSession ? undefined : s.admin.authenticateSync(req.headers.authorization, req.ip);
       if (cached !== undefined) authorize(cached);
     } catch (err) {
-      done(err as Error);
+      failed(err);
       return;
     }
     // Outside the try: whatever runs after done() must never make this hook answer twice.
@@ -77,22 +97,39 @@ function authenticateFor(s: Services, needed: AdminPermission): onRequestHookHan
     }
     void authenticate(s, req, viaSession)
       .then(authorize)
-      .then(
-        () => {
-          done();
-        },
-        (err: unknown) => {
-          done(err as Error);
-        },
-      );
+      .then(() => {
+        done();
+      }, failed);
   };
+}
+
+/** The 429 of a throttled client, with Retry-After in seconds (RFC 9110 §10.2.3). */
+function throttled(seconds: number): KeywardenError {
+  return new KeywardenError(
+    'RATE_LIMITED',
+    `too many failed authentications from this address or for this key; retry in ${seconds} s`,
+  );
+}
+
+/** Counts a failed authentication; the one that crosses the threshold is logged and counted once. */
+function onAuthFailure(
+  s: Services,
+  throttle: AuthThrottle,
+  req: FastifyRequest,
+  token: string | undefined,
+): void {
+  if (throttle.fail(req.ip, token)) {
+    s.ctx.metrics.authThrottled.inc();
+    req.log.warn({ ip: req.ip, route: pathOf(req.url) }, 'failed authentications over the limit: throttling');
+  }
 }
 
 /** Counts a route's answers by status (and logs server errors). */
 function countResponse(s: Services, url: string): onResponseHookHandler {
   return (req, reply, done) => {
     s.ctx.metrics.httpRequests.inc(url, reply.statusCode);
-    if (reply.statusCode >= 500) req.log.warn({ url: req.url, status: reply.statusCode }, 'request failed');
+    if (reply.statusCode >= 500)
+      req.log.warn({ url: pathOf(req.url), status: reply.statusCode }, 'request failed');
     done();
   };
 }
@@ -104,14 +141,94 @@ function requestIds(): () => string {
   return () => `req_${boot}${(++n).toString(36)}`;
 }
 
+/** The admin key of a sign-in body, if it has one (for throttling by prefix). */
+function adminKeyOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const k = (body as { adminKey?: unknown }).adminKey;
+  return typeof k === 'string' ? k : undefined;
+}
+
+/**
+ * The HTTP server, with the edge's timeouts (Fastify's defaults wait forever for a slow client)
+ * and a cap on open connections per client address. Node checks the request and header timeouts
+ * every `connectionsCheckingInterval`, so that runs often enough for the configured values.
+ */
+function edgeServer(handler: Parameters<typeof createServer>[1], edge: EdgeConfig): Server {
+  const server = createServer(
+    {
+      requestTimeout: edge.requestTimeoutMs,
+      headersTimeout: edge.headersTimeoutMs,
+      keepAliveTimeout: edge.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(edge.headersTimeoutMs / 4))),
+    },
+    handler,
+  );
+  if (edge.maxConnectionsPerIp > 0) {
+    const open = new Map<string, number>();
+    server.on('connection', (socket) => {
+      const addr = socket.remoteAddress ?? '';
+      const n = (open.get(addr) ?? 0) + 1;
+      if (n > edge.maxConnectionsPerIp) {
+        socket.end(
+          rawProblem(
+            'RATE_LIMITED',
+            `too many open connections from this address (at most ${edge.maxConnectionsPerIp})`,
+            'Retry-After: 1\r\n',
+          ),
+        );
+        socket.destroySoon();
+        return;
+      }
+      open.set(addr, n);
+      socket.once('close', () => {
+        const left = (open.get(addr) ?? 1) - 1;
+        if (left <= 0) open.delete(addr);
+        else open.set(addr, left);
+      });
+    });
+  }
+  return server;
+}
+
+/** Node's client errors (a timeout, a malformed request line, oversized headers) as problem+json. */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    const answer =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? rawProblem('REQUEST_TIMEOUT', 'the request did not arrive in time; the connection is closed')
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? rawProblem('HEADERS_TOO_LARGE', 'the request headers exceed the size limit')
+          : rawProblem('VALIDATION_FAILED', 'the request is not valid HTTP/1.1');
+    socket.end(answer);
+  }
+  socket.destroySoon();
+}
+
 /** Builds the HTTP app: parsing, validation, auth, errors, docs, and every route, registered here and only here. */
 export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   // Typed as Fastify's logger, so that routes and hooks see Fastify's logger type.
   const loggerInstance: FastifyBaseLogger = opts.logger;
+  const edge = opts.edge;
+  const throttle = new AuthThrottle({ limit: edge.authFailuresPerMinute });
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: opts.bodyLimitBytes,
-    trustProxy: opts.trustProxy,
+    // A hop count as proxy-addr's trust function: the `n` nearest hops are proxies.
+    trustProxy:
+      typeof opts.trustProxy === 'number'
+        ? (
+            (hops) => (_addr: string, i: number) =>
+              i < hops
+          )(opts.trustProxy)
+        : opts.trustProxy,
+    serverFactory: (handler) => edgeServer(handler, edge),
+    // Errors Fastify raises before routing (bad percent-encoding, over-long parameters): ours too.
+    frameworkErrors: (err, req, reply) => {
+      void errorHandler(err, req, reply);
+    },
+    // What fails before a request exists (timeouts, oversized headers) is problem+json as well.
+    clientErrorHandler: clientError,
     // Per-request access logs would cost the verify hot path; metrics count requests instead.
     logController: new LogController({ disableRequestLogging: true }),
     schemaErrorFormatter: formatValidationErrors,
@@ -124,7 +241,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
     s.ctx.metrics.httpRequests.inc('unmatched', 404);
-    return sendProblem(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`);
+    return sendProblem(reply, 'NOT_FOUND', `no route ${req.method} ${pathOf(req.url)}`);
   });
   // JSON only: any other media type is a 415, not a string body that fails validation later.
   app.removeAllContentTypeParsers();
@@ -152,7 +269,26 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     // anonymous caller learns nothing about the API's shape; then the team boundary.
     // (A route with no declared boundary skips the hook: its service filters by the actor's team.)
     const scoped = scope.global === true || scope.teamParam !== undefined ? [checkScope(scope)] : [];
-    route.onRequest = [authenticateFor(s, needed), ...scoped, ...hooksOf(route.onRequest)];
+    route.onRequest = [authenticateFor(s, needed, throttle), ...scoped, ...hooksOf(route.onRequest)];
+  });
+  // Console sign-in is throttled like bearer authentication: by address and by the key's prefix.
+  app.addHook('onRoute', (route) => {
+    if (route.url !== '/console/api/session' || route.method !== 'POST') return;
+    route.preHandler = [
+      (req, reply, done) => {
+        const wait = throttle.blocked(req.ip, adminKeyOf(req.body));
+        if (wait > 0) void reply.header('retry-after', String(wait));
+        done(wait > 0 ? throttled(wait) : undefined);
+      },
+      ...hooksOf(route.preHandler),
+    ];
+    route.onResponse = [
+      (req, reply, done) => {
+        if (reply.statusCode === 401) onAuthFailure(s, throttle, req, adminKeyOf(req.body));
+        done();
+      },
+      ...hooksOf(route.onResponse),
+    ];
   });
 
   // Action routes (disable, enable, regenerate) take an optional body: absent means {}.
@@ -182,7 +318,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     },
   });
 
-  serviceRoutes(app, s);
+  serviceRoutes(app, s, edge.metricsToken);
   verifyRoute(app, s);
   keyRoutes(app, s);
   adminKeyRoutes(app, s);

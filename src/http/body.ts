@@ -31,15 +31,48 @@ function assertWellFormed(v: unknown, path: string): void {
   }
 }
 
+/** The deepest nesting of arrays and objects a body may have; no API input comes close. */
+export const MAX_JSON_DEPTH = 32;
+
 /**
- * Parses a JSON body strictly: invalid UTF-8, invalid JSON, prototype-poisoning keys and lone
- * surrogates are all 400s with a precise detail. An empty body is "no body". It runs on every
- * verification request, hence the shortcuts below (docs/hot-path.md#http-per-request).
+ * The byte offset where `buf` nests arrays/objects deeper than `max`, or -1. One pass over the raw
+ * bytes, before parsing, so that no recursive walk (ours, the prototype-poisoning scan, a later
+ * JSON.stringify) ever sees a body deep enough to overflow the stack. UTF-8 continuation bytes
+ * are all >= 0x80, so they never look like the ASCII brackets and quotes counted here.
+ */
+function depthExceededAt(buf: Buffer, max: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash: the next byte is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return -1;
+}
+
+/**
+ * Parses a JSON body strictly: invalid UTF-8, nesting deeper than MAX_JSON_DEPTH, invalid JSON,
+ * prototype-poisoning keys and lone surrogates are all 400s with a precise detail. An empty body is "no body".
+ * It runs on every verification request, hence the shortcuts below (docs/hot-path.md#http-per-request).
  */
 export function parseJsonBody(buf: Buffer): unknown {
   if (buf.length === 0) return undefined;
   // isUtf8 validates in native code without building a string; toString then cannot be lossy.
   if (!isUtf8(buf)) throw new KeywardenError('INVALID_JSON', 'the body is not valid UTF-8');
+  const deep = depthExceededAt(buf, MAX_JSON_DEPTH);
+  if (deep >= 0) {
+    throw new KeywardenError(
+      'INVALID_JSON',
+      `the body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep (at byte ${deep})`,
+    );
+  }
   const text = buf.toString('utf8');
   let value: unknown;
   try {

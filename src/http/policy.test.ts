@@ -74,8 +74,8 @@ for (const dialect of DIALECTS) {
       assert.equal((g.body.naming as { pattern: string }).pattern, '^[a-z0-9]+(-[a-z0-9]+){2,}$');
       assert.equal(g.body.staleAfterDays, 90);
       const bad = await call(t, 'PUT', '/v1/policy', { naming: { pattern: '([a-z' } });
-      assert.equal(bad.status, 400);
-      assert.match(String(bad.body.detail), /naming\.pattern is not a valid regular expression/);
+      assert.equal(bad.status, 422);
+      assert.match(String(bad.body.detail), /naming\.pattern is not a valid RE2 regular expression/);
       assert.equal((await call(t, 'PUT', '/v1/policy', { staleAfterDays: 0 })).status, 400);
       assert.equal((await call(t, 'PUT', '/v1/policy', { colour: 'red' })).status, 400);
       const put = await call(t, 'PUT', '/v1/policy', {

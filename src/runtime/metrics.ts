@@ -15,6 +15,8 @@ export class Metrics {
   /** HTTP requests by route and status (`inc(route, status)`; exported as keywarden_http_requests_total). */
   readonly httpRequests: LazyRequestCounter;
   readonly rateLimitRejections: Counter<'reason'>;
+  /** Client addresses or key prefixes that crossed the failed-authentication threshold. */
+  readonly authThrottled: Counter;
   readonly jobRuns: Counter<'job' | 'outcome'>;
   readonly usageQueueDepth: Gauge;
   readonly usageFlushDuration: Histogram;
@@ -80,6 +82,11 @@ export class Metrics {
       name: 'keywarden_ratelimit_rejections_total',
       help: 'Verifications rejected by rate limits or credits',
       labelNames: ['reason'],
+      registers,
+    });
+    this.authThrottled = new Counter({
+      name: 'keywarden_auth_throttled_total',
+      help: 'Times a client address or admin-key prefix crossed the failed-authentication threshold',
       registers,
     });
     this.jobRuns = new Counter({

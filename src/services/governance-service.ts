@@ -1,6 +1,6 @@
 import { governanceReport, type GovernanceReport } from '../core/governance.js';
 import type { Actor } from '../core/model.js';
-import { findKeys } from '../core/scan.js';
+import { findKeys, MAX_LEAK_KEYS } from '../core/scan.js';
 import { appendAudit } from '../storage/audit-repo.js';
 import {
   findAdminByHash,
@@ -67,7 +67,10 @@ export class GovernanceService {
   async reportLeak(actor: Actor, text: string): Promise<{ found: LeakFinding[] }> {
     const found: LeakFinding[] = [];
     const { db } = this.ctx.storage;
-    for (const f of findKeys(text, this.ctx.prefix)) {
+    const keys = findKeys(text, this.ctx.prefix, MAX_LEAK_KEYS);
+    for (const [i, f] of keys.entries()) {
+      // Let verifications in between: with SQLite each lookup below runs on this thread.
+      if (i % 8 === 7) await new Promise<void>((resolve) => setImmediate(resolve));
       const hash = this.ctx.hasher(f.key);
       const base = { masked: f.masked, line: f.line };
       if (f.kind === 'admin') {

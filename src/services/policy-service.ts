@@ -1,5 +1,6 @@
 import { KeywardenError } from '../core/errors.js';
 import type { Actor } from '../core/model.js';
+import { namingPatternProblem } from '../core/naming-pattern.js';
 import {
   DEFAULT_POLICY,
   RULE_FIELDS,
@@ -30,14 +31,8 @@ export class PolicyService {
   /** Replaces the policy (omitted fields take their defaults). Existing keys are not touched: the report lists those that no longer comply. */
   async put(actor: Actor, doc: DeepPartial<Policy>): Promise<Policy> {
     const next = withDefaults(doc);
-    try {
-      new RegExp(next.naming.pattern);
-    } catch (err) {
-      throw new KeywardenError(
-        'VALIDATION_FAILED',
-        `naming.pattern is not a valid regular expression: ${(err as Error).message}`,
-      );
-    }
+    const refused = namingPatternProblem(next.naming.pattern);
+    if (refused !== null) throw new KeywardenError('VALIDATION_FAILED', refused, 422);
     const before = await this.get();
     const at = nowIso(this.ctx);
     await this.ctx.storage.db.transaction().execute(async (trx) => {
@@ -88,14 +83,9 @@ export class PolicyService {
   async putTeam(actor: Actor, team: string, doc: DeepPartial<Policy>): Promise<Policy> {
     const pattern = doc.naming?.pattern;
     if (pattern != null) {
-      try {
-        new RegExp(pattern);
-      } catch (err) {
-        throw new KeywardenError(
-          'VALIDATION_FAILED',
-          `naming.pattern is not a valid regular expression: ${(err as Error).message}`,
-        );
-      }
+      // The same linear-time engine and limits as the deployment's pattern (no ReDoS via a team).
+      const problem = namingPatternProblem(pattern);
+      if (problem !== null) throw new KeywardenError('VALIDATION_FAILED', problem, 422);
     }
     const base = await this.get();
     const loose = tighteningViolations(doc, base)[0];

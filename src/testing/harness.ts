@@ -69,6 +69,8 @@ export async function startServer(
     KEYWARDEN_SECRET: TEST_SECRET,
     // The suites' webhook receivers listen on loopback; the SSRF rule itself is tested with this off.
     KEYWARDEN_WEBHOOK_ALLOW_PRIVATE: 'true',
+    // Suites send many wrong keys on purpose; the throttling tests set their own threshold.
+    KEYWARDEN_AUTH_FAILURES_PER_MINUTE: '0',
     ...(dialect.name === 'postgres' && pgUrl ? { KEYWARDEN_DATABASE_URL: pgUrl } : {}),
     ...opts.env,
   });

@@ -1,5 +1,6 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { ENVIRONMENTS } from '../../../src/core/codes.js';
+import { namingPatternProblem } from '../../../src/core/naming-pattern.js';
 import { api, can, messageOf, type Policy, type Session } from '../api.js';
 import { integer } from '../components/key-form.js';
 import { ErrorNote, Loading } from '../components/ui.js';
@@ -80,11 +81,9 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
               },
       };
     }
-    try {
-      new RegExp(draft.naming.pattern);
-    } catch {
-      throw new Error(`The naming pattern ${draft.naming.pattern} is not a valid regular expression.`);
-    }
+    // The server's own check (RE2, at most 256 characters): what passes here passes there.
+    const refused = namingPatternProblem(draft.naming.pattern);
+    if (refused !== null) throw new Error(`The naming pattern is refused: ${refused}.`);
     return {
       ...draft,
       naming: {

@@ -13,7 +13,8 @@ const EnvPolicy = Type.Object(
   { additionalProperties: false },
 );
 const Naming = {
-  pattern: Type.String({ minLength: 1, maxLength: 500 }),
+  // At most 256 characters and RE2 syntax, checked by the service (422 with the reason).
+  pattern: Type.String({ minLength: 1, maxLength: 4096 }),
   denyList: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 200 }),
   requireEnvironmentSegment: Type.Boolean(),
 };

@@ -1,5 +1,5 @@
 import { KeywardenError } from '../../core/errors.js';
-import { isValidIp } from '../../core/cidr.js';
+import { isValidIp, quotedAddress } from '../../core/cidr.js';
 import { isRequiredPermission, isResourceId } from '../../core/permissions.js';
 import { Problem, VerifyRequest, VerifyResponse } from '../schemas.js';
 import { actorOf, bearer, type App, type Services } from '../types.js';
@@ -35,7 +35,10 @@ export function verifyRoute(app: App, s: Services): void {
         );
       }
       if (b.ip !== undefined && !isValidIp(b.ip)) {
-        throw new KeywardenError('VALIDATION_FAILED', `ip "${b.ip}" is not an IPv4 or IPv6 address`);
+        throw new KeywardenError(
+          'VALIDATION_FAILED',
+          `ip ${quotedAddress(b.ip)} is not an IPv4 or IPv6 address`,
+        );
       }
       const actor = actorOf(req);
       return s.verifier.verify(
