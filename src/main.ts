@@ -81,6 +81,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
           config.rateLimitOnRedisFailure,
           metrics,
           log,
+          { intervalMs: config.redisHealthIntervalMs, timeoutMs: config.redisHealthTimeoutMs },
         );
   const limiter = opts.limiter ?? redis?.limiter ?? local;
   const usage =
@@ -160,6 +161,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     sessionMaxHours: config.sessionMaxHours,
+    logRepeatIntervalMs: config.logRepeatIntervalMs,
   });
   const jobs = new Jobs(ctx, {
     intervalSeconds: config.jobIntervalSeconds,
