@@ -39,6 +39,8 @@ export interface Config {
   redisHealthTimeoutMs: number;
   /** Repeated warnings of one cause (failed requests, say) are logged at most once per this interval. */
   logRepeatIntervalMs: number;
+  /** How long an admin key read from storage is trusted without a re-read (changes clear it at once). */
+  adminCacheTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -144,5 +146,6 @@ export function loadConfig(env: Env = process.env): Config {
     redisHealthIntervalMs: int(env, 'KEYWARDEN_REDIS_HEALTH_INTERVAL_MS', 250, 10, 60_000),
     redisHealthTimeoutMs: int(env, 'KEYWARDEN_REDIS_HEALTH_TIMEOUT_MS', 500, 10, 60_000),
     logRepeatIntervalMs: int(env, 'KEYWARDEN_LOG_REPEAT_INTERVAL_MS', 10_000, 0, 3_600_000),
+    adminCacheTtlSeconds: int(env, 'KEYWARDEN_ADMIN_CACHE_TTL_SECONDS', 10, 1, 3600),
   };
 }

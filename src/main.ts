@@ -118,11 +118,11 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     metrics,
     log,
   };
-  const admin = new AdminService(ctx);
+  const admin = new AdminService(ctx, { ttlMs: config.adminCacheTtlSeconds * 1000 });
   const policies = new PolicyService(ctx);
   await ctx.bus.subscribe(
     (id) => {
-      if (id.startsWith(ADMIN_ID_PREFIX)) admin.resetCache();
+      if (id.startsWith(ADMIN_ID_PREFIX)) admin.resetCache(id);
       else ctx.cache.invalidateKey(id);
     },
     () => {

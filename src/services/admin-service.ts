@@ -49,14 +49,16 @@ const ADMIN_RETRY_WHILE_UNREACHABLE_MS = 1000;
  * cached keys keep verifying); a change published on the invalidation channel still clears it.
  */
 export class AdminService {
-  private readonly authCache = new LRUCache<string, CachedAdmin>({
-    max: 10_000,
-    ttl: 10_000,
-  });
+  private readonly authCache: LRUCache<string, CachedAdmin>;
   /** The last state read of each admin key, for storage outages; cleared with the cache. */
   private readonly lastKnown = new LRUCache<string, CachedAdmin>({ max: 10_000 });
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    authCache: { ttlMs?: number } = {},
+  ) {
+    this.authCache = new LRUCache<string, CachedAdmin>({ max: 10_000, ttl: authCache.ttlMs ?? 10_000 });
+  }
 
   /** Resolves `Authorization: Bearer …` to an actor, or throws UNAUTHENTICATED with the reason. */
   async authenticate(header: string | undefined, ip: string | null): Promise<Actor> {
@@ -148,10 +150,22 @@ export class AdminService {
     };
   }
 
-  /** Drops cached admin keys (called on any admin key change, here or on another node). */
-  resetCache(): void {
-    this.authCache.clear();
-    this.lastKnown.clear();
+  /**
+   * Drops cached admin keys: with an id (a change to that admin key, here or on another node),
+   * every entry of it, last known state included; without (the invalidation channel was lost or
+   * came back), every entry that spares a storage read, keeping the last known states for a
+   * storage outage.
+   */
+  resetCache(adminId?: string): void {
+    if (adminId === undefined) {
+      this.authCache.clear();
+      return;
+    }
+    for (const cache of [this.authCache, this.lastKnown]) {
+      const stale: string[] = [];
+      for (const [hash, entry] of cache.entries()) if (entry.row.id === adminId) stale.push(hash);
+      for (const hash of stale) cache.delete(hash);
+    }
   }
 
   /**
@@ -228,7 +242,7 @@ export class AdminService {
       const after = { ...before, status, disabledAt: status === 'active' ? null : at };
       await appendAudit(trx, { at, actor: actor.id, action, target: id, before, after, ip: actor.ip });
     });
-    this.resetCache();
+    this.resetCache(id);
     await this.ctx.bus.publish(id).catch((err: unknown) => {
       this.ctx.log.warn({ err }, 'could not publish an admin key invalidation');
     });

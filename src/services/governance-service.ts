@@ -92,7 +92,7 @@ export class GovernanceService {
             ip: actor.ip,
           });
         });
-        this.admin.resetCache();
+        this.admin.resetCache(row.id);
         await this.ctx.bus.publish(row.id).catch(() => undefined);
         this.ctx.events.emit('key.leaked', { keyId: row.id, name: row.name, kind: 'admin_key' });
         found.push({ ...base, kind: 'admin_key', keyId: row.id, action: 'disabled' });
