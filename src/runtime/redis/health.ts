@@ -47,8 +47,12 @@ export class RedisHealth {
     this.inFlight = true;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => {
+      // After the deadline, let the event loop read pending sockets once (setImmediate runs after
+      // the poll phase): a busy process must not mistake its own lag for a late answer.
       timer = setTimeout(() => {
-        resolve(false);
+        setImmediate(() => {
+          resolve(false);
+        });
       }, this.opts.timeoutMs);
     });
     const pings = Promise.all(this.connections.map((c) => c.ping())).then(
