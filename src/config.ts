@@ -41,6 +41,14 @@ export interface Config {
   secret: string | undefined;
   /** KEYWARDEN_WEBHOOK_ALLOW_PRIVATE: let webhooks target loopback/private/link-local addresses (development, tests). */
   webhookAllowPrivate: boolean;
+  // Failure handling (docs/failure-modes.md).
+  /** How often each node PINGs Redis, and how long an answer may take before Redis counts as down. */
+  redisHealthIntervalMs: number;
+  redisHealthTimeoutMs: number;
+  /** Repeated warnings of one cause (failed requests, say) are logged at most once per this interval. */
+  logRepeatIntervalMs: number;
+  /** How long an admin key read from storage is trusted without a re-read (changes clear it at once). */
+  adminCacheTtlSeconds: number;
   /** Limits at the HTTP edge: timeouts, connections, failed-auth throttling (docs/security.md). */
   edge: EdgeConfig;
 }
@@ -174,6 +182,11 @@ export function loadConfig(env: Env = process.env): Config {
     webhookRetryBaseMs: int(env, 'KEYWARDEN_WEBHOOK_RETRY_BASE_MS', 1000, 1, 3_600_000),
     sessionIdleMinutes: int(env, 'KEYWARDEN_SESSION_IDLE_MINUTES', 30, 1, 1440),
     sessionMaxHours: int(env, 'KEYWARDEN_SESSION_MAX_HOURS', 12, 1, 720),
+    // Failure handling (docs/failure-modes.md).
+    redisHealthIntervalMs: int(env, 'KEYWARDEN_REDIS_HEALTH_INTERVAL_MS', 250, 10, 60_000),
+    redisHealthTimeoutMs: int(env, 'KEYWARDEN_REDIS_HEALTH_TIMEOUT_MS', 500, 10, 60_000),
+    logRepeatIntervalMs: int(env, 'KEYWARDEN_LOG_REPEAT_INTERVAL_MS', 10_000, 0, 3_600_000),
+    adminCacheTtlSeconds: int(env, 'KEYWARDEN_ADMIN_CACHE_TTL_SECONDS', 10, 1, 3600),
     edge: edgeConfig(env),
   };
 }

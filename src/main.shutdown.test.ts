@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStorage } from './storage/db.js';
-import { aKey } from './testing/harness.js';
+import net from 'node:net';
+import { aKey, createKey, startServer } from './testing/harness.js';
+import { within } from './testing/nodes.js';
 
 const BIN = new URL('../bin/keywarden.js', import.meta.url).pathname;
 
@@ -73,5 +75,71 @@ test('SIGTERM flushes the last usage batch before the process exits', { timeout:
     assert.notEqual(key.last_used_at, null);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Sends raw HTTP on one socket and collects everything the server answers until it closes. */
+function rawConnection(port: number): {
+  socket: net.Socket;
+  received: () => string;
+  closed: Promise<void>;
+} {
+  const socket = net.connect(port, '127.0.0.1');
+  let data = '';
+  socket.on('data', (d: Buffer) => (data += d.toString()));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      resolve();
+    }),
+  );
+  return { socket, received: () => data, closed };
+}
+
+test('shutdown: idle keep-alive connections are closed, in-flight requests answered, late ones get a 503 problem', async () => {
+  const t = await startServer({ name: 'sqlite' });
+  let closed = false;
+  try {
+    const k = await createKey(t);
+    await t.kw.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (t.kw.app.server.address() as net.AddressInfo).port;
+    const body = JSON.stringify({ key: k.key, environment: 'production' });
+    const head = (len: number): string =>
+      `POST /v1/verify HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\nauthorization: Bearer ${t.root}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${len}\r\n\r\n`;
+
+    // An idle keep-alive connection (one request answered, nothing pending).
+    const idle = rawConnection(port);
+    idle.socket.write(head(Buffer.byteLength(body)) + body);
+    await within(5000, () => idle.received().includes('"VALID"'));
+    // An in-flight request: its headers are in, its body is not yet.
+    const busy = rawConnection(port);
+    busy.socket.write(head(Buffer.byteLength(body)));
+    await new Promise((r) => setTimeout(r, 100));
+
+    const closing = t.kw.close();
+    await within(2000, async () => {
+      await Promise.race([idle.closed, new Promise((r) => setTimeout(r, 10))]);
+      return idle.socket.destroyed || idle.socket.readableEnded;
+    });
+    // The in-flight request completes; a second one sent behind it on the same connection meets
+    // the closing server.
+    busy.socket.write(body + head(Buffer.byteLength(body)) + body);
+    await Promise.race([busy.closed, new Promise((r) => setTimeout(r, 5000))]);
+    await closing;
+    closed = true;
+    const answers = busy.received().split(/(?=HTTP\/1\.1 )/);
+    assert.match(answers[0] ?? '', /^HTTP\/1\.1 200/, busy.received());
+    assert.match(answers[0] ?? '', /"VALID"/);
+    assert.equal(answers.length, 2, busy.received());
+    assert.match(answers[1] ?? '', /^HTTP\/1\.1 503/);
+    assert.match(answers[1] ?? '', /content-type: application\/problem\+json/i);
+    assert.match(answers[1] ?? '', /connection: close/i);
+    assert.match(answers[1] ?? '', /"code":"SERVICE_UNAVAILABLE"/);
+    assert.match(answers[1] ?? '', /shutting down/);
+    assert.ok(!/"error":"Service Unavailable"/.test(busy.received()), 'never the framework default body');
+  } finally {
+    if (!closed) await t.kw.close();
+    await t.close();
   }
 });

@@ -102,6 +102,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
           config.rateLimitOnRedisFailure,
           metrics,
           log,
+          { intervalMs: config.redisHealthIntervalMs, timeoutMs: config.redisHealthTimeoutMs },
         );
   const limiter = opts.limiter ?? redis?.limiter ?? local;
   const usage =
@@ -138,11 +139,11 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     metrics,
     log,
   };
-  const admin = new AdminService(ctx);
+  const admin = new AdminService(ctx, { ttlMs: config.adminCacheTtlSeconds * 1000 });
   const policies = new PolicyService(ctx);
   await ctx.bus.subscribe(
     (id) => {
-      if (id.startsWith(ADMIN_ID_PREFIX)) admin.resetCache();
+      if (id.startsWith(ADMIN_ID_PREFIX)) admin.resetCache(id);
       else ctx.cache.invalidateKey(id);
     },
     () => {
@@ -188,6 +189,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     trustProxy: config.trustProxy,
     sessionMaxHours: config.sessionMaxHours,
     edge: config.edge,
+    logRepeatIntervalMs: config.logRepeatIntervalMs,
   });
   const jobs = new Jobs(ctx, {
     intervalSeconds: config.jobIntervalSeconds,

@@ -23,6 +23,11 @@ export interface VerificationCache {
    * hash: no encoding on the hot path). `nowMs` is the service clock's, read once by the caller.
    */
   lookup(digest: string, nowMs: number): CacheValue | undefined;
+  /**
+   * The entry of a digest even past its TTL, if still held (for storage outages: cached keys keep
+   * verifying from their last known state). Invalidations drop it like any entry.
+   */
+  lastKnown(digest: string): ResolvedSecret | undefined;
   /** By the stored (base64url) hash. */
   get(hash: string): CacheValue | undefined;
   set(hash: string, value: CacheValue): void;

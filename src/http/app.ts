@@ -21,6 +21,7 @@ import { parseJsonBody } from './body.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { errorHandler, pathOf, rawProblem, sendProblem } from './problem.js';
 import { lazyChildLoggers } from './request-logger.js';
+import { LogThrottle } from '../runtime/log-throttle.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { keyRoutes } from './routes/keys.js';
@@ -42,6 +43,8 @@ export interface AppOptions {
   edge: EdgeConfig;
   /** The built console (default: `console/dist` of this package). */
   consoleDir?: string;
+  /** "request failed" lines: at most one per route and status per this interval (default 10 s). */
+  logRepeatIntervalMs?: number;
 }
 
 /** The actor of a request whose admin key is not cached, or of a console session. */
@@ -124,12 +127,18 @@ function onAuthFailure(
   }
 }
 
-/** Counts a route's answers by status (and logs server errors). */
-function countResponse(s: Services, url: string): onResponseHookHandler {
+/**
+ * Counts a route's answers by status (every one), and logs server errors: one line per route and
+ * status per interval, with how many were left out (an outage fails thousands a second).
+ */
+function countResponse(s: Services, url: string, throttle: LogThrottle): onResponseHookHandler {
   return (req, reply, done) => {
     s.ctx.metrics.httpRequests.inc(url, reply.statusCode);
-    if (reply.statusCode >= 500)
-      req.log.warn({ url: pathOf(req.url), status: reply.statusCode }, 'request failed');
+    if (reply.statusCode >= 500) {
+      const repeated = throttle.admit(`${reply.statusCode} ${url}`);
+      if (repeated !== undefined)
+        req.log.warn({ url: pathOf(req.url), status: reply.statusCode, repeated }, 'request failed');
+    }
     done();
   };
 }
@@ -235,10 +244,30 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     // Ids in problem responses let an operator find the log line of a failed request.
     genReqId: requestIds(),
     childLoggerFactory: lazyChildLoggers(opts.logger),
+    // Requests arriving while the server closes get our problem+json 503 (hook below), not Fastify's.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
+  // Shutdown: idle keep-alive connections are closed and in-flight requests answered; a request
+  // that still arrives (on a busy keep-alive connection) gets a 503 problem and `Connection: close`.
+  let draining = false;
+  app.addHook('preClose', (done) => {
+    draining = true;
+    done();
+  });
+  app.addHook('onRequest', (_req, reply, done) => {
+    if (draining) {
+      void sendProblem(
+        reply.header('connection', 'close'),
+        'SERVICE_UNAVAILABLE',
+        'this node is shutting down; send the request again (another node will answer it)',
+      );
+    }
+    done();
+  });
+  const logThrottle = new LogThrottle(opts.logRepeatIntervalMs ?? 10_000);
   app.setNotFoundHandler((req, reply) => {
     s.ctx.metrics.httpRequests.inc('unmatched', 404);
     return sendProblem(reply, 'NOT_FOUND', `no route ${req.method} ${pathOf(req.url)}`);
@@ -257,7 +286,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   // afresh (a 13-field object) on every read, twice per verification.
   app.addHook('onRoute', (route) => {
     const url = route.url;
-    route.onResponse = [...hooksOf(route.onResponse), countResponse(s, url)];
+    route.onResponse = [...hooksOf(route.onResponse), countResponse(s, url, logThrottle)];
     const needed = route.config?.permission;
     if (needed === undefined) return;
     // Each admin route documents, in OpenAPI, the permission it needs (the security suite reads it).

@@ -27,6 +27,7 @@ import {
 } from '../storage/admin-keys-repo.js';
 import { appendAudit } from '../storage/audit-repo.js';
 import { insertMeta } from '../storage/meta-repo.js';
+import { isStorageUnavailable } from '../storage/db.js';
 import { nowIso, type ServiceContext } from './context.js';
 
 export interface AdminKeyInput {
@@ -42,23 +43,38 @@ export const ADMIN_ID_PREFIX = 'adm_';
 /** lastUsedAt of an admin key is written at most this often per key and node. */
 const LAST_USED_EVERY_MS = 60_000;
 
+interface CachedAdmin {
+  row: AdminKeyRow;
+  permissions: ReadonlySet<AdminPermission>;
+  /** When the row was read from storage (ms). */
+  loadedAtMs: number;
+}
+
+/** How long a cached admin key is trusted while the invalidation channel is down (as for keys). */
+const ADMIN_STALE_WHEN_DISCONNECTED_MS = 1000;
+/** While storage is unreachable, a last-known admin key is re-tried against storage this often. */
+const ADMIN_RETRY_WHILE_UNREACHABLE_MS = 1000;
+
 /**
  * Admin keys: authentication of every admin request, and their management. Lookups are cached
- * briefly (by hash); any change to an admin key clears that cache on every node.
+ * briefly (by hash); any change to an admin key clears that cache on every node. While storage is
+ * unreachable, an admin key seen before keeps authenticating from its last known state (as
+ * cached keys keep verifying); a change published on the invalidation channel still clears it.
  */
 export class AdminService {
-  private readonly authCache = new LRUCache<
-    string,
-    { row: AdminKeyRow; permissions: ReadonlySet<AdminPermission> }
-  >({
-    max: 10_000,
-    ttl: 10_000,
-  });
+  private readonly authCache: LRUCache<string, CachedAdmin>;
+  /** The last state read of each admin key, for storage outages; cleared with the cache. */
+  private readonly lastKnown = new LRUCache<string, CachedAdmin>({ max: 10_000 });
 
   /** When this node last wrote each admin key's lastUsedAt (bounded: old entries are dropped). */
   private readonly lastUsedWritten = new Map<string, number>();
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    authCache: { ttlMs?: number } = {},
+  ) {
+    this.authCache = new LRUCache<string, CachedAdmin>({ max: 10_000, ttl: authCache.ttlMs ?? 10_000 });
+  }
 
   /** Resolves `Authorization: Bearer …` to an actor, or throws UNAUTHENTICATED with the reason. */
   async authenticate(header: string | undefined, ip: string | null): Promise<Actor> {
@@ -72,16 +88,41 @@ export class AdminService {
   authenticateSync(header: string | undefined, ip: string | null): Actor | undefined {
     const hash = this.hashOf(header);
     const cached = this.authCache.get(hash);
-    return cached === undefined ? undefined : this.actorOf(cached, ip);
+    if (cached === undefined) return undefined;
+    // Invalidations from other nodes may be missed: re-read, as the verifier does for keys.
+    if (
+      !this.ctx.bus.connected &&
+      this.ctx.clock.now() - cached.loadedAtMs > ADMIN_STALE_WHEN_DISCONNECTED_MS
+    )
+      return undefined;
+    return this.actorOf(cached, ip);
   }
 
   private async authenticateFromStorage(header: string | undefined, ip: string | null): Promise<Actor> {
     const hash = this.hashOf(header);
-    const row = await findAdminByHash(this.ctx.storage.db, hash);
-    if (row === undefined) throw unauthenticated('unknown admin key');
+    let row: AdminKeyRow | undefined;
+    try {
+      row = await findAdminByHash(this.ctx.storage.db, hash);
+    } catch (err) {
+      const last = this.lastKnown.get(hash);
+      if (last === undefined || !isStorageUnavailable(err)) throw err;
+      // Storage is down: answer from the last known state, and spare storage a read per request
+      // (the entry is tried again after a second; an invalidation clears it meanwhile).
+      this.authCache.set(hash, last, { ttl: ADMIN_RETRY_WHILE_UNREACHABLE_MS });
+      return this.actorOf(last, ip);
+    }
+    if (row === undefined) {
+      this.lastKnown.delete(hash);
+      throw unauthenticated('unknown admin key');
+    }
     // Parsed once per cache entry, not per request.
-    const cached = { row, permissions: new Set(JSON.parse(row.permissions) as AdminPermission[]) };
+    const cached: CachedAdmin = {
+      row,
+      permissions: new Set(JSON.parse(row.permissions) as AdminPermission[]),
+      loadedAtMs: this.ctx.clock.now(),
+    };
     this.authCache.set(hash, cached);
+    this.lastKnown.set(hash, cached);
     return this.actorOf(cached, ip);
   }
 
@@ -142,9 +183,22 @@ export class AdminService {
     };
   }
 
-  /** Drops cached admin keys (called on any admin key change, here or on another node). */
-  resetCache(): void {
-    this.authCache.clear();
+  /**
+   * Drops cached admin keys: with an id (a change to that admin key, here or on another node),
+   * every entry of it, last known state included; without (the invalidation channel was lost or
+   * came back), every entry that spares a storage read, keeping the last known states for a
+   * storage outage.
+   */
+  resetCache(adminId?: string): void {
+    if (adminId === undefined) {
+      this.authCache.clear();
+      return;
+    }
+    for (const cache of [this.authCache, this.lastKnown]) {
+      const stale: string[] = [];
+      for (const [hash, entry] of cache.entries()) if (entry.row.id === adminId) stale.push(hash);
+      for (const hash of stale) cache.delete(hash);
+    }
   }
 
   /**
@@ -274,7 +328,7 @@ export class AdminService {
         );
       }
     });
-    this.resetCache();
+    this.resetCache(id);
     await this.ctx.bus.publish(id).catch((err: unknown) => {
       this.ctx.log.warn({ err }, 'could not publish an admin key invalidation');
     });
@@ -303,7 +357,7 @@ export class AdminService {
         team: row.team,
       });
     });
-    this.resetCache();
+    this.resetCache(id);
     await this.ctx.bus.publish(id).catch((err: unknown) => {
       this.ctx.log.warn({ err }, 'could not publish an admin key invalidation');
     });

@@ -106,7 +106,7 @@ export class GovernanceService {
             ip: actor.ip,
           });
         });
-        this.admin.resetCache();
+        this.admin.resetCache(row.id);
         await this.ctx.bus.publish(row.id).catch(() => undefined);
         this.ctx.events.emit('key.leaked', {
           keyId: row.id,

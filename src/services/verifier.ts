@@ -56,9 +56,9 @@ export class Verifier {
     const v = ctx.cache.lookup(digest, now);
     if (v === undefined) {
       ctx.metrics.cache.miss.inc();
-      return this.load(hashOfDigest(digest)).then((loaded) =>
-        this.decideFor(loaded, input, scope, t0, ctx.clock.now()),
-      );
+      return this.load(hashOfDigest(digest))
+        .catch((err: unknown) => this.lastKnownOr(digest, err))
+        .then((loaded) => this.decideFor(loaded, input, scope, t0, ctx.clock.now()));
     }
     if (v !== UNKNOWN && !ctx.bus.connected && now - v.loadedAtMs > STALE_WHEN_DISCONNECTED_MS) {
       // Invalidations from other nodes may be missed: re-read, but keep answering from the
@@ -155,6 +155,20 @@ export class Verifier {
       latencyUs,
     });
     return result;
+  }
+
+  /**
+   * Storage is unreachable: a key whose entry expired meanwhile keeps verifying from its last
+   * known state (invalidations still drop it), for as long as the outage lasts.
+   */
+  private lastKnownOr(digest: string, err: unknown): CacheValue {
+    const last =
+      err instanceof KeywardenError && err.code === 'SERVICE_UNAVAILABLE'
+        ? this.ctx.cache.lastKnown(digest)
+        : undefined;
+    if (last === undefined) throw err;
+    this.ctx.metrics.cache.stale.inc();
+    return last;
   }
 
   private load(hash: string): Promise<CacheValue> {

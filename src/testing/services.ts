@@ -21,6 +21,15 @@ export class PrivateRedis {
     await waitForPort(this.port);
   }
 
+  /** A hung Redis: the process is stopped (SIGSTOP), its connections stay open and unanswered. */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const p = this.proc;
     // A process ended by a signal has signalCode set and exitCode null.

@@ -46,7 +46,9 @@ export class MemoryVerificationCache implements VerificationCache {
       const v = this.entries[e];
       // The TTL is checked against the load time the entry carries (no clock read of its own).
       if (v !== undefined && nowMs - v.loadedAtMs <= this.opts.ttlMs) return v;
-      this.drop(e);
+      // An expired entry stays (until replaced, invalidated or evicted) as the last known state
+      // for a storage outage; the caller re-reads it.
+      if (v === undefined) this.drop(e);
       return undefined;
     }
     const u = this.unknown.find(digest);
@@ -54,6 +56,11 @@ export class MemoryVerificationCache implements VerificationCache {
     if (nowMs - (this.unknownAt[u] ?? 0) <= this.opts.negativeTtlMs) return UNKNOWN;
     this.unknown.remove(u);
     return undefined;
+  }
+
+  lastKnown(digest: string): ResolvedSecret | undefined {
+    const e = this.known.find(digest);
+    return e >= 0 ? this.entries[e] : undefined;
   }
 
   get(hash: string): CacheValue | undefined {

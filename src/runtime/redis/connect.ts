@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 import type { Limiter } from '../../core/ports.js';
 import type { Metrics } from '../metrics.js';
 import { RedisBus } from './bus.js';
+import { RedisHealth, type RedisHealthOptions } from './health.js';
 import { RedisLimiter, type OnRedisFailure } from './limiter.js';
 
 export interface RedisRuntime {
   limiter: RedisLimiter;
   bus: RedisBus;
+  health: RedisHealth;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,7 @@ export async function connectRedis(
   onFailure: OnRedisFailure,
   metrics: Metrics,
   log: Logger,
+  healthOptions: RedisHealthOptions = { intervalMs: 250, timeoutMs: 500 },
 ): Promise<RedisRuntime> {
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -42,10 +45,17 @@ export async function connectRedis(
   }
   const limiter = new RedisLimiter(redis, prefix, fallback, onFailure, metrics, log);
   const bus = new RedisBus(redis, `${prefix}invalidate`, log);
+  const health = new RedisHealth([redis, bus.subscriber], healthOptions, log);
+  health.healthy = redis.status === 'ready';
+  limiter.watch(health);
+  bus.watch(health);
+  health.start();
   return {
     limiter,
     bus,
+    health,
     async close() {
+      health.stop();
       await bus.close();
       redis.disconnect();
     },
