@@ -32,6 +32,13 @@ export interface Config {
   /** Web console sessions end after this long without a request, and after the absolute limit. */
   sessionIdleMinutes: number;
   sessionMaxHours: number;
+  /**
+   * The verification log (docs/verification-log.md): rows per minute per node at most (the rest
+   * in one overflow row per minute and code), and where one JSON line per verification goes
+   * (`stdout`, `file:<path>`, or null: nowhere).
+   */
+  logMaxRowsPerMinute: number;
+  verifyEvents: string | null;
 }
 
 export class ConfigError extends Error {
@@ -132,5 +139,18 @@ export function loadConfig(env: Env = process.env): Config {
     webhookRetryBaseMs: int(env, 'KEYWARDEN_WEBHOOK_RETRY_BASE_MS', 1000, 1, 3_600_000),
     sessionIdleMinutes: int(env, 'KEYWARDEN_SESSION_IDLE_MINUTES', 30, 1, 1440),
     sessionMaxHours: int(env, 'KEYWARDEN_SESSION_MAX_HOURS', 12, 1, 720),
+    ...logConfig(env),
+  };
+}
+
+/** The verification log's settings (docs/verification-log.md). */
+function logConfig(env: Env): Pick<Config, 'logMaxRowsPerMinute' | 'verifyEvents'> {
+  const events = env.KEYWARDEN_VERIFY_EVENTS || null;
+  if (events !== null && events !== 'stdout' && !(events.startsWith('file:') && events.length > 5)) {
+    throw new ConfigError(`KEYWARDEN_VERIFY_EVENTS must be "stdout" or "file:<path>", got "${events}"`);
+  }
+  return {
+    logMaxRowsPerMinute: int(env, 'KEYWARDEN_LOG_MAX_ROWS_PER_MINUTE', 50_000, 1, 10_000_000),
+    verifyEvents: events,
   };
 }

@@ -142,6 +142,10 @@ for (const [n, dialect] of DIALECTS.entries()) {
                 ip: null,
                 user_agent: null,
                 latency_us: 1,
+                latency_sum_us: 1,
+                last_at: null,
+                count: 1,
+                overflow: 0,
               })
               .execute();
           }
