@@ -35,7 +35,9 @@ const counts = (m: Map<string, number>, split: (k: string) => object): object[] 
   [...m].map(([k, n]) => ({ ...split(k), n }));
 
 /** The oracle: minute rows made the obvious way, one event at a time, keyed by every field. */
-function naiveRows(events: VerificationEvent[]): Map<string, { count: number; first: number; last: number; max: number }> {
+function naiveRows(
+  events: VerificationEvent[],
+): Map<string, { count: number; first: number; last: number; max: number }> {
   const out = new Map<string, { count: number; first: number; last: number; max: number }>();
   for (const e of events) {
     const k = JSON.stringify([
@@ -188,7 +190,13 @@ describe('usage events: encoded on the main thread, minute rows built where they
     const minutes = new MinuteLog(5);
     const flood = (from: number, n: number): VerificationEvent[] =>
       Array.from({ length: n }, (_, i) =>
-        ev({ at: at - 1000 + i, keyId: null, keyStart: `kw_prod_${from + i}`, code: 'NOT_FOUND', ip: `10.1.${i % 3}.1` }),
+        ev({
+          at: at - 1000 + i,
+          keyId: null,
+          keyStart: `kw_prod_${from + i}`,
+          code: 'NOT_FOUND',
+          ip: `10.1.${i % 3}.1`,
+        }),
       );
     const one = decodeAll(flood(0, 20), minutes);
     const two = decodeAll(flood(0, 20), minutes);
@@ -201,8 +209,12 @@ describe('usage events: encoded on the main thread, minute rows built where they
       [['NOT_FOUND', 15, null, null, '*']],
     );
     assert.deepEqual(
-      regular(two).map((r) => r.id).sort(),
-      regular(one).map((r) => r.id).sort(),
+      regular(two)
+        .map((r) => r.id)
+        .sort(),
+      regular(one)
+        .map((r) => r.id)
+        .sort(),
       'the same combinations in the same minute: the same rows (upserted)',
     );
     assert.equal(over(two)[0]?.id, over(one)[0]?.id);
@@ -218,7 +230,10 @@ describe('usage events: encoded on the main thread, minute rows built where they
       "an overflowed call of a known key still counts in the key's daily usage",
     );
     assert.equal(rate.seen.size, 0, 'its IP and user agent are not kept: bounded under a flood too');
-    const next = decodeAll(flood(100, 3).map((e) => ({ ...e, at: e.at + 60_000 })), minutes);
+    const next = decodeAll(
+      flood(100, 3).map((e) => ({ ...e, at: e.at + 60_000 })),
+      minutes,
+    );
     assert.equal(regular(next).length, 3);
   });
 
@@ -336,7 +351,10 @@ describe('usage events: encoded on the main thread, minute rows built where they
       new MinuteLog(100),
     );
     assert.equal(failed.error?.message, 'database is locked');
-    assert.deepEqual({ ...failed, error: undefined }, { extras: true, events: 8, overflowed: 0, error: undefined });
+    assert.deepEqual(
+      { ...failed, error: undefined },
+      { extras: true, events: 8, overflowed: 0, error: undefined },
+    );
     const left = skipEvents(job.batches, failed.events);
     assert.deepEqual(
       left.map((b) => b.from),

@@ -291,7 +291,8 @@ export class EventDecoder {
     const prev = b.lastUsed.get(keyId);
     if (prev === undefined || prev < last) b.lastUsed.set(keyId, last);
     if (perms >= 0)
-      for (const p of this.usedList(perms, resourceRef)) addCount(b.seen, seenKey(keyId, day, 'permission', p), g.count);
+      for (const p of this.usedList(perms, resourceRef))
+        addCount(b.seen, seenKey(keyId, day, 'permission', p), g.count);
   }
 
   private list(perms: number): readonly string[] {

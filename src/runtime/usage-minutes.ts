@@ -131,7 +131,8 @@ export class RowSpill {
 
   add(e: VerificationEvent): void {
     const m = Math.floor(e.at / MINUTE_MS);
-    const ua = e.userAgent === null || e.userAgent.length <= UA_MAX ? e.userAgent : e.userAgent.slice(0, UA_MAX);
+    const ua =
+      e.userAgent === null || e.userAgent.length <= UA_MAX ? e.userAgent : e.userAgent.slice(0, UA_MAX);
     const perms = e.permissions.length === 0 ? null : e.permissions.join(',');
     const combo = comboText(e.keyId, e.keyStart, e.environment, e.code, e.ip, ua, perms, e.resource);
     const iso = new Date(e.at).toISOString();

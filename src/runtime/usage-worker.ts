@@ -179,7 +179,14 @@ export class WorkerWriter implements UsageWriter {
       // Not sent (nothing written): the batch stays with the batcher.
       this.waiting = undefined;
       const error = { message: (err as Error).message, code: undefined };
-      return Promise.resolve({ type: 'done', token: job.token, extras: false, events: 0, overflowed: 0, error });
+      return Promise.resolve({
+        type: 'done',
+        token: job.token,
+        extras: false,
+        events: 0,
+        overflowed: 0,
+        error,
+      });
     }
     // Referenced while a job is out, so the process does not exit before its commit is known.
     w.ref();

@@ -142,12 +142,7 @@ export async function deleteLogsBefore(
     const r = await db
       .deleteFrom('verification_log')
       .where('id', 'in', (eb) =>
-        eb
-          .selectFrom('verification_log')
-          .select('id')
-          .where('at', '<', beforeIso)
-          .orderBy('at')
-          .limit(size),
+        eb.selectFrom('verification_log').select('id').where('at', '<', beforeIso).orderBy('at').limit(size),
       )
       .executeTakeFirst();
     const n = Number(r.numDeletedRows);

@@ -5,7 +5,12 @@ import { Empty, When } from './ui.js';
 /** Verification log rows (newest first). */
 export function LogTable({ rows, showKey }: { rows: LogEntry[]; showKey: boolean }): ReactNode {
   if (rows.length === 0)
-    return <Empty>No verifications recorded yet (they are written within a second or so, one row per minute per distinct call).</Empty>;
+    return (
+      <Empty>
+        No verifications recorded yet (they are written within a second or so, one row per minute per distinct
+        call).
+      </Empty>
+    );
   return (
     <div className="table-wrap">
       <table>
