@@ -119,7 +119,7 @@ export function AuditTable({ rows }: { rows: AuditEntry[] }): ReactNode {
             <tr key={r.id}>
               <td>{r.id}</td>
               <td>
-                <When at={r.minute} />
+                <When at={r.at} />
               </td>
               <td className="mono">{r.action}</td>
               <td className="mono">{r.actor ?? 'system'}</td>
