@@ -49,6 +49,13 @@ export interface Config {
   logRepeatIntervalMs: number;
   /** How long an admin key read from storage is trusted without a re-read (changes clear it at once). */
   adminCacheTtlSeconds: number;
+  /**
+   * The verification log (docs/verification-log.md): rows per minute per node at most (the rest
+   * in one overflow row per minute and code), and where one JSON line per verification goes
+   * (`stdout`, `file:<path>`, or null: nowhere).
+   */
+  logMaxRowsPerMinute: number;
+  verifyEvents: string | null;
   /** Limits at the HTTP edge: timeouts, connections, failed-auth throttling (docs/security.md). */
   edge: EdgeConfig;
 }
@@ -187,6 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisHealthTimeoutMs: int(env, 'KEYWARDEN_REDIS_HEALTH_TIMEOUT_MS', 500, 10, 60_000),
     logRepeatIntervalMs: int(env, 'KEYWARDEN_LOG_REPEAT_INTERVAL_MS', 10_000, 0, 3_600_000),
     adminCacheTtlSeconds: int(env, 'KEYWARDEN_ADMIN_CACHE_TTL_SECONDS', 10, 1, 3600),
+    ...logConfig(env),
     edge: edgeConfig(env),
   };
 }
@@ -233,5 +241,17 @@ function edgeConfig(env: Env): EdgeConfig {
     maxConnectionsPerIp: int(env, 'KEYWARDEN_MAX_CONNECTIONS_PER_IP', 256, 0, 1_000_000),
     authFailuresPerMinute: int(env, 'KEYWARDEN_AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000),
     metricsToken,
+  };
+}
+
+/** The verification log's settings (docs/verification-log.md). */
+function logConfig(env: Env): Pick<Config, 'logMaxRowsPerMinute' | 'verifyEvents'> {
+  const events = env.KEYWARDEN_VERIFY_EVENTS || null;
+  if (events !== null && events !== 'stdout' && !(events.startsWith('file:') && events.length > 5)) {
+    throw new ConfigError(`KEYWARDEN_VERIFY_EVENTS must be "stdout" or "file:<path>", got "${events}"`);
+  }
+  return {
+    logMaxRowsPerMinute: int(env, 'KEYWARDEN_LOG_MAX_ROWS_PER_MINUTE', 50_000, 1, 10_000_000),
+    verifyEvents: events,
   };
 }

@@ -19,6 +19,7 @@ import { MemoryLimiter } from './runtime/memory/limiter.js';
 import { connectRedis } from './runtime/redis/connect.js';
 import { UsageBatcher } from './runtime/usage-batcher.js';
 import { createUsageWriter } from './runtime/usage-worker.js';
+import { openVerifyEvents } from './runtime/verify-events.js';
 import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
@@ -111,6 +112,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       createUsageWriter(storage, metrics, log, {
         inThread: config.usageWriter === 'thread',
         rowsPerTransaction: config.usageRowsPerTransaction,
+        maxRowsPerMinute: config.logMaxRowsPerMinute,
       }),
       limiter,
       metrics,
@@ -118,6 +120,13 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       {
         flushIntervalMs: config.usageFlushMs,
         maxBufferedLogs: config.usageMaxBufferedLogs,
+        maxRowsPerMinute: config.logMaxRowsPerMinute,
+        events:
+          config.verifyEvents === null
+            ? undefined
+            : openVerifyEvents(config.verifyEvents, (n) => {
+                metrics.verifyEventsDropped.inc(n);
+              }),
       },
     );
   const ctx: ServiceContext = {

@@ -31,9 +31,15 @@ export interface WithSecret<T> {
   record: T;
 }
 
+/** A minute row of the verification log: the calls of one combination in one minute. */
 export interface LogEntry {
   id: string;
+  minute: string;
   at: string;
+  firstAt: string;
+  lastAt: string;
+  count: number;
+  overflow: boolean;
   keyId: string | null;
   keyStart: string | null;
   environment: string;
@@ -43,6 +49,7 @@ export interface LogEntry {
   ip: string | null;
   userAgent: string | null;
   latencyUs: number;
+  latencyMaxUs: number;
 }
 
 export interface AuditEntry {

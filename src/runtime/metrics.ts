@@ -20,6 +20,9 @@ export class Metrics {
   readonly jobRuns: Counter<'job' | 'outcome'>;
   readonly usageQueueDepth: Gauge;
   readonly usageFlushDuration: Histogram;
+  /** Verification log (docs/verification-log.md): calls counted in overflow rows, event lines dropped. */
+  readonly logOverflow: Counter;
+  readonly verifyEventsDropped: Counter;
   /** Hot-path children: plain numbers until scraped (see hot-metrics.ts). */
   readonly cache: Record<'hit' | 'miss' | 'negative' | 'stale', LazyCount>;
   private readonly byCode: Map<VerifyCode, LazyCount>;
@@ -103,6 +106,16 @@ export class Metrics {
     this.usageFlushDuration = new Histogram({
       name: 'keywarden_usage_flush_duration_seconds',
       help: 'Time to write one batch of usage and log rows',
+      registers,
+    });
+    this.logOverflow = new Counter({
+      name: 'keywarden_log_overflow_total',
+      help: "Verifications counted in a minute's overflow row of the log (its row cap was reached)",
+      registers,
+    });
+    this.verifyEventsDropped = new Counter({
+      name: 'keywarden_verify_events_dropped_total',
+      help: 'Per-verification event lines dropped because their sink could not keep up',
       registers,
     });
   }

@@ -4,6 +4,8 @@ import type { Limiter, UsageSink, VerificationEvent } from '../core/ports.js';
 import { emptyBatch, isEmptyBatch, mergeCounters } from '../storage/usage-batch.js';
 import type { Metrics } from './metrics.js';
 import { EventColumns, IsoClock, countEvent } from './usage-events.js';
+import { MinuteLog, RowSpill } from './usage-minutes.js';
+import type { VerifyEventLines } from './verify-events.js';
 import {
   countEvents,
   skipEvents,
@@ -15,18 +17,26 @@ import {
 
 export interface BatcherOptions {
   flushIntervalMs: number;
-  /** Log rows kept in memory at most (counters are aggregated and never dropped). */
+  /**
+   * Events kept encoded in memory at most; past it (storage down for long) events are aggregated
+   * into minute rows on the main thread instead (costlier per call, bounded in memory).
+   */
   maxBufferedLogs: number;
+  /** Rows per minute at most for the events aggregated here (`KEYWARDEN_LOG_MAX_ROWS_PER_MINUTE`). */
+  maxRowsPerMinute?: number;
+  /** One JSON line per verification (`KEYWARDEN_VERIFY_EVENTS`), if configured. */
+  events?: VerifyEventLines | undefined;
 }
 
 /**
  * Turns verifications into usage counters and log rows without a write per call: events are
  * kept in memory (encoded, usage-events.ts) and written at least every `flushIntervalMs`, and on
  * graceful shutdown, by a `UsageWriter`: a worker thread on SQLite, so the transaction does not
- * hold the event loop; in process on PostgreSQL. What an abrupt kill (SIGKILL, power loss) loses
- * is bounded by one interval of events (and the batch being written); while storage is down,
- * counters keep aggregating and at most `maxBufferedLogs` log rows are kept (the rows of events
- * beyond that are dropped, their counters kept, and counted in `dropped`).
+ * hold the event loop; in process on PostgreSQL. The writer aggregates them into the log's minute
+ * rows (usage-minutes.ts). What an abrupt kill (SIGKILL, power loss) loses is bounded by one
+ * interval of events (and the batch being written); while storage is down, at most
+ * `maxBufferedLogs` events are kept encoded, and the events beyond that are aggregated into minute
+ * rows and counters here (counted in `dropped`: their encoded form was dropped, never their count).
  * Design reasons and measurements: docs/hot-path.md#usage-events-as-columns.
  */
 export class UsageBatcher implements UsageSink {
@@ -34,8 +44,10 @@ export class UsageBatcher implements UsageSink {
   /** Batches not yet written, oldest first; `from` of them already are. Kept until committed. */
   private queue: PendingBatch[] = [];
   private queued = 0;
-  /** Counters of events whose log rows were dropped, not yet written. */
+  /** Counters of events not kept encoded (buffer full), not yet written. */
   private overflow = emptyBatch();
+  /** Their minute rows. */
+  private readonly spill: RowSpill;
   private readonly iso = new IsoClock();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
@@ -52,6 +64,7 @@ export class UsageBatcher implements UsageSink {
     private readonly log: Logger,
     private readonly opts: BatcherOptions,
   ) {
+    this.spill = new RowSpill(new MinuteLog(opts.maxRowsPerMinute ?? 50_000));
     this.timer = setInterval(() => {
       void this.flush();
     }, opts.flushIntervalMs);
@@ -68,7 +81,9 @@ export class UsageBatcher implements UsageSink {
     } else {
       this.dropped++;
       countEvent(this.overflow, e, this.iso);
+      this.spill.add(e);
     }
+    this.opts.events?.push(e);
   }
 
   /**
@@ -89,6 +104,9 @@ export class UsageBatcher implements UsageSink {
     }
     const extras = this.overflow;
     this.overflow = emptyBatch();
+    extras.logs = this.spill.drain();
+    const spilled = this.spill.overflowed;
+    this.spill.overflowed = 0;
     extras.credits = this.limiter.drainCreditUse();
     const hasExtras = !isEmptyBatch(extras);
     if (this.queue.length === 0 && !hasExtras) return;
@@ -112,7 +130,10 @@ export class UsageBatcher implements UsageSink {
       this.limiter.restoreCreditUse(extras.credits);
       extras.credits = new Map();
       mergeCounters(this.overflow, extras);
-    }
+      this.spill.restore(extras.logs);
+      this.spill.overflowed += spilled;
+    } else if (spilled > 0) this.metrics.logOverflow.inc(spilled);
+    if ((r.overflowed ?? 0) > 0) this.metrics.logOverflow.inc(r.overflowed);
     if (r.error === undefined) {
       this.metrics.jobRuns.labels('usage_flush', 'ok').inc();
     } else {
@@ -131,5 +152,6 @@ export class UsageBatcher implements UsageSink {
     clearInterval(this.timer);
     await this.flush();
     await this.writer.close();
+    await this.opts.events?.close();
   }
 }

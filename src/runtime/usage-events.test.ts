@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { VerificationEvent } from '../core/ports.js';
 import { emptyBatch, splitDaily, splitSeen, type UsageBatch } from '../storage/usage-batch.js';
+import type { VerificationLogTable } from '../storage/schema.js';
 import { EventColumns, EventDecoder, IsoClock, countEvent, sliceEvents } from './usage-events.js';
+import { MinuteLog } from './usage-minutes.js';
 import { runJob, skipEvents, type FlushJob, type JobProgress } from './usage-writer.js';
 
 const at = Date.parse('2026-06-01T23:59:59.999Z');
@@ -20,23 +22,65 @@ const ev = (over: Partial<VerificationEvent> = {}): VerificationEvent => ({
   ...over,
 });
 
-const decodeAll = (events: VerificationEvent[]): UsageBatch => {
+const decodeAll = (events: VerificationEvent[], minutes = new MinuteLog(50_000)): UsageBatch => {
   const cols = new EventColumns(2);
   for (const e of events) cols.push(e);
   const b = emptyBatch();
   const sealed = cols.seal();
-  new EventDecoder(sealed, new IsoClock()).decode(b, 0, sealed.n);
+  new EventDecoder(sealed, new IsoClock(), minutes).decode(b, 0, sealed.n);
   return b;
 };
 
 const counts = (m: Map<string, number>, split: (k: string) => object): object[] =>
   [...m].map(([k, n]) => ({ ...split(k), n }));
 
-describe('usage events: encoded on the main thread, rows built where they are written', () => {
-  test('a row per event with every field as the log stores it', () => {
+/** The oracle: minute rows made the obvious way, one event at a time, keyed by every field. */
+function naiveRows(
+  events: VerificationEvent[],
+): Map<string, { count: number; first: number; last: number; max: number }> {
+  const out = new Map<string, { count: number; first: number; last: number; max: number }>();
+  for (const e of events) {
+    const k = JSON.stringify([
+      Math.floor(e.at / 60_000),
+      e.keyId,
+      e.keyStart,
+      e.environment,
+      e.code,
+      e.ip,
+      e.userAgent?.slice(0, 256) ?? null,
+      e.permissions.length === 0 ? null : e.permissions.join(','),
+      e.resource,
+    ]);
+    const r = out.get(k) ?? { count: 0, first: Infinity, last: -Infinity, max: 0 };
+    r.count++;
+    r.first = Math.min(r.first, e.at);
+    r.last = Math.max(r.last, e.at);
+    r.max = Math.max(r.max, Math.round(e.latencyUs));
+    out.set(k, r);
+  }
+  return out;
+}
+
+const rowKey = (r: VerificationLogTable): string =>
+  JSON.stringify([
+    Math.floor(Date.parse(r.at) / 60_000),
+    r.key_id,
+    r.key_start,
+    r.environment,
+    r.code,
+    r.ip,
+    r.user_agent,
+    r.permissions,
+    r.resource,
+  ]);
+
+describe('usage events: encoded on the main thread, minute rows built where they are written', () => {
+  test('one row per minute per combination, with every field as the log stores it', () => {
     const long = 'x'.repeat(300);
     const b = decodeAll([
-      ev(),
+      ev({ at: at - 30_000, latencyUs: 20.2 }),
+      ev({ at: at - 10, latencyUs: 4 }),
+      ev({ latencyUs: 12.6 }),
       ev({
         at: at + 1,
         keyId: null,
@@ -55,15 +99,18 @@ describe('usage events: encoded on the main thread, rows built where they are wr
         userAgent: long,
         code: 'IP_NOT_ALLOWED',
       }),
+      // Another client IP is another row.
+      ev({ at: at - 5, ip: '203.0.113.8' }),
     ]);
-    assert.equal(b.logs.length, 3);
-    const [first, second, third] = b.logs;
+    assert.equal(b.logs.length, 4);
+    const [first, ip2, second, third] = [...b.logs].sort((x, y) => x.at.localeCompare(y.at));
     assert.match(first?.id ?? '', /^vl_[0-9A-Za-z]{19}$/);
     assert.deepEqual(
       { ...first, id: '' },
       {
         id: '',
-        at: '2026-06-01T23:59:59.999Z',
+        at: '2026-06-01T23:59:29.999Z',
+        last_at: '2026-06-01T23:59:59.999Z',
         key_id: 'key_a',
         key_start: 'kw_prod_4fTq',
         environment: 'production',
@@ -72,14 +119,20 @@ describe('usage events: encoded on the main thread, rows built where they are wr
         code: 'VALID',
         ip: '203.0.113.7',
         user_agent: 'crm-bot/1.0',
-        latency_us: 13,
+        latency_us: 20,
+        latency_sum_us: 37,
+        count: 3,
+        overflow: 0,
       },
     );
+    assert.equal(ip2?.ip, '203.0.113.8');
+    assert.equal(ip2?.count, 1);
     assert.deepEqual(
       { ...second, id: '' },
       {
         id: '',
         at: '2026-06-02T00:00:00.000Z',
+        last_at: '2026-06-02T00:00:00.000Z',
         key_id: null,
         key_start: null,
         environment: 'staging',
@@ -89,15 +142,99 @@ describe('usage events: encoded on the main thread, rows built where they are wr
         ip: null,
         user_agent: null,
         latency_us: 0,
+        latency_sum_us: 0,
+        count: 1,
+        overflow: 0,
       },
     );
     assert.equal(third?.permissions, 'a:b,c:d:e');
     assert.equal(third?.resource, 'r1');
     assert.equal(third?.user_agent, 'x'.repeat(256), 'user agents are kept to 256 characters');
-    assert.ok(
-      (first?.id ?? '') < (second?.id ?? '') && (second?.id ?? '') < (third?.id ?? ''),
-      'ids in time order',
+  });
+
+  test('rows match the obvious per-event aggregation on a varied batch (differential)', () => {
+    const pick = <T>(xs: T[], i: number, salt: number): T => xs[(i * salt + (i >> 3)) % xs.length] as T;
+    const events = Array.from({ length: 5000 }, (_, i) =>
+      ev({
+        at: at - 150_000 + i * 37,
+        keyId: pick(['key_a', 'key_b', null], i, 7),
+        keyStart: pick(['kw_prod_a', null], i, 3),
+        ip: pick(['10.0.0.1', '10.0.0.2', null], i, 5),
+        userAgent: pick(['a/1', null, 'b/2'], i, 3),
+        permissions: pick([['agents:invoke'], ['agents:invoke', 'logs:read:l1'], []], i, 11),
+        resource: pick([null, 'agt_7'], i, 13),
+        environment: pick(['production', 'staging'], i, 19),
+        code: pick(['VALID', 'VALID', 'RATE_LIMITED', 'NOT_FOUND'], i, 17),
+        latencyUs: (i * 13) % 97,
+      }),
     );
+    const b = decodeAll(events);
+    const want = naiveRows(events);
+    assert.equal(b.logs.length, want.size);
+    assert.ok(want.size > 100, 'the mix is varied');
+    for (const r of b.logs) {
+      const w = want.get(rowKey(r));
+      assert.ok(w !== undefined, `an unexpected row ${rowKey(r)}`);
+      assert.deepEqual(
+        [r.count, r.at, r.last_at, r.latency_us],
+        [w.count, new Date(w.first).toISOString(), new Date(w.last).toISOString(), w.max],
+      );
+    }
+    assert.equal(
+      b.logs.reduce((n, r) => n + r.count, 0),
+      events.length,
+    );
+  });
+
+  test('the rows of a minute keep their id across batches; past the cap, one overflow row per code', () => {
+    const minutes = new MinuteLog(5);
+    const flood = (from: number, n: number): VerificationEvent[] =>
+      Array.from({ length: n }, (_, i) =>
+        ev({
+          at: at - 1000 + i,
+          keyId: null,
+          keyStart: `kw_prod_${from + i}`,
+          code: 'NOT_FOUND',
+          ip: `10.1.${i % 3}.1`,
+        }),
+      );
+    const one = decodeAll(flood(0, 20), minutes);
+    const two = decodeAll(flood(0, 20), minutes);
+    const regular = (b: UsageBatch): VerificationLogTable[] => b.logs.filter((r) => r.overflow === 0);
+    const over = (b: UsageBatch): VerificationLogTable[] => b.logs.filter((r) => r.overflow === 1);
+    assert.equal(regular(one).length, 5);
+    assert.equal(over(one).length, 1);
+    assert.deepEqual(
+      over(one).map((r) => [r.code, r.count, r.key_start, r.ip, r.environment]),
+      [['NOT_FOUND', 15, null, null, '*']],
+    );
+    assert.deepEqual(
+      regular(two)
+        .map((r) => r.id)
+        .sort(),
+      regular(one)
+        .map((r) => r.id)
+        .sort(),
+      'the same combinations in the same minute: the same rows (upserted)',
+    );
+    assert.equal(over(two)[0]?.id, over(one)[0]?.id);
+    // Another code in the full minute gets its own overflow row; the next minute starts afresh.
+    const rate = decodeAll([ev({ at: at - 5, ip: '192.0.2.1', code: 'RATE_LIMITED' })], minutes);
+    assert.deepEqual(
+      rate.logs.map((r) => [r.overflow, r.code]),
+      [[1, 'RATE_LIMITED']],
+    );
+    assert.deepEqual(
+      rate.daily.size,
+      1,
+      "an overflowed call of a known key still counts in the key's daily usage",
+    );
+    assert.equal(rate.seen.size, 0, 'its IP and user agent are not kept: bounded under a flood too');
+    const next = decodeAll(
+      flood(100, 3).map((e) => ({ ...e, at: e.at + 60_000 })),
+      minutes,
+    );
+    assert.equal(regular(next).length, 3);
   });
 
   test('counters per key, day and outcome; seen values; last use and permissions of valid calls only', () => {
@@ -123,7 +260,7 @@ describe('usage events: encoded on the main thread, rows built where they are wr
     );
     assert.equal(b.seen.size, 3 + 3 + 2, 'permissions, IPs (3 day-IP pairs), user agents (2 days)');
     assert.deepEqual([...b.lastUsed], [['key_a', '2026-06-02T00:00:00.000Z']]);
-    assert.equal(b.logs.length, 4);
+    assert.equal(b.logs.length, 4, 'no two of these calls share a minute and combination');
   });
 
   test('the counters of an event without a log row (buffer full) are the same as with one', () => {
@@ -172,16 +309,16 @@ describe('usage events: encoded on the main thread, rows built where they are wr
     const rest = sliceEvents(sealed, 990);
     assert.equal(rest.n, 10);
     const b = emptyBatch();
-    new EventDecoder(rest, new IsoClock()).decode(b, 0, rest.n);
+    new EventDecoder(rest, new IsoClock(), new MinuteLog(100)).decode(b, 0, rest.n);
     assert.deepEqual(
-      b.logs.map((r) => r.key_id),
+      b.logs.map((r) => r.key_id).sort(),
       Array.from({ length: 10 }, (_, i) => `key_${i}`),
     );
   });
 
   test('a job runs as transactions of bounded size, extras in the first, and stops at a failure', async () => {
     const cols = new EventColumns();
-    for (let i = 0; i < 25; i++) cols.push(ev({ at: at + i }));
+    for (let i = 0; i < 25; i++) cols.push(ev({ at: at + i, ip: `10.0.0.${i}` }));
     const events = cols.seal();
     const extras = emptyBatch();
     extras.credits.set('key_a', 3);
@@ -193,8 +330,9 @@ describe('usage events: encoded on the main thread, rows built where they are wr
         seen.push({ rows: b.logs.length, credits: b.credits.size, done });
       },
       8,
+      new MinuteLog(100),
     );
-    assert.deepEqual(ok, { extras: true, events: 20 });
+    assert.deepEqual(ok, { extras: true, events: 20, overflowed: 0 });
     assert.deepEqual(
       seen.map((s) => [s.rows, s.credits, s.done.events]),
       [
@@ -210,9 +348,13 @@ describe('usage events: encoded on the main thread, rows built where they are wr
         if (++calls === 2) throw new Error('database is locked');
       },
       8,
+      new MinuteLog(100),
     );
     assert.equal(failed.error?.message, 'database is locked');
-    assert.deepEqual({ ...failed, error: undefined }, { extras: true, events: 8, error: undefined });
+    assert.deepEqual(
+      { ...failed, error: undefined },
+      { extras: true, events: 8, overflowed: 0, error: undefined },
+    );
     const left = skipEvents(job.batches, failed.events);
     assert.deepEqual(
       left.map((b) => b.from),

@@ -1,6 +1,7 @@
-import { newId } from '../core/ids.js';
 import type { VerificationEvent } from '../core/ports.js';
-import { addCount, dailyKey, seenKey, type UsageBatch } from '../storage/usage-batch.js';
+import type { VerificationLogTable } from '../storage/schema.js';
+import { addCalls, addCount, dailyKey, seenKey, type UsageBatch } from '../storage/usage-batch.js';
+import { MINUTE_MS, UA_MAX, comboText, overflowRow, type MinuteLog } from './usage-minutes.js';
 
 /**
  * Verification events as they wait for the flush and cross to the writer (a worker thread on
@@ -30,9 +31,6 @@ const R_IP = 4;
 const R_UA = 5;
 const R_CODE = 6;
 const R_ENV = 7;
-
-/** User agents are kept (logged and counted) to this length. */
-const UA_MAX = 256;
 
 /**
  * The events of one flush interval, encoded as they are recorded. Besides a cheap hand-over this
@@ -176,144 +174,150 @@ export function countEvent(b: UsageBatch, e: VerificationEvent, clock: IsoClock)
   countUse(b, e.keyId, iso, clock.day, e.code, e.ip, ua, used);
 }
 
-/** Kinds of seen values in `RefCounters.seen` keys (the lowest base-3 digit). */
-const SEEN_IP = 0;
-const SEEN_UA = 1;
-const SEEN_PERMISSIONS = 2;
-
-/**
- * One day's counters of a decode, keyed by numbers made of the batch's string refs instead of
- * joined strings: an event costs a few Map updates on numbers, and the string keys of the batch
- * are built once per distinct key (a key's daily count, each seen value) when `flush`ed.
- * `m` exceeds every ref and combination number, so keys are exact (see `EventDecoder.decode`).
- */
-class RefCounters {
-  /** key * m + code → count */
-  readonly daily = new Map<number, number>();
-  /** ((key * m + value) * 3 + kind) → count; for permissions, value is a combination number */
-  readonly seen = new Map<number, number>();
-  /** key → latest successful use (ms) */
-  readonly lastUsed = new Map<number, number>();
-  constructor(readonly m: number) {}
-}
-
-const bump = (m: Map<number, number>, k: number): void => {
-  m.set(k, (m.get(k) ?? 0) + 1);
+const sameRefs = (refs: Int32Array, a: number, b: number): boolean => {
+  for (let j = 0; j < REFS; j++) if (refs[a + j] !== refs[b + j]) return false;
+  return true;
 };
 
-/** The largest `m` whose keys stay exact integers: 3·m² < 2^53. */
-const MAX_REFS = 50_000_000;
+/** The calls of one combination of refs within one minute, in one transaction's events. */
+interface Group {
+  /** An event of the group: where its refs are read. */
+  event: number;
+  minute: number;
+  count: number;
+  first: number;
+  last: number;
+  maxUs: number;
+  sumUs: number;
+}
 
 /**
- * Builds the log rows of events `from`..`to` into `b` and counts them. Runs where the batch is
- * written: in the worker thread on SQLite. Lists derived from a string (a permission list split,
- * its column form, the permissions used with a resource) are made once per batch.
+ * Aggregates events `from`..`to` into minute rows (usage-minutes.ts) and their usage counters, into
+ * `b`. Runs where the batch is written: in the worker thread on SQLite. Per event it costs one
+ * lookup of its refs in a map; the rows, ids, strings and counters are built per distinct
+ * combination. Lists derived from a string (a permission list split, its column form, the
+ * permissions used with a resource) are made once per batch.
  */
 export class EventDecoder {
   private readonly lists = new Map<number, readonly string[]>();
   private readonly columns = new Map<number, string>();
   private readonly used = new Map<number, Map<number, readonly string[]>>();
-  /** A permission list and resource pair (perms * m + resource + 1) → its combination number. */
-  private readonly combos = new Map<number, number>();
-  private readonly comboRefs: [number, number][] = [];
+  /** Calls counted in overflow rows by the last `decode`s (the cap was reached). */
+  overflowed = 0;
 
   constructor(
     private readonly ev: EncodedEvents,
     private readonly clock: IsoClock,
+    private readonly minutes: MinuteLog,
   ) {}
 
   decode(b: UsageBatch, from: number, to: number): void {
-    const { nums, refs, strings } = this.ev;
-    const str = (i: number | undefined): string | null =>
-      i === undefined || i < 0 ? null : (strings[i] ?? null);
-    // Every string ref is below strings.length, every combination number below the events.
-    const m = Math.max(strings.length, this.ev.n) + 1;
-    if (m > MAX_REFS) throw new RangeError(`a usage batch of more than ${MAX_REFS} strings or events`);
-    const counters = new RefCounters(m);
-    let day = '';
+    const { nums, refs } = this.ev;
+    // Groups found by an open-addressing table over the events' refs and minute: no string or
+    // object per event (a joined string key cost more than the rest of the writer's work).
+    let cap = 1024;
+    while (cap < (to - from) * 2 && cap < 1 << 26) cap *= 2;
+    const slots = new Int32Array(cap).fill(-1);
+    const groups: Group[] = [];
+    const mask = cap - 1;
     for (let i = from; i < to; i++) {
       const r = i * REFS;
       const at = nums[i * NUMS] ?? 0;
-      const iso = this.clock.at(at);
-      if (this.clock.day !== day) {
-        // Counters are per day: a batch across midnight writes each day's apart.
-        this.flush(b, counters, day);
-        day = this.clock.day;
+      const lat = nums[i * NUMS + 1] ?? 0;
+      const minute = Math.floor(at / MINUTE_MS);
+      let h = minute | 0;
+      for (let j = 0; j < REFS; j++) h = Math.imul(h ^ (refs[r + j] ?? 0), 0x9e3779b1);
+      h ^= h >>> 15;
+      let slot = h & mask;
+      let g: Group | undefined;
+      for (;;) {
+        const gi = slots[slot] ?? -1;
+        if (gi < 0) break;
+        const c = groups[gi] as Group;
+        if (c.minute === minute && sameRefs(refs, c.event * REFS, r)) {
+          g = c;
+          break;
+        }
+        slot = (slot + 1) & mask;
       }
-      const keyRef = refs[r + R_KEY] ?? -1;
-      const perms = refs[r + R_PERMS] ?? -1;
-      const resource = refs[r + R_RESOURCE] ?? -1;
-      const codeRef = refs[r + R_CODE] ?? -1;
-      const code = str(codeRef) ?? 'MALFORMED';
-      const ipRef = refs[r + R_IP] ?? -1;
-      const uaRef = refs[r + R_UA] ?? -1;
+      if (g === undefined) {
+        slots[slot] = groups.length;
+        groups.push({ event: i, minute, count: 1, first: at, last: at, maxUs: lat, sumUs: lat });
+      } else {
+        g.count++;
+        if (at < g.first) g.first = at;
+        if (at > g.last) g.last = at;
+        if (lat > g.maxUs) g.maxUs = lat;
+        g.sumUs += lat;
+      }
+    }
+    const overflowRows = new Map<string, VerificationLogTable>();
+    for (const g of groups) this.addGroup(b, g, overflowRows);
+    for (const row of overflowRows.values()) b.logs.push(row);
+  }
+
+  private addGroup(b: UsageBatch, g: Group, overflowRows: Map<string, VerificationLogTable>): void {
+    const { refs, strings } = this.ev;
+    const str = (i: number | undefined): string | null =>
+      i === undefined || i < 0 ? null : (strings[i] ?? null);
+    const r = g.event * REFS;
+    const keyId = str(refs[r + R_KEY]);
+    const keyStart = str(refs[r + R_START]);
+    const perms = refs[r + R_PERMS] ?? -1;
+    const resourceRef = refs[r + R_RESOURCE] ?? -1;
+    const resource = str(resourceRef);
+    const code = str(refs[r + R_CODE]) ?? 'MALFORMED';
+    const environment = str(refs[r + R_ENV]) ?? 'production';
+    const ip = str(refs[r + R_IP]);
+    const ua = str(refs[r + R_UA]);
+    const permissions = perms < 0 ? null : this.column(perms);
+    const last = this.clock.at(g.last);
+    const first = this.clock.at(g.first);
+    const day = this.clock.day;
+    const combo = comboText(keyId, keyStart, environment, code, ip, ua, permissions, resource);
+    const id = this.minutes.rowId(g.minute, combo, g.first);
+    if (id === null) {
+      this.overflowed += g.count;
+      const oid = this.minutes.overflowId(g.minute, code, g.first);
+      let row = overflowRows.get(oid);
+      if (row === undefined) {
+        row = overflowRow(oid, code);
+        overflowRows.set(oid, row);
+      }
+      addCalls(row, g.count, first, last, g.maxUs, g.sumUs);
+    } else {
       b.logs.push({
-        id: newId('vl', at),
-        at: iso,
-        key_id: str(keyRef),
-        key_start: str(refs[r + R_START]),
-        environment: str(refs[r + R_ENV]) ?? 'production',
-        permissions: perms < 0 ? null : this.column(perms),
-        resource: str(resource),
+        id,
+        at: first,
+        last_at: last,
+        key_id: keyId,
+        key_start: keyStart,
+        environment,
+        permissions,
+        resource,
         code,
-        ip: str(ipRef),
-        user_agent: str(uaRef),
-        latency_us: Math.round(nums[i * NUMS + 1] ?? 0),
+        ip,
+        user_agent: ua,
+        latency_us: Math.round(g.maxUs),
+        latency_sum_us: Math.round(g.sumUs),
+        count: g.count,
+        overflow: 0,
       });
-      if (keyRef < 0 || codeRef < 0) continue;
-      const k = keyRef * m;
-      bump(counters.daily, k + codeRef);
-      if (ipRef >= 0) bump(counters.seen, (k + ipRef) * 3 + SEEN_IP);
-      if (uaRef >= 0) bump(counters.seen, (k + uaRef) * 3 + SEEN_UA);
-      if (code !== 'VALID') continue;
-      const last = counters.lastUsed.get(keyRef);
-      if (last === undefined || last < at) counters.lastUsed.set(keyRef, at);
-      if (perms >= 0) bump(counters.seen, (k + this.combo(perms, resource, m)) * 3 + SEEN_PERMISSIONS);
     }
-    this.flush(b, counters, day);
-  }
-
-  /** Adds `c`'s counts of `day` into `b` under their string keys (as `countUse` makes them), and empties `c`. */
-  private flush(b: UsageBatch, c: RefCounters, day: string): void {
-    const s = this.ev.strings;
-    const m = c.m;
-    for (const [x, n] of c.daily) {
-      const key = Math.floor(x / m);
-      addCount(b.daily, dailyKey(s[key] ?? '', day, s[x - key * m] ?? ''), n);
+    if (keyId === null) return;
+    // The key's counters, from the row: a combination lies within one minute, so within one day.
+    addCount(b.daily, dailyKey(keyId, day, code), g.count);
+    // Seen values of overflowed calls are not kept: a flood of distinct IPs stays bounded here too.
+    if (id !== null) {
+      if (ip !== null) addCount(b.seen, seenKey(keyId, day, 'ip', ip), g.count);
+      if (ua !== null) addCount(b.seen, seenKey(keyId, day, 'ua', ua), g.count);
     }
-    for (const [x, n] of c.seen) {
-      const kind = x % 3;
-      const y = (x - kind) / 3;
-      const key = Math.floor(y / m);
-      const keyId = s[key] ?? '';
-      const v = y - key * m;
-      if (kind === SEEN_PERMISSIONS) {
-        const [perms = -1, resource = -1] = this.comboRefs[v] ?? [];
-        for (const p of this.usedList(perms, resource))
-          addCount(b.seen, seenKey(keyId, day, 'permission', p), n);
-      } else addCount(b.seen, seenKey(keyId, day, kind === SEEN_IP ? 'ip' : 'ua', s[v] ?? ''), n);
-    }
-    for (const [key, ms] of c.lastUsed) {
-      const keyId = s[key] ?? '';
-      const iso = new Date(ms).toISOString();
-      const prev = b.lastUsed.get(keyId);
-      if (prev === undefined || prev < iso) b.lastUsed.set(keyId, iso);
-    }
-    c.daily.clear();
-    c.seen.clear();
-    c.lastUsed.clear();
-  }
-
-  /** The combination number of a permission list and a resource (-1: none). */
-  private combo(perms: number, resource: number, m: number): number {
-    const k = perms * m + resource + 1;
-    let c = this.combos.get(k);
-    if (c === undefined) {
-      c = this.comboRefs.length;
-      this.comboRefs.push([perms, resource]);
-      this.combos.set(k, c);
-    }
-    return c;
+    if (code !== 'VALID') return;
+    const prev = b.lastUsed.get(keyId);
+    if (prev === undefined || prev < last) b.lastUsed.set(keyId, last);
+    if (perms >= 0)
+      for (const p of this.usedList(perms, resourceRef))
+        addCount(b.seen, seenKey(keyId, day, 'permission', p), g.count);
   }
 
   private list(perms: number): readonly string[] {

@@ -183,7 +183,7 @@ describe('usage writer thread dying repeatedly (SQLite)', { timeout: 120_000 }, 
 test('the writer of a storage: a thread for a SQLite file only', () => {
   const metrics = new Metrics({ defaultMetrics: false });
   const log = pino({ level: 'silent' });
-  const opts = { rowsPerTransaction: ROWS };
+  const opts = { rowsPerTransaction: ROWS, maxRowsPerMinute: 1000 };
   const storage = (sqlite: { memory: boolean } | undefined): Storage =>
     ({ sqlite: sqlite === undefined ? undefined : { ...sqlite, name: 'x.db' } }) as unknown as Storage;
   assert.ok(createUsageWriter(storage(undefined), metrics, log, opts) instanceof ThreadWriter, 'PostgreSQL');

@@ -6,6 +6,7 @@ import { writeUsageBatch } from '../storage/usage-repo.js';
 import { workerDone } from '../storage/write-turns.js';
 import type { Metrics } from './metrics.js';
 import { sliceEvents } from './usage-events.js';
+import { MinuteLog } from './usage-minutes.js';
 import {
   PROGRESS_MARKER,
   parseProgress,
@@ -26,13 +27,17 @@ import {
  * worker thread died repeatedly).
  */
 export class ThreadWriter implements UsageWriter {
+  private readonly minutes: MinuteLog;
   constructor(
     private readonly storage: Storage,
     private readonly rowsPerTransaction: number,
-  ) {}
+    maxRowsPerMinute: number,
+  ) {
+    this.minutes = new MinuteLog(maxRowsPerMinute);
+  }
 
   write(job: FlushJob): Promise<JobResult> {
-    return runJob(job, (b) => writeUsageBatch(this.storage, b), this.rowsPerTransaction);
+    return runJob(job, (b) => writeUsageBatch(this.storage, b), this.rowsPerTransaction, this.minutes);
   }
 
   close(): Promise<void> {
@@ -43,6 +48,8 @@ export class ThreadWriter implements UsageWriter {
 export interface WorkerWriterOptions {
   /** Events per transaction (see `runJob`). */
   rowsPerTransaction: number;
+  /** Rows per minute at most (`KEYWARDEN_LOG_MAX_ROWS_PER_MINUTE`), the rest in overflow rows. */
+  maxRowsPerMinute: number;
   /** Deaths in a row after which the writes move to the main thread for good. */
   maxCrashes?: number;
 }
@@ -51,9 +58,10 @@ type Outcome = WorkerDone | { type: 'died'; reason: string };
 
 const WORKER_FILE = new URL('./usage-writer.worker.js', import.meta.url);
 
-const add = (a: JobProgress, b: JobProgress): JobProgress => ({
+const add = (a: JobResult, b: JobResult): JobResult => ({
   extras: a.extras || b.extras,
   events: a.events + b.events,
+  overflowed: (a.overflowed ?? 0) + (b.overflowed ?? 0),
 });
 
 /**
@@ -77,6 +85,7 @@ export class WorkerWriter implements UsageWriter {
   private fallback: ThreadWriter | undefined;
   private closing = false;
   private readonly rowsPerTransaction: number;
+  private readonly maxRowsPerMinute: number;
   private readonly maxCrashes: number;
 
   constructor(
@@ -87,6 +96,7 @@ export class WorkerWriter implements UsageWriter {
     opts: WorkerWriterOptions,
   ) {
     this.rowsPerTransaction = opts.rowsPerTransaction;
+    this.maxRowsPerMinute = opts.maxRowsPerMinute;
     this.maxCrashes = opts.maxCrashes ?? 3;
   }
 
@@ -101,7 +111,7 @@ export class WorkerWriter implements UsageWriter {
   }
 
   async write(job: FlushJob): Promise<JobResult> {
-    let done: JobProgress = { extras: false, events: 0 };
+    let done: JobResult = { extras: false, events: 0 };
     let rest = job;
     for (;;) {
       if (this.fallback !== undefined) {
@@ -121,7 +131,8 @@ export class WorkerWriter implements UsageWriter {
           out.error === null
             ? undefined
             : Object.assign(new Error(out.error.message), { code: out.error.code });
-        return { ...add(done, out), ...(error !== undefined ? { error } : {}) };
+        const got = { extras: out.extras, events: out.events, overflowed: out.overflowed };
+        return { ...add(done, got), ...(error !== undefined ? { error } : {}) };
       }
       // The thread died during the job: what it committed is in the marker, in the same transactions.
       this.crashes++;
@@ -134,7 +145,7 @@ export class WorkerWriter implements UsageWriter {
         extras: committed.extras ? null : rest.extras,
       };
       if (this.crashes >= this.maxCrashes) {
-        this.fallback = new ThreadWriter(this.storage, this.rowsPerTransaction);
+        this.fallback = new ThreadWriter(this.storage, this.rowsPerTransaction, this.maxRowsPerMinute);
         this.metrics.jobRuns.labels('usage_writer', 'fallback').inc();
         this.log.error(
           { reason: out.reason, deaths: this.crashes },
@@ -169,7 +180,14 @@ export class WorkerWriter implements UsageWriter {
       // Not sent (nothing written): the batch stays with the batcher.
       this.waiting = undefined;
       const error = { message: (err as Error).message, code: undefined };
-      return Promise.resolve({ type: 'done', token: job.token, extras: false, events: 0, error });
+      return Promise.resolve({
+        type: 'done',
+        token: job.token,
+        extras: false,
+        events: 0,
+        overflowed: 0,
+        error,
+      });
     }
     // Referenced while a job is out, so the process does not exit before its commit is known.
     w.ref();
@@ -192,6 +210,7 @@ export class WorkerWriter implements UsageWriter {
       file: this.file,
       writeTurns: this.storage.writeTurns ?? null,
       rowsPerTransaction: this.rowsPerTransaction,
+      maxRowsPerMinute: this.maxRowsPerMinute,
     };
     const w = new Worker(WORKER_FILE, { workerData });
     w.unref();
@@ -266,7 +285,7 @@ export function createUsageWriter(
 ): UsageWriter {
   const raw = storage.sqlite;
   if (raw === undefined || raw.memory || opts.inThread === true) {
-    return new ThreadWriter(storage, opts.rowsPerTransaction);
+    return new ThreadWriter(storage, opts.rowsPerTransaction, opts.maxRowsPerMinute);
   }
   return new WorkerWriter(storage, raw.name, metrics, log, opts);
 }

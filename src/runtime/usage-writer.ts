@@ -6,6 +6,7 @@
  */
 import { emptyBatch, isEmptyBatch, mergeCounters, type UsageBatch } from '../storage/usage-batch.js';
 import { EventDecoder, IsoClock, type EncodedEvents } from './usage-events.js';
+import type { MinuteLog } from './usage-minutes.js';
 
 /**
  * What one flush hands to the writer: the events not yet written, oldest first (a batch that
@@ -16,7 +17,10 @@ export interface FlushJob {
   /** Unique per job; the worker thread records its progress under it (see usage-worker.ts). */
   token: string;
   batches: { events: EncodedEvents; from: number }[];
-  /** Counters and credits only (no log rows); written in the job's first transaction. */
+  /**
+   * Written in the job's first transaction: counters, credits and minute rows of the events not kept
+   * encoded (buffer full), already aggregated on the main thread.
+   */
   extras: UsageBatch | null;
 }
 
@@ -29,6 +33,8 @@ export interface JobProgress {
 /** A job's outcome: what was committed, and the error that stopped the rest (kept for a retry). */
 export interface JobResult extends JobProgress {
   error?: Error;
+  /** Calls of the committed events counted in overflow rows (the minute's row cap was reached). */
+  overflowed?: number;
 }
 
 /**
@@ -56,32 +62,40 @@ export async function runJob(
   job: FlushJob,
   commit: (b: UsageBatch, done: JobProgress) => void | Promise<void>,
   rowsPerTransaction: number,
+  minutes: MinuteLog,
 ): Promise<JobResult> {
   let done: JobProgress = { extras: job.extras === null || isEmptyBatch(job.extras), events: 0 };
+  let overflowed = 0;
   const clock = new IsoClock();
+  const withExtras = (b: UsageBatch, extras: UsageBatch): void => {
+    mergeCounters(b, extras);
+    for (const row of extras.logs) b.logs.push(row);
+  };
   try {
     for (const { events, from } of job.batches) {
-      const decoder = new EventDecoder(events, clock);
+      const decoder = new EventDecoder(events, clock, minutes);
       for (let i = from; i < events.n; i += rowsPerTransaction) {
         const to = Math.min(events.n, i + rowsPerTransaction);
         const b = emptyBatch();
-        if (!done.extras && job.extras !== null) mergeCounters(b, job.extras);
+        if (!done.extras && job.extras !== null) withExtras(b, job.extras);
+        decoder.overflowed = 0;
         decoder.decode(b, i, to);
         const next = { extras: true, events: done.events + (to - i) };
         await commit(b, next);
         done = next;
+        overflowed += decoder.overflowed;
       }
     }
     if (!done.extras && job.extras !== null) {
       const b = emptyBatch();
-      mergeCounters(b, job.extras);
+      withExtras(b, job.extras);
       const next = { extras: true, events: done.events };
       await commit(b, next);
       done = next;
     }
-    return done;
+    return { ...done, overflowed };
   } catch (err) {
-    return { ...done, error: err instanceof Error ? err : new Error(String(err)) };
+    return { ...done, overflowed, error: err instanceof Error ? err : new Error(String(err)) };
   }
 }
 
@@ -121,10 +135,13 @@ export interface WorkerOptions {
   /** `Storage.writeTurns` (shared memory). */
   writeTurns: Int32Array | null;
   rowsPerTransaction: number;
+  /** `KEYWARDEN_LOG_MAX_ROWS_PER_MINUTE` (see MinuteLog). */
+  maxRowsPerMinute: number;
 }
 export type ToWorker = { type: 'job'; job: FlushJob } | { type: 'close' };
 export interface WorkerDone extends JobProgress {
   type: 'done';
   token: string;
+  overflowed: number;
   error: { message: string; code: string | undefined } | null;
 }

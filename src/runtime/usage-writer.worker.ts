@@ -10,6 +10,7 @@ import { SQLITE_BUSY_TIMEOUT_MS, configureSqlite } from '../storage/sqlite.js';
 import type { UsageBatch } from '../storage/usage-batch.js';
 import { writeUsageRowsSqlite } from '../storage/usage-sqlite.js';
 import { workerBegins, workerDone } from '../storage/write-turns.js';
+import { MinuteLog } from './usage-minutes.js';
 import {
   PROGRESS_MARKER,
   formatProgress,
@@ -24,6 +25,8 @@ import {
 const port = parentPort;
 if (port === null) throw new Error('usage-writer.worker.js runs as a worker thread');
 const opts = workerData as WorkerOptions;
+/** The row ids of recent minutes: calls of one combination add up across this thread's jobs. */
+const minutes = new MinuteLog(opts.maxRowsPerMinute);
 
 type Transaction = (b: UsageBatch, progress: string) => void;
 let db: SQLite.Database | undefined;
@@ -71,6 +74,7 @@ async function write(job: FlushJob): Promise<WorkerDone> {
       }
     },
     opts.rowsPerTransaction,
+    minutes,
   );
   const code = (r.error as { code?: unknown } | undefined)?.code;
   return {
@@ -78,6 +82,7 @@ async function write(job: FlushJob): Promise<WorkerDone> {
     token: job.token,
     extras: r.extras,
     events: r.events,
+    overflowed: r.overflowed ?? 0,
     error:
       r.error === undefined
         ? null

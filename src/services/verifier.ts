@@ -1,5 +1,5 @@
 import { KeywardenError } from '../core/errors.js';
-import { hashOfDigest, parseKey } from '../core/keys.js';
+import { hashOfDigest, maskParts, parseKey } from '../core/keys.js';
 import { isStorageUnavailable } from '../storage/db.js';
 import { UNKNOWN, type CacheValue, type LimitOutcome } from '../core/ports.js';
 import {
@@ -145,7 +145,9 @@ export class Verifier {
     ctx.usage.record({
       at,
       keyId: found?.id ?? null,
-      keyStart: found?.start ?? null,
+      // An unidentified key of this deployment's format is logged by its start (public, as shown
+      // in the console), so a flood of unknown keys is visible; a malformed string never is.
+      keyStart: found?.start ?? (result.code === 'NOT_FOUND' ? maskParts(input.key).start : null),
       environment: input.environment,
       permissions: input.permissions,
       resource: input.resource ?? null,

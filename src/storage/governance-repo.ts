@@ -54,7 +54,12 @@ export async function usageFacts(db: Db, sinceDay: string, sinceIso: string): Pr
 
   const mism = await db
     .selectFrom('verification_log')
-    .select(['key_id', (eb) => eb.fn.countAll<string | number>().as('n'), (eb) => eb.fn.max('at').as('last')])
+    // Minute rows: the calls are the sum of their counts, the last one their latest last call.
+    .select([
+      'key_id',
+      (eb) => eb.fn.sum<string | number>('count').as('n'),
+      (eb) => eb.fn.max(eb.fn.coalesce('last_at', 'at')).as('last'),
+    ])
     .where('code', '=', 'ENVIRONMENT_MISMATCH')
     .where('code', '<>', 'VALID') // the predicate of the code index (migration 0006)
     .where('environment', '=', 'production')

@@ -301,6 +301,31 @@ const migrations = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): Record<s
       }
     },
   },
+  '0012_minute_log': {
+    async up(db: Kysely<unknown>) {
+      // One row per minute per distinct call (docs/verification-log.md). The existing per-call rows
+      // stay as they are and read as minute rows of one call (count 1, last_at = at): adding
+      // columns with constant defaults rewrites no row on either database, so the upgrade of a
+      // log of hundreds of millions of rows takes no time; they age out with retention.
+      await db.schema
+        .alterTable('verification_log')
+        .addColumn('count', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+      await db.schema
+        .alterTable('verification_log')
+        .addColumn('overflow', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('verification_log')
+        .addColumn('last_at', dialect === 'postgres' ? sql`text collate "C"` : 'text')
+        .execute();
+      // A sum of microseconds passes 2^31 within a busy minute: a double holds it exactly.
+      await db.schema
+        .alterTable('verification_log')
+        .addColumn('latency_sum_us', dialect === 'postgres' ? 'double precision' : 'real')
+        .execute();
+    },
+  },
 });
 
 /** The tables migrations 0001–0006 create: what 0007 gives the "C" collation. */

@@ -89,9 +89,17 @@ export interface MetaTable {
 }
 
 /** One row per verification (SPEC §5). Never holds the key, only its public `start`. */
+/**
+ * The verification log: one row per minute per distinct combination of what identifies a call
+ * (migration 0012; docs/verification-log.md). Rows written before it are one call each: their
+ * `count` is 1 and `last_at`, `latency_sum_us` are null (read as `at` and `latency_us`).
+ */
 export interface VerificationLogTable {
   id: string;
+  /** The first call of the row (ISO); its minute is the row's minute. */
   at: string;
+  /** The last call of the row (ISO); null on rows from before 0012 (= `at`). */
+  last_at: string | null;
   key_id: string | null;
   key_start: string | null;
   environment: string;
@@ -100,7 +108,14 @@ export interface VerificationLogTable {
   code: string;
   ip: string | null;
   user_agent: string | null;
+  /** The slowest call of the row (µs). */
   latency_us: number;
+  /** The sum of the calls' latencies (µs); null on rows from before 0012 (= `latency_us`). */
+  latency_sum_us: number | null;
+  /** Calls counted in the row. */
+  count: number;
+  /** 1: the overflow row of its minute and code (the minute's row cap was reached). */
+  overflow: number;
 }
 
 /** Verifications per key, day (UTC, YYYY-MM-DD) and outcome. */

@@ -62,3 +62,33 @@ export const isEmptyBatch = (b: UsageBatch): boolean =>
   b.seen.size === 0 &&
   b.lastUsed.size === 0 &&
   b.credits.size === 0;
+
+/** Adds a group of calls (count, first and last ms, latency max and sum) into a row. */
+export function addCalls(
+  row: VerificationLogTable,
+  count: number,
+  firstIso: string,
+  lastIso: string,
+  maxUs: number,
+  sumUs: number,
+): void {
+  if (row.count === 0 || firstIso < row.at) row.at = firstIso;
+  if (row.count === 0 || lastIso > (row.last_at ?? '')) row.last_at = lastIso;
+  row.count += count;
+  row.latency_us = Math.max(row.latency_us, Math.round(maxUs));
+  row.latency_sum_us = (row.latency_sum_us ?? 0) + Math.round(sumUs);
+}
+
+/**
+ * Rows of one batch merged by id: PostgreSQL refuses an upsert that touches a row twice in one
+ * statement, and two rows of one id add up anyway.
+ */
+export function mergeRowsById(rows: readonly VerificationLogTable[]): VerificationLogTable[] {
+  const byId = new Map<string, VerificationLogTable>();
+  for (const r of rows) {
+    const prev = byId.get(r.id);
+    if (prev === undefined) byId.set(r.id, { ...r });
+    else addCalls(prev, r.count, r.at, r.last_at ?? r.at, r.latency_us, r.latency_sum_us ?? r.latency_us);
+  }
+  return [...byId.values()];
+}

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Storage } from './db.js';
 import type { Database, VerificationLogTable } from './schema.js';
-import { splitDaily, splitSeen, type UsageBatch } from './usage-batch.js';
+import { mergeRowsById, splitDaily, splitSeen, type UsageBatch } from './usage-batch.js';
 import { writeUsageRowsSqlite } from './usage-sqlite.js';
 
 type Db = Kysely<Database>;
@@ -31,7 +31,21 @@ export async function writeUsageBatch(storage: Storage, b: UsageBatch): Promise<
 
 /** Log rows, counters, last-used times and credits as multi-row statements (PostgreSQL). */
 async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
-  for (const rows of chunks(b.logs)) await trx.insertInto('verification_log').values(rows).execute();
+  for (const rows of chunks(mergeRowsById(b.logs))) {
+    await trx
+      .insertInto('verification_log')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({
+          count: sql`verification_log.count + excluded.count`,
+          at: sql`least(verification_log.at, excluded.at)`,
+          last_at: sql`greatest(coalesce(verification_log.last_at, verification_log.at), excluded.last_at)`,
+          latency_us: sql`greatest(verification_log.latency_us, excluded.latency_us)`,
+          latency_sum_us: sql`coalesce(verification_log.latency_sum_us, verification_log.latency_us) + excluded.latency_sum_us`,
+        }),
+      )
+      .execute();
+  }
   const daily = [...b.daily].map(([k, n]) => ({ ...splitDaily(k), n }));
   for (const rows of chunks(daily)) {
     await trx
@@ -103,9 +117,46 @@ export function listLogs(db: Db, f: LogFilter, limit: number, cursor?: string): 
   return logsQuery(db, f, limit, cursor).execute();
 }
 
-export async function deleteLogsBefore(db: Db, beforeIso: string): Promise<number> {
-  const r = await db.deleteFrom('verification_log').where('at', '<', beforeIso).executeTakeFirst();
-  return Number(r.numDeletedRows);
+/** Retention's bounds per statement (each its own transaction): rows at most, and time aimed at. */
+export const RETENTION_BATCH_MAX = 10_000;
+export const RETENTION_BATCH_TARGET_MS = 50;
+
+/**
+ * Deletes log rows older than `beforeIso` (by their first call) in batches of at most
+ * `RETENTION_BATCH_MAX` rows, each its own short transaction: one unbounded DELETE over a log of
+ * hundreds of millions of rows would hold SQLite's write lock for minutes (every usage flush and
+ * admin write waiting behind it) and make one huge PostgreSQL transaction. The batch size adapts
+ * so a batch takes about `RETENTION_BATCH_TARGET_MS`. Each batch walks the `at` index from the
+ * oldest row. Returns the rows deleted; `maxBatches` bounds one run (the next run goes on).
+ */
+export async function deleteLogsBefore(
+  db: Db,
+  beforeIso: string,
+  opts: { maxBatches?: number; batchMax?: number; onBatch?: (rows: number, ms: number) => void } = {},
+): Promise<number> {
+  const batchMax = opts.batchMax ?? RETENTION_BATCH_MAX;
+  let size = Math.min(1000, batchMax);
+  let total = 0;
+  for (let i = 0; i < (opts.maxBatches ?? Infinity); i++) {
+    const t0 = performance.now();
+    const r = await db
+      .deleteFrom('verification_log')
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('verification_log').select('id').where('at', '<', beforeIso).orderBy('at').limit(size),
+      )
+      .executeTakeFirst();
+    const n = Number(r.numDeletedRows);
+    const ms = performance.now() - t0;
+    opts.onBatch?.(n, ms);
+    total += n;
+    if (n < size) break;
+    // Between batches, the event loop serves what waited (on SQLite a statement holds it).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Aim at the target time: grow up to the row bound when fast, shrink when slow.
+    const next = ms > 0 ? Math.floor((size * RETENTION_BATCH_TARGET_MS) / ms) : batchMax;
+    size = Math.max(100, Math.min(batchMax, next, size * 4));
+  }
+  return total;
 }
 
 export interface UsageSummary {

@@ -22,9 +22,19 @@ function statementsOf(raw: RawSqlite): SqliteStatements {
   let st = prepared.get(raw);
   if (st === undefined) {
     st = {
+      // A minute row is written at its first flush and added to at the next ones (its id is kept
+      // by the writer for the minute: runtime/usage-minutes.ts).
       log: raw.prepare(`insert into verification_log
-        (id, at, key_id, key_start, environment, permissions, resource, code, ip, user_agent, latency_us)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        (id, at, last_at, key_id, key_start, environment, permissions, resource, code, ip, user_agent,
+         latency_us, latency_sum_us, count, overflow)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        on conflict (id) do update set
+          count = verification_log.count + excluded.count,
+          at = min(verification_log.at, excluded.at),
+          last_at = max(coalesce(verification_log.last_at, verification_log.at), excluded.last_at),
+          latency_us = max(verification_log.latency_us, excluded.latency_us),
+          latency_sum_us = coalesce(verification_log.latency_sum_us, verification_log.latency_us)
+            + excluded.latency_sum_us`),
       daily: raw.prepare(`insert into key_usage_daily (key_id, day, code, n) values (?, ?, ?, ?)
         on conflict (key_id, day, code) do update set n = key_usage_daily.n + excluded.n`),
       seen: raw.prepare(`insert into key_usage_seen (key_id, day, kind, value, n) values (?, ?, ?, ?, ?)
@@ -52,6 +62,7 @@ export function writeUsageRowsSqlite(raw: RawSqlite, b: UsageBatch): void {
     st.log.run(
       r.id,
       r.at,
+      r.last_at,
       r.key_id,
       r.key_start,
       r.environment,
@@ -61,6 +72,9 @@ export function writeUsageRowsSqlite(raw: RawSqlite, b: UsageBatch): void {
       r.ip,
       r.user_agent,
       r.latency_us,
+      r.latency_sum_us,
+      r.count,
+      r.overflow,
     );
   }
   for (const [k, n] of b.daily) {

@@ -17,14 +17,17 @@ export function batcherOf(t: TestServer): UsageBatcher {
   return u;
 }
 
-/** Verification log rows and daily counts of a key, and its stored last use and credits. */
+/**
+ * Verifications of a key in the log (the sum of its minute rows' counts: `rows` as when each was
+ * a row) and in its daily counts, and its stored last use and credits.
+ */
 export async function written(
   s: Storage,
   keyId: string,
 ): Promise<{ rows: number; daily: number; lastUsedAt: string | null; credits: number | null }> {
   const rows = await s.db
     .selectFrom('verification_log')
-    .select((eb) => eb.fn.countAll<string | number>().as('n'))
+    .select((eb) => eb.fn.sum<string | number | null>('count').as('n'))
     .where('key_id', '=', keyId)
     .executeTakeFirstOrThrow();
   const daily = await s.db
@@ -38,7 +41,7 @@ export async function written(
     .where('id', '=', keyId)
     .executeTakeFirstOrThrow();
   return {
-    rows: Number(rows.n),
+    rows: Number(rows.n ?? 0),
     daily: Number(daily.n ?? 0),
     lastUsedAt: key.last_used_at,
     credits: key.credits_remaining,

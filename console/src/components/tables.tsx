@@ -5,31 +5,39 @@ import { Empty, When } from './ui.js';
 /** Verification log rows (newest first). */
 export function LogTable({ rows, showKey }: { rows: LogEntry[]; showKey: boolean }): ReactNode {
   if (rows.length === 0)
-    return <Empty>No verifications recorded yet (they are written within a second or so).</Empty>;
+    return (
+      <Empty>
+        No verifications recorded yet (they are written within a second or so, one row per minute per distinct
+        call).
+      </Empty>
+    );
   return (
     <div className="table-wrap">
       <table>
         <caption className="sr-only">Verifications</caption>
         <thead>
           <tr>
-            <th scope="col">When</th>
+            <th scope="col">Minute</th>
             {showKey ? <th scope="col">Key</th> : null}
             <th scope="col">Outcome</th>
+            <th scope="col">Calls</th>
             <th scope="col">Environment asked</th>
             <th scope="col">Permission</th>
             <th scope="col">Client IP</th>
-            <th scope="col">Latency</th>
+            <th scope="col">Latency (mean / max)</th>
           </tr>
         </thead>
         <tbody>
           {rows.map((r) => (
             <tr key={r.id}>
               <td>
-                <When at={r.at} />
+                <When at={r.minute} />
               </td>
               {showKey ? (
                 <td className="mono">
-                  {r.keyId !== null ? (
+                  {r.overflow ? (
+                    <span className="muted">other calls (row limit of the minute reached)</span>
+                  ) : r.keyId !== null ? (
                     <a href={`#/keys/${r.keyId}`}>{r.keyStart ?? r.keyId}</a>
                   ) : (
                     (r.keyStart ?? '—')
@@ -39,13 +47,16 @@ export function LogTable({ rows, showKey }: { rows: LogEntry[]; showKey: boolean
               <td>
                 <span className={`code code-${r.code === 'VALID' ? 'ok' : 'bad'}`}>{r.code}</span>
               </td>
+              <td title={`first ${r.firstAt}, last ${r.lastAt}`}>{r.count.toLocaleString('en-US')}</td>
               <td>{r.environment}</td>
               <td className="mono">
                 {r.permissions.join(', ') || '—'}
                 {r.resource !== null ? ` on ${r.resource}` : ''}
               </td>
               <td className="mono">{r.ip ?? '—'}</td>
-              <td>{r.latencyUs} µs</td>
+              <td>
+                {r.latencyUs} / {r.latencyMaxUs} µs
+              </td>
             </tr>
           ))}
         </tbody>

@@ -130,8 +130,9 @@ export async function runDrill(
       let got = '';
       for (let i = 0; i < 50; i++) {
         const logs = await c.listLogs({ keyId: id, limit: 500 });
+        // A log row counts the calls of one minute and combination: each is `count` attempts.
         got = logs.items
-          .map((l) => String(l.code))
+          .flatMap((l) => Array<string>(typeof l.count === 'number' ? l.count : 1).fill(String(l.code)))
           .sort()
           .join(',');
         if (got === want) break;

@@ -7,9 +7,18 @@ import { actorOf, bearer, type App, type Services } from '../types.js';
 const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
 const Count = Type.Object({ value: Type.String(), count: Type.Integer() });
 
+/** A minute row of the log (docs/verification-log.md): the calls of one combination in one minute. */
 const LogEntry = Type.Object({
   id: Type.String(),
+  /** The row's minute (its start). */
+  minute: Type.String(),
+  /** The first call of the row (as `firstAt`; kept for clients of the per-call log). */
   at: Type.String(),
+  firstAt: Type.String(),
+  lastAt: Type.String(),
+  count: Type.Integer(),
+  /** True for a minute's overflow row of one code (its row cap was reached): nothing else identifies its calls. */
+  overflow: Type.Boolean(),
   keyId: Nullable(Type.String()),
   keyStart: Nullable(Type.String()),
   environment: Type.String(),
@@ -18,7 +27,9 @@ const LogEntry = Type.Object({
   code: Type.String(),
   ip: Nullable(Type.String()),
   userAgent: Nullable(Type.String()),
+  /** The calls' mean latency. */
   latencyUs: Type.Integer(),
+  latencyMaxUs: Type.Integer(),
 });
 
 /** The verification log and per-key usage (SPEC §5). Written in batches: expect up to a second of lag. */
@@ -27,7 +38,8 @@ export function usageRoutes(app: App, s: Services): void {
     config: { permission: 'logs:read' },
     schema: {
       tags: ['logs'],
-      summary: 'Verification log, newest first',
+      summary:
+        'Verification log: a row per minute per distinct call (key, environment, outcome, client, permissions, resource) with its count, newest first',
       security: bearer,
       querystring: Type.Object(
         {
@@ -59,7 +71,12 @@ export function usageRoutes(app: App, s: Services): void {
         (r) => r.id,
         (r) => ({
           id: r.id,
+          minute: `${r.at.slice(0, 16)}:00.000Z`,
           at: r.at,
+          firstAt: r.at,
+          lastAt: r.last_at ?? r.at,
+          count: r.count,
+          overflow: r.overflow === 1,
           keyId: r.key_id,
           keyStart: r.key_start,
           environment: r.environment,
@@ -68,7 +85,8 @@ export function usageRoutes(app: App, s: Services): void {
           code: r.code,
           ip: r.ip,
           userAgent: r.user_agent,
-          latencyUs: r.latency_us,
+          latencyUs: Math.round((r.latency_sum_us ?? r.latency_us) / Math.max(1, r.count)),
+          latencyMaxUs: r.latency_us,
         }),
       );
     },

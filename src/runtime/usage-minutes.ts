@@ -1,0 +1,173 @@
+/**
+ * The verification log as minute rows (docs/verification-log.md): one row per minute per distinct
+ * combination of key id (or key start), requested environment, code, client IP, user agent,
+ * permissions and resource, with its count, first and last call and latency. Plain code with no
+ * storage driver: the usage writer's worker thread loads it too.
+ */
+import { newId } from '../core/ids.js';
+import type { VerificationEvent } from '../core/ports.js';
+import type { VerificationLogTable } from '../storage/schema.js';
+import { addCalls, mergeRowsById } from '../storage/usage-batch.js';
+
+export const MINUTE_MS = 60_000;
+/** User agents are kept (logged and counted) to this length. */
+export const UA_MAX = 256;
+
+/** Stands for null in a combination's text (no value of these fields holds it). */
+const NIL = '\u0001';
+
+/** The text that identifies a combination within its minute (exact: NUL never occurs in the values). */
+export function comboText(
+  keyId: string | null,
+  keyStart: string | null,
+  environment: string,
+  code: string,
+  ip: string | null,
+  userAgent: string | null,
+  permissions: string | null,
+  resource: string | null,
+): string {
+  return `${keyId ?? NIL}\u0000${keyStart ?? NIL}\u0000${environment}\u0000${code}\u0000${ip ?? NIL}\u0000${
+    userAgent ?? NIL
+  }\u0000${permissions ?? NIL}\u0000${resource ?? NIL}`;
+}
+
+interface Minute {
+  /** combination text → row id */
+  rows: Map<string, string>;
+  /** code → the id of the minute's overflow row of that code */
+  overflow: Map<string, string>;
+}
+
+/**
+ * The ids of the rows of recent minutes, so the calls of one combination in one minute add up in
+ * one row across flushes (each flush upserts by id), and the cap: at most `maxRowsPerMinute`
+ * combinations get a row per minute; further ones are counted in the minute's overflow row of
+ * their code. Kept for the newest minutes only (events of an older minute, late after a storage
+ * outage, start new rows: counts stay exact, a combination may then have two rows in a minute).
+ * One per writer (a worker thread that restarts starts afresh, as does a restarted process).
+ */
+export class MinuteLog {
+  private readonly minutes = new Map<number, Minute>();
+  private newest = -Infinity;
+
+  constructor(
+    readonly maxRowsPerMinute: number,
+    private readonly keepMinutes = 3,
+  ) {}
+
+  private minute(m: number): Minute {
+    let x = this.minutes.get(m);
+    if (x === undefined) {
+      x = { rows: new Map(), overflow: new Map() };
+      this.minutes.set(m, x);
+      if (m > this.newest) {
+        this.newest = m;
+        for (const old of this.minutes.keys()) if (old <= m - this.keepMinutes) this.minutes.delete(old);
+      }
+    }
+    return x;
+  }
+
+  /** The id of the row of `combo` in minute `m` (a new one at its first call), or null when the minute is full. */
+  rowId(m: number, combo: string, firstMs: number): string | null {
+    const x = this.minute(m);
+    let id = x.rows.get(combo);
+    if (id === undefined) {
+      if (x.rows.size >= this.maxRowsPerMinute) return null;
+      id = newId('vl', firstMs);
+      x.rows.set(combo, id);
+    }
+    return id;
+  }
+
+  /** The id of minute `m`'s overflow row of `code`. */
+  overflowId(m: number, code: string, firstMs: number): string {
+    const x = this.minute(m);
+    let id = x.overflow.get(code);
+    if (id === undefined) {
+      id = newId('vl', firstMs);
+      x.overflow.set(code, id);
+    }
+    return id;
+  }
+}
+
+/** An overflow row: what identifies its calls is not kept, only the minute and the code. */
+export function overflowRow(id: string, code: string): VerificationLogTable {
+  return {
+    id,
+    at: '',
+    last_at: '',
+    key_id: null,
+    key_start: null,
+    environment: '*',
+    permissions: null,
+    resource: null,
+    code,
+    ip: null,
+    user_agent: null,
+    latency_us: 0,
+    latency_sum_us: 0,
+    count: 0,
+    overflow: 1,
+  };
+}
+
+/**
+ * Minute rows built from event objects on the main thread: for the events that arrive while the
+ * buffer of encoded events is full (storage down for long). Bounded like the writer's rows: at
+ * most `maxRowsPerMinute` combinations per minute, the rest in overflow rows.
+ */
+export class RowSpill {
+  private rows = new Map<string, VerificationLogTable>();
+  overflowed = 0;
+
+  constructor(private readonly minutes: MinuteLog) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  add(e: VerificationEvent): void {
+    const m = Math.floor(e.at / MINUTE_MS);
+    const ua =
+      e.userAgent === null || e.userAgent.length <= UA_MAX ? e.userAgent : e.userAgent.slice(0, UA_MAX);
+    const perms = e.permissions.length === 0 ? null : e.permissions.join(',');
+    const combo = comboText(e.keyId, e.keyStart, e.environment, e.code, e.ip, ua, perms, e.resource);
+    const iso = new Date(e.at).toISOString();
+    let id = this.minutes.rowId(m, combo, e.at);
+    let row: VerificationLogTable | undefined;
+    if (id === null) {
+      this.overflowed++;
+      id = this.minutes.overflowId(m, e.code, e.at);
+      row = this.rows.get(id) ?? overflowRow(id, e.code);
+    } else {
+      row = this.rows.get(id) ?? {
+        ...overflowRow(id, e.code),
+        key_id: e.keyId,
+        key_start: e.keyStart,
+        environment: e.environment,
+        permissions: perms,
+        resource: e.resource,
+        ip: e.ip,
+        user_agent: ua,
+        overflow: 0,
+      };
+    }
+    addCalls(row, 1, iso, iso, e.latencyUs, e.latencyUs);
+    this.rows.set(id, row);
+  }
+
+  /** The rows so far, handed over (and forgotten). */
+  drain(): VerificationLogTable[] {
+    const out = [...this.rows.values()];
+    this.rows = new Map();
+    return out;
+  }
+
+  /** Rows that could not be written, back for the next flush. */
+  restore(rows: readonly VerificationLogTable[]): void {
+    for (const r of mergeRowsById([...rows, ...this.rows.values()])) this.rows.set(r.id, r);
+  }
+}
