@@ -4,7 +4,16 @@
 // file), then removes files the new build no longer has: the served directories are never empty
 // and a file is never half-written. `--force` rebuilds regardless.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,7 +68,13 @@ if (upToDate(distStamp, serverInputs)) {
 } else {
   const tmp = join(root, `.dist-build-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', tmp]);
+  run(process.execPath, [
+    join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    'tsconfig.json',
+    '--outDir',
+    tmp,
+  ]);
   stamp(join(tmp, '.build-stamp'));
   swapIn(tmp, join(root, 'dist'));
 }
@@ -68,7 +83,10 @@ if (upToDate(distStamp, serverInputs)) {
 const consoleDir = join(root, 'console');
 const consoleStamp = join(consoleDir, 'dist', '.build-stamp');
 const consoleInputs = [
-  ...files(consoleDir, (p) => p === join(consoleDir, 'dist') || p.startsWith(join(consoleDir, '.dist-build-'))),
+  ...files(
+    consoleDir,
+    (p) => p === join(consoleDir, 'dist') || p.startsWith(join(consoleDir, '.dist-build-')),
+  ),
   // The console imports the pure core's policy and permission rules.
   ...files(join(root, 'src', 'core')),
   ...common,
@@ -78,8 +96,16 @@ if (upToDate(consoleStamp, consoleInputs)) {
 } else {
   const tmp = join(consoleDir, `.dist-build-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', 'console', '--logLevel', 'warn', '--outDir', tmp, '--emptyOutDir']);
+  run(process.execPath, [
+    join(root, 'node_modules', 'vite', 'bin', 'vite.js'),
+    'build',
+    'console',
+    '--logLevel',
+    'warn',
+    '--outDir',
+    tmp,
+    '--emptyOutDir',
+  ]);
   stamp(join(tmp, '.build-stamp'));
   swapIn(tmp, join(consoleDir, 'dist'));
 }
-
