@@ -1,4 +1,3 @@
-import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomBytes } from 'node:crypto';
 import Fastify, {
@@ -14,6 +13,7 @@ import { adminAllows, type Actor, type AdminPermission } from '../core/model.js'
 import { consoleRoutes } from '../console/routes.js';
 import { consoleStatic } from '../console/static.js';
 import { parseJsonBody } from './body.js';
+import { registerOpenApi } from './openapi.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { lazyChildLoggers } from './request-logger.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
@@ -162,21 +162,8 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     }
     done();
   });
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Keywarden',
-        version: '0.1.0',
-        description: 'API key management: issue, verify, govern. Errors are RFC 9457 problem+json.',
-      },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'an admin key (kw_adm_…)' },
-        },
-      },
-    },
-  });
+  // The OpenAPI document (operationIds, named schemas) and the /docs reference: see openapi.ts.
+  await registerOpenApi(app);
 
   serviceRoutes(app, s);
   verifyRoute(app, s);
