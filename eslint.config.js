@@ -4,7 +4,17 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'console/dist/**', 'bench/results/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'data/**',
+      'console/dist/**',
+      'bench/results/**',
+      '.dist-build-*/**',
+      'console/.dist-build-*/**',
+    ],
+  },
   js.configs.recommended,
   {
     files: ['src/**/*.ts', 'console/src/**/*.{ts,tsx}'],

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { generateKey } from '../core/keys.js';
 import { openStorage } from '../storage/db.js';
 import { startServer, type TestServer } from '../testing/harness.js';
 
@@ -272,9 +273,12 @@ describe('keywarden CLI against a running server', { timeout: 300_000 }, () => {
     const down = await kw(['keys', 'list', '--url', 'http://127.0.0.1:9'], env);
     assert.equal(down.code, 2);
     assert.match(down.stderr, /cannot reach Keywarden/);
-    const wrong = await kw(['keys', 'list', '--admin-key', 'nope'], env);
-    assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /UNAUTHENTICATED/);
+    const mistyped = await kw(['keys', 'list', '--admin-key', 'nope'], env);
+    assert.equal(mistyped.code, 2);
+    assert.match(mistyped.stderr, /not a well-formed admin key/);
+    const unknown = await kw(['keys', 'list', '--admin-key', generateKey('kw', 'adm')], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /UNAUTHENTICATED/);
   });
 
   test('audit list and verify, admin keys, report', async () => {

@@ -29,6 +29,20 @@ export function clientFrom(o: GlobalOptions): KeywardenClient {
   });
 }
 
+/**
+ * `keywarden … | head -1`: when the reader closes the pipe, stop quietly (exit 0) instead of
+ * printing an EPIPE stack trace.
+ */
+export function exitQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
+}
+
 export const print = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };

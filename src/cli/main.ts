@@ -3,28 +3,38 @@ import { ConfigError } from '../config.js';
 import { KeywardenError } from '../core/errors.js';
 import { KeywardenApiError, KeywardenConnectionError } from '../sdk/client.js';
 import { drillCommand } from './commands/drill.js';
+import { operatorCommands } from './commands/operator.js';
 import { keysCommand } from './commands/keys.js';
 import { recordCommands } from './commands/records.js';
 import { scanCommand } from './commands/scan.js';
 import { serverCommands } from './commands/server.js';
 import { verifyCommand } from './commands/verify.js';
-import { printErr, Refused, UsageError } from './io.js';
+import { exitQuietlyOnClosedPipe, printErr, Refused, UsageError } from './io.js';
 
-function program(): Command {
+function program(json: boolean): Command {
   const p = new Command('keywarden')
     .description('Keywarden: governed API keys for programs')
     .version('0.1.0')
     .option('--url <url>', 'server URL (env KEYWARDEN_URL, default http://127.0.0.1:8080)')
     .option('--admin-key <key>', 'admin key (env KEYWARDEN_ADMIN_KEY)')
-    .option('--json', 'print JSON instead of tables')
+    .option('--json', 'print JSON instead of tables (errors too, as problem objects)')
     .exitOverride()
-    .showHelpAfterError();
+    // Inherited by the sub-commands created below: their help lists the global options too.
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({
+      // Under --json, commander's own usage errors are problem objects like the others.
+      outputError: (str: string, write: (s: string) => void) => {
+        write(json ? `${JSON.stringify(usageProblem(str.replace(/^error: /, '').trim()))}\n` : str);
+      },
+    });
+  if (!json) p.showHelpAfterError();
   serverCommands(p);
   keysCommand(p);
   verifyCommand(p);
   recordCommands(p);
   scanCommand(p);
   drillCommand(p);
+  operatorCommands(p);
   // Sub-commands inherit the override so their usage errors also come back as exceptions.
   const walk = (c: Command): void => {
     c.exitOverride();
@@ -40,8 +50,14 @@ function program(): Command {
  * unreachable server, invalid environment variables).
  */
 export async function run(argv: string[]): Promise<number> {
+  exitQuietlyOnClosedPipe();
+  const json = argv.includes('--json');
+  const fail = (p: Problem, exit: number): number => {
+    printErr(json ? JSON.stringify(p) : `error: ${p.detail}${p.code === 'USAGE' ? '' : ` (${p.code})`}`);
+    return exit;
+  };
   try {
-    await program().parseAsync(argv);
+    await program(json).parseAsync(argv);
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -51,18 +67,50 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (err instanceof Refused) return 1;
     if (err instanceof KeywardenApiError) {
-      printErr(`error: ${err.detail} (${err.code})`);
-      return 1;
+      return fail(
+        {
+          type: `urn:keywarden:problem:${err.code.toLowerCase()}`,
+          title: err.title,
+          status: err.status,
+          detail: err.detail,
+          code: err.code,
+          ...(err.requestId === undefined ? {} : { requestId: err.requestId }),
+        },
+        1,
+      );
     }
     if (err instanceof KeywardenError) {
-      printErr(`error: ${err.detail} (${err.code})`);
-      return 1;
+      return fail(
+        { type: `urn:keywarden:problem:${err.code.toLowerCase()}`, detail: err.detail, code: err.code },
+        1,
+      );
     }
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof KeywardenConnectionError) {
-      printErr(`error: ${err.message}`);
-      return 2;
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof TypeError) {
+      return fail(usageProblem(err.message.replace(/^Keywarden client: /, '')), 2);
     }
-    printErr(`error: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
+    if (err instanceof KeywardenConnectionError) {
+      return fail({ type: 'urn:keywarden:problem:unreachable', detail: err.message, code: 'UNREACHABLE' }, 2);
+    }
+    return fail(
+      {
+        type: 'urn:keywarden:problem:internal',
+        detail: err instanceof Error ? err.message : String(err),
+        code: 'INTERNAL',
+      },
+      1,
+    );
   }
+}
+
+interface Problem {
+  type: string;
+  title?: string;
+  status?: number;
+  detail: string;
+  code: string;
+  requestId?: string;
+}
+
+function usageProblem(detail: string): Problem {
+  return { type: 'urn:keywarden:problem:usage', title: 'usage error', detail, code: 'USAGE' };
 }

@@ -5,6 +5,7 @@ import {
   checksum,
   createHasher,
   generateKey,
+  malformedReason,
   maskParts,
   parseKey,
   randomBase62,
@@ -125,5 +126,30 @@ test('parseKey checks every body character whatever the body length (four at a t
         assert.equal(parseKey(key.slice(0, i) + bad + key.slice(i + 1), 'kw'), null, `${bad} at ${i}`);
       }
     }
+  }
+});
+
+test('malformedReason says why a key was refused, never echoing it', () => {
+  const good = generateKey('kw', 'prod');
+  const admin = generateKey('kw', 'adm');
+  const flip = good.slice(0, -1) + (good.endsWith('a') ? 'b' : 'a');
+  const cases: [string, RegExp][] = [
+    ['', /empty/],
+    [admin, /admin key/],
+    [` ${good}`, /whitespace/],
+    [`${good}\n`, /whitespace/],
+    [`Bearer ${good}`, /starts with "Bearer "/],
+    [generateKey('acme', 'prod'), /this deployment's prefix \(kw_\)/],
+    ['kw_live_abc', /unknown environment segment/],
+    [good.slice(0, 20), /too short \(20 characters; a prod key has 44\)/],
+    [good.slice(0, -2) + '-!', /outside the base62 alphabet/],
+    [flip, /checksum does not match/],
+    ['hello', /does not have the form kw_<env>_<secret>/],
+    ['x'.repeat(600), /longer than 512/],
+  ];
+  for (const [key, why] of cases) {
+    const reason = malformedReason(key, 'kw');
+    assert.match(reason, why, JSON.stringify(key));
+    if (key.length > 12) assert.ok(!reason.includes(key.trim().slice(8, 20)), 'no part of the secret');
   }
 });

@@ -238,3 +238,35 @@ export function digestOfHash(hash: string): string | undefined {
   if (bytes.length !== 32 || bytes.toString('base64url') !== hash) return undefined;
   return bytes.toString('latin1');
 }
+
+/**
+ * Why `key` is not a key of this deployment, for a `MALFORMED` answer's detail. Only called once
+ * parseKey refused the key (or found an admin key), so it may be slow. Never echoes the key or
+ * any part of it: it names the kind of mistake only.
+ */
+export function malformedReason(key: string, prefix: string): string {
+  if (key.length === 0) return 'the key is empty';
+  if (key.length > MAX_KEY_LENGTH) return `the key is longer than ${MAX_KEY_LENGTH} characters`;
+  if (/^\s*bearer\s/i.test(key)) {
+    return 'the key starts with "Bearer ": send the key alone (the prefix belongs in the Authorization header)';
+  }
+  if (key.trim() !== key) return 'the key has leading or trailing whitespace';
+  if (/\s/.test(key)) return 'the key contains whitespace';
+  const m = /^([a-z0-9]+)_([a-z]+)_/.exec(key);
+  if (m === null) return `the key does not have the form ${prefix}_<env>_<secret>`;
+  if (m[1] !== prefix) return `the key does not have this deployment's prefix (${prefix}_)`;
+  if (m[2] === 'adm') {
+    return 'this is an admin key (_adm_); admin keys manage Keywarden and are never accepted as API keys';
+  }
+  if (m[2] !== 'prod' && m[2] !== 'stg' && m[2] !== 'dev') {
+    return 'the key has an unknown environment segment (expected prod, stg or dev)';
+  }
+  const rest = key.length - m[0].length;
+  if (rest < BODY_LENGTH + CHECKSUM_LENGTH) {
+    return `the key is too short (${key.length} characters; a ${m[2]} key has ${m[0].length + BODY_LENGTH + CHECKSUM_LENGTH})`;
+  }
+  if (!/^[0-9A-Za-z]+$/.test(key.slice(m[0].length))) {
+    return 'the key contains characters outside the base62 alphabet';
+  }
+  return 'the key checksum does not match (mistyped, truncated or invented)';
+}

@@ -128,7 +128,10 @@ export interface Decision {
 
 const ALLOWED: Decision = Object.freeze({ code: 'VALID' });
 const NOT_FOUND: Decision = Object.freeze({ code: 'NOT_FOUND' });
-const DELETED: Decision = Object.freeze({ code: 'DELETED' });
+const DELETED: Decision = Object.freeze({
+  code: 'DELETED',
+  detail: 'the key was deleted: it is no longer accepted and cannot be restored',
+});
 
 /**
  * The pure verification decision up to and including permissions (rate limits and credits

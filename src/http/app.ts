@@ -1,4 +1,3 @@
-import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -19,6 +18,7 @@ import { consoleStatic } from '../console/static.js';
 import { checkScope, scopeDescription } from './authorize.js';
 import { parseJsonBody } from './body.js';
 import { AuthThrottle } from './auth-throttle.js';
+import { registerOpenApi } from './openapi.js';
 import { errorHandler, pathOf, rawProblem, sendProblem } from './problem.js';
 import { lazyChildLoggers } from './request-logger.js';
 import { LogThrottle } from '../runtime/log-throttle.js';
@@ -331,21 +331,8 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     }
     done();
   });
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Keywarden',
-        version: '0.1.0',
-        description: 'API key management: issue, verify, govern. Errors are RFC 9457 problem+json.',
-      },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'an admin key (kw_adm_…)' },
-        },
-      },
-    },
-  });
+  // The OpenAPI document (operationIds, named schemas) and the /docs reference: see openapi.ts.
+  await registerOpenApi(app);
 
   serviceRoutes(app, s, edge.metricsToken);
   verifyRoute(app, s);

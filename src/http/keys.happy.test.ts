@@ -170,7 +170,11 @@ for (const dialect of DIALECTS) {
       const d = await call(t, 'DELETE', `/v1/keys/${k.id}`);
       assert.equal(d.status, 200);
       assert.equal(d.body.status, 'deleted');
-      assert.equal((await verify(t, { key: k.key })).code, 'DELETED');
+      const gone = await verify(t, { key: k.key });
+      assert.deepEqual(
+        [gone.code, gone.detail],
+        ['DELETED', 'the key was deleted: it is no longer accepted and cannot be restored'],
+      );
       assert.equal((await call(t, 'GET', `/v1/keys/${k.id}`)).body.status, 'deleted');
       assert.equal((await call(t, 'POST', `/v1/keys/${k.id}/enable`)).status, 409);
       assert.equal((await call(t, 'POST', `/v1/keys/${k.id}/regenerate`)).status, 409);

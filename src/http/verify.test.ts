@@ -41,6 +41,10 @@ for (const dialect of DIALECTS) {
         'MALFORMED',
       );
       assert.equal((await verify(t, { ...base, key: 'hello' })).code, 'MALFORMED');
+      const bearer = await verify(t, { ...base, key: `Bearer ${k.key}` });
+      assert.deepEqual([bearer.code, bearer.valid], ['MALFORMED', false]);
+      assert.match(String(bearer.detail), /starts with "Bearer "/);
+      assert.ok(!JSON.stringify(bearer).includes(k.key.slice(8)), 'the detail never echoes the key');
       const other = generateKey('acme', 'prod');
       assert.equal((await verify(t, { ...base, key: other })).code, 'MALFORMED', 'another deployment prefix');
       const rejected = await verify(t, { ...base, ip: '198.51.100.1' });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { aKey, startServer, type TestServer } from '../testing/harness.js';
+import { generateKey } from '../core/keys.js';
 import { KeywardenApiError, KeywardenClient, KeywardenConnectionError } from './client.js';
 
 describe('SDK client', () => {
@@ -45,12 +46,35 @@ describe('SDK client', () => {
     assert.ok(err instanceof KeywardenApiError);
     assert.deepEqual([err.status, err.code, err.detail], [404, 'NOT_FOUND', 'no key with id key_missing']);
     assert.match(err.requestId ?? '', /^req_/);
-    const bad = new KeywardenClient({ url: kw['opts'].url, adminKey: 'kw_adm_nope' });
+    const unknown = generateKey('kw', 'adm');
+    const bad = new KeywardenClient({ url: kw['opts'].url, adminKey: unknown });
     const e401 = await bad.listKeys().catch((e: unknown) => e);
     assert.ok(e401 instanceof KeywardenApiError);
     assert.equal(e401.status, 401);
-    assert.ok(!e401.message.includes('kw_adm_nope'));
+    assert.ok(!e401.message.includes(unknown));
     const down = new KeywardenClient({ url: 'http://127.0.0.1:9', adminKey: t.root, timeoutMs: 2000 });
     await assert.rejects(down.listKeys(), KeywardenConnectionError);
+  });
+
+  test('a missing or malformed admin key, or a URL without a scheme, throws at construction', () => {
+    const url = 'http://127.0.0.1:1';
+    assert.throws(() => new KeywardenClient({ url, adminKey: '' }), /adminKey` is missing/);
+    assert.throws(
+      () => new KeywardenClient({ url, adminKey: undefined as unknown as string }),
+      /adminKey` is missing/,
+    );
+    const typo = t.root.slice(0, -1) + (t.root.endsWith('a') ? 'b' : 'a');
+    assert.throws(
+      () => new KeywardenClient({ url, adminKey: typo }),
+      (e: Error) => /not a well-formed admin key/.test(e.message) && !e.message.includes(typo),
+    );
+    assert.throws(
+      () => new KeywardenClient({ url, adminKey: generateKey('kw', 'prod') }),
+      /not a well-formed admin key/,
+    );
+    assert.throws(
+      () => new KeywardenClient({ url: 'localhost:8080', adminKey: t.root }),
+      /no http:\/\/ or https:\/\/ scheme/,
+    );
   });
 });

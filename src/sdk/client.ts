@@ -1,6 +1,7 @@
 import type { AdminKeyRecord, KeyRecord } from '../core/model.js';
 import type { Page } from '../core/page.js';
 import type { VerifyResult } from '../core/verify.js';
+import { parseKey } from '../core/keys.js';
 
 /** A problem+json answer from Keywarden (SPEC §3). `code` is one of the documented constants. */
 export class KeywardenApiError extends Error {
@@ -75,7 +76,13 @@ export class KeywardenClient {
   private readonly base: string;
   private readonly fetchImpl: typeof fetch;
 
+  /**
+   * Checks the URL and the admin key's format (never echoing the key): a missing or mistyped key
+   * fails here, at start-up, instead of as a 401 on every call.
+   */
   constructor(private readonly opts: ClientOptions) {
+    checkUrl(opts.url);
+    checkAdminKey(opts.adminKey);
     this.base = opts.url.replace(/\/+$/, '');
     this.fetchImpl = opts.fetch ?? fetch;
   }
@@ -197,5 +204,33 @@ export class KeywardenClient {
   }
   deleteAdminKey(id: string): Promise<AdminKeyRecord> {
     return this.request('DELETE', `/v1/admin-keys/${encodeURIComponent(id)}`);
+  }
+}
+
+function checkUrl(url: unknown): void {
+  if (typeof url !== 'string' || url === '') throw new TypeError('Keywarden client: `url` is required');
+  if (!/^https?:\/\//i.test(url)) {
+    throw new TypeError(
+      `Keywarden client: the URL ${JSON.stringify(url)} has no http:// or https:// scheme (e.g. http://${url.replace(/^[a-z]+:\/\//i, '')})`,
+    );
+  }
+  try {
+    new URL(url);
+  } catch {
+    throw new TypeError(`Keywarden client: ${JSON.stringify(url)} is not a valid URL`);
+  }
+}
+
+function checkAdminKey(key: unknown): void {
+  if (typeof key !== 'string' || key.trim() === '') {
+    throw new TypeError(
+      'Keywarden client: `adminKey` is missing (for the middleware: an admin key with the keys:verify permission)',
+    );
+  }
+  const prefix = /^([a-z0-9]{1,10})_/.exec(key)?.[1];
+  if (prefix === undefined || parseKey(key, prefix)?.kind !== 'admin') {
+    throw new TypeError(
+      'Keywarden client: `adminKey` is not a well-formed admin key (<prefix>_adm_…, as printed when it was created)',
+    );
   }
 }

@@ -2,13 +2,20 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
-import Fastify from 'fastify';
-import { Hono, type Context } from 'hono';
-import { createKey, startServer, type TestServer } from '../testing/harness.js';
+import Fastify, { type FastifyRequest } from 'fastify';
+import { Hono } from 'hono';
+import { call as api, createKey, startServer, type TestServer } from '../testing/harness.js';
 import { KeywardenClient } from './client.js';
-import type { KeyIdentity, VerifierLike } from './guard.js';
+import { sdkUnavailableCounter, type KeyIdentity, type VerifierLike } from './guard.js';
 import { inProcessVerifier } from './in-process.js';
-import { keywardenExpress, keywardenFastify, keywardenHono } from './middleware.js';
+import { keywardenExpress } from './express.js';
+import { keywardenFastify } from './fastify.js';
+import { keywardenHono } from './hono.js';
+
+interface Extra {
+  onUnavailable?: 'deny' | 'allow';
+  log?: (message: string) => void;
+}
 
 type Call = (
   path: string,
@@ -42,7 +49,7 @@ describe('middleware for Express, Fastify and Hono', () => {
     await t.close();
   });
 
-  async function expressApp(verifier: VerifierLike, header?: string): Promise<Call> {
+  async function expressApp(verifier: VerifierLike, header?: string, extra: Extra = {}): Promise<Call> {
     const app = express();
     app.get(
       '/agents/:id',
@@ -50,11 +57,12 @@ describe('middleware for Express, Fastify and Hono', () => {
         verifier,
         environment: 'production',
         permission: 'agents:invoke',
-        resource: (r: express.Request) => r.params.id as string,
+        resource: (r) => r.params.id,
         ...(header ? { header } : {}),
+        ...extra,
       }),
       (req, res) => {
-        res.json((req as unknown as { keywarden: KeyIdentity }).keywarden);
+        res.json(req.keywarden);
       },
     );
     const server = app.listen(0);
@@ -74,7 +82,7 @@ describe('middleware for Express, Fastify and Hono', () => {
     };
   }
 
-  async function fastifyApp(verifier: VerifierLike, header?: string): Promise<Call> {
+  async function fastifyApp(verifier: VerifierLike, header?: string, extra: Extra = {}): Promise<Call> {
     const app = Fastify();
     app.decorateRequest('keywarden', null);
     app.get<{ Params: { id: string } }>(
@@ -84,11 +92,13 @@ describe('middleware for Express, Fastify and Hono', () => {
           verifier,
           environment: 'production',
           permission: 'agents:invoke',
-          resource: (r) => (r as unknown as { params: { id: string } }).params.id,
+          resource: (r: FastifyRequest<{ Params: { id: string } }>) => r.params.id,
           ...(header ? { header } : {}),
+          ...extra,
+          ...extra,
         }),
       },
-      (req) => (req as unknown as { keywarden: KeyIdentity }).keywarden,
+      (req) => req.keywarden,
     );
     await app.ready();
     closers.push(() => app.close());
@@ -102,16 +112,17 @@ describe('middleware for Express, Fastify and Hono', () => {
     };
   }
 
-  function honoApp(verifier: VerifierLike, header?: string): Call {
-    const app = new Hono<{ Variables: { keywarden: KeyIdentity } }>();
+  function honoApp(verifier: VerifierLike, header?: string, extra: Extra = {}): Call {
+    const app = new Hono();
     app.use(
       '/agents/:id',
-      keywardenHono<Context<{ Variables: { keywarden: KeyIdentity } }>>({
+      keywardenHono({
         verifier,
         environment: 'production',
         permission: 'agents:invoke',
         resource: (c) => c.req.param('id'),
         ...(header ? { header } : {}),
+        ...extra,
       }),
     );
     app.get('/agents/:id', (c) => c.json(c.get('keywarden')));
@@ -121,7 +132,7 @@ describe('middleware for Express, Fastify and Hono', () => {
     };
   }
 
-  const frameworks: [string, (v: VerifierLike, header?: string) => Promise<Call> | Call][] = [
+  const frameworks: [string, (v: VerifierLike, header?: string, extra?: Extra) => Promise<Call> | Call][] = [
     ['express', expressApp],
     ['fastify', fastifyApp],
     ['hono', honoApp],
@@ -167,6 +178,68 @@ describe('middleware for Express, Fastify and Hono', () => {
       const call = await make(http, 'X-Api-Key');
       assert.equal((await call('/agents/agt_42', { 'x-api-key': good })).status, 200);
       assert.equal((await call('/agents/agt_42', { authorization: `Bearer ${good}` })).status, 401);
+    });
+  }
+
+  test('misconfigured options throw when the middleware is built', () => {
+    assert.throws(
+      () => keywardenExpress({ verifier: undefined as never, environment: 'production' }),
+      /verifier/,
+    );
+    assert.throws(() => keywardenFastify({ verifier: http, environment: 'prod' as never }), /environment/);
+    assert.throws(
+      () => keywardenHono({ verifier: http, environment: 'production', onUnavailable: 'maybe' as never }),
+      /onUnavailable/,
+    );
+  });
+
+  for (const [name, make] of frameworks) {
+    test(`${name}: Keywarden down or refusing the verify key is a 503 problem, never HTML; allow lets through`, async () => {
+      const lines: string[] = [];
+      const log = (m: string): void => {
+        lines.push(m);
+      };
+      const down = new KeywardenClient({ url: 'http://127.0.0.1:9', adminKey: t.root, timeoutMs: 2000 });
+      const denied = await (
+        await make(down, undefined, { log })
+      )('/agents/agt_42', {
+        authorization: `Bearer ${good}`,
+      });
+      assert.equal(denied.status, 503);
+      assert.match(denied.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      assert.equal((JSON.parse(denied.body) as { code: string }).code, 'SERVICE_UNAVAILABLE');
+      assert.ok(!/<html|at .*\.js:\d+/i.test(denied.body), denied.body);
+      assert.match(lines.join('\n'), /unavailable .*answering 503/);
+
+      const reader = await api(t, 'POST', '/v1/admin-keys', {
+        name: `mw-reader-${name}`,
+        permissions: ['keys:read'],
+      });
+      const noVerify = new KeywardenClient({
+        url: http instanceof KeywardenClient ? http['opts'].url : '',
+        adminKey: String(reader.body.key),
+      });
+      const refused = await (
+        await make(noVerify, undefined, { log, onUnavailable: 'allow' })
+      )('/agents/agt_42', {
+        authorization: `Bearer ${good}`,
+      });
+      assert.equal(refused.status, 503, 'a verify key without keys:verify is never "allowed through"');
+      assert.match(lines.join('\n'), /keys:verify/);
+
+      const before =
+        (await sdkUnavailableCounter().get()).values.find((v) => v.labels.outcome === 'allowed')?.value ?? 0;
+      const allowed = await (
+        await make(down, undefined, { log, onUnavailable: 'allow' })
+      )('/agents/agt_42', {
+        authorization: `Bearer ${good}`,
+      });
+      assert.equal(allowed.status, 200);
+      const after =
+        (await sdkUnavailableCounter().get()).values.find((v) => v.labels.outcome === 'allowed')?.value ?? 0;
+      assert.equal(after, before + 1);
+      assert.match(lines.join('\n'), /letting the request through/);
+      assert.ok(!lines.join('\n').includes(good.slice(8)), 'no key in the log');
     });
   }
 });

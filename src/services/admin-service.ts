@@ -26,7 +26,7 @@ import {
   type AdminKeyRow,
 } from '../storage/admin-keys-repo.js';
 import { appendAudit } from '../storage/audit-repo.js';
-import { insertMeta } from '../storage/meta-repo.js';
+import { getMeta, insertMeta } from '../storage/meta-repo.js';
 import { isStorageUnavailable } from '../storage/db.js';
 import { nowIso, type ServiceContext } from './context.js';
 
@@ -215,6 +215,30 @@ export class AdminService {
       }
     });
     return created;
+  }
+
+  /**
+   * `keywarden admin-keys recover-root`: a new `*` admin key for an operator who lost every root
+   * key but has access to the store (no admin key is needed: access to the store is the
+   * authority). Audited twice in one transaction: `admin_key.recover_root` (who ran it, and
+   * why) and the new key's `admin_key.create`. Existing keys are left as they are.
+   */
+  async recoverRoot(operator: string, reason: string): Promise<{ key: string; record: AdminKeyRecord }> {
+    const day = new Date(this.ctx.clock.now()).toISOString().slice(0, 10);
+    return this.insert(null, { name: `root-recovered-${day}`, permissions: ['*'] }, async (trx, at) => {
+      if ((await getMeta(trx, 'initialized')) === undefined) {
+        throw new KeywardenError('CONFLICT', 'this store is not initialised: run `keywarden init` instead');
+      }
+      await appendAudit(trx, {
+        at,
+        actor: null,
+        action: 'admin_key.recover_root',
+        target: null,
+        before: null,
+        after: { operator, reason },
+        ip: null,
+      });
+    });
   }
 
   async create(actor: Actor, input: AdminKeyInput): Promise<{ key: string; record: AdminKeyRecord }> {

@@ -1,5 +1,5 @@
 import { KeywardenError } from '../core/errors.js';
-import { hashOfDigest, maskParts, parseKey } from '../core/keys.js';
+import { hashOfDigest, malformedReason, maskParts, parseKey } from '../core/keys.js';
 import { isStorageUnavailable } from '../storage/db.js';
 import { UNKNOWN, type CacheValue, type LimitOutcome } from '../core/ports.js';
 import {
@@ -45,7 +45,15 @@ export class Verifier {
     const parsed = parseKey(input.key, ctx.prefix);
     // Admin keys are never accepted as ordinary keys: to the verifier they are not of the format.
     if (parsed === null || parsed.kind === 'admin') {
-      return this.finish({ valid: false, code: 'MALFORMED' }, null, input, scope, t0, ctx.clock.now());
+      const detail = malformedReason(input.key, ctx.prefix);
+      return this.finish(
+        { valid: false, code: 'MALFORMED', detail },
+        null,
+        input,
+        scope,
+        t0,
+        ctx.clock.now(),
+      );
     }
     // The raw digest (no base64): the cache is keyed by its bytes; the stored hash is only
     // needed on a miss.

@@ -27,7 +27,7 @@ const OTHER: Record<Environment, Environment> = {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * SPEC §7: proves, with a temporary key, that permissions, environment binding, disable/enable,
+ * The pre-flight drill: proves, with a temporary key, that permissions, environment binding, disable/enable,
  * regeneration, rate limiting and the records all behave before a real key goes live. The key is
  * deleted at the end, whatever happened.
  */
@@ -154,7 +154,7 @@ export function drillCommand(program: Command): void {
   program
     .command('drill')
     .description(
-      'prove permissions, environment, disable, regenerate, rate limit and records with a temporary key (SPEC §7)',
+      'prove permissions, environment, disable, regenerate, rate limit and records with a temporary key (the pre-flight drill)',
     )
     .addOption(
       new Option('--environment <env>')

@@ -3,14 +3,24 @@ import { loadConfig } from '../../config.js';
 import { initStore, serve } from '../../main.js';
 import { print } from '../io.js';
 
-/** `keywarden serve` and `keywarden init` (SPEC §6 start-up contract). */
+/** `keywarden serve` and `keywarden init`: the start-up contract (an empty store gets a root key, shown once). */
 export function serverCommands(program: Command): void {
   program
     .command('serve')
     .description('run the server (initialises an empty store and prints its root key once)')
-    .action(async () => {
+    .option('--port <port>', 'port to listen on (overrides KEYWARDEN_PORT)')
+    .option('--host <host>', 'address to listen on (overrides KEYWARDEN_HOST)')
+    .option('--data-dir <dir>', 'the SQLite store directory (overrides KEYWARDEN_DATA_DIR)')
+    .action(async (o: { port?: string; host?: string; dataDir?: string }) => {
+      // Flags win over the environment and are validated by the same rules (a bad port names the flag's variable).
+      const env = {
+        ...process.env,
+        ...(o.port === undefined ? {} : { KEYWARDEN_PORT: o.port }),
+        ...(o.host === undefined ? {} : { KEYWARDEN_HOST: o.host }),
+        ...(o.dataDir === undefined ? {} : { KEYWARDEN_DATA_DIR: o.dataDir }),
+      };
       // The listening server keeps the process alive; SIGTERM/SIGINT shut it down gracefully.
-      await serve(loadConfig(), print);
+      await serve(loadConfig(env), print);
     });
 
   program
