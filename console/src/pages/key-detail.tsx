@@ -16,6 +16,7 @@ import { EnvBadge, ErrorNote, Loading, StatusBadge, When } from '../components/u
 import { UsageChart } from '../components/usage-chart.js';
 import { masked, rateLimitText } from '../format.js';
 import { useLoad } from '../hooks.js';
+import { useAdminNames } from './audit.js';
 
 type Action = 'edit' | 'regenerate' | 'toggle' | 'delete' | null;
 const CHART_DAYS = 30;
@@ -34,6 +35,7 @@ const none = <span className="muted">none</span>;
 /** One key: configuration, owner, usage chart, recent verifications, audit trail, and actions. */
 export function KeyDetailPage({ id, session }: { id: string; session: Session }): ReactNode {
   const [action, setAction] = useState<Action>(null);
+  const names = useAdminNames(session);
   const key = useLoad(() => api<KeyRecord>('GET', `/v1/keys/${encodeURIComponent(id)}`), [id]);
   const logsAllowed = can(session, 'logs:read');
   const usage = useLoad(
@@ -193,7 +195,14 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
             <Field label="System">{k.system ?? none}</Field>
             <Field label="Purpose">{k.purpose ?? none}</Field>
             <Field label="Created">
-              <When at={k.createdAt} full /> {k.createdBy !== null ? `by ${k.createdBy}` : ''}
+              <When at={k.createdAt} full />{' '}
+              {k.createdBy !== null ? (
+                <>
+                  by <span title={k.createdBy}>{names[k.createdBy] ?? k.createdBy}</span>
+                </>
+              ) : (
+                ''
+              )}
             </Field>
             <Field label="Updated">
               <When at={k.updatedAt} full />
@@ -237,7 +246,11 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
         <section className="card" aria-labelledby="trail-title">
           <h2 id="trail-title">Audit trail</h2>
           <ErrorNote error={audit.error} />
-          {audit.data !== null ? <AuditTable rows={audit.data.items} /> : <Loading what="the audit trail" />}
+          {audit.data !== null ? (
+            <AuditTable rows={audit.data.items} names={names} />
+          ) : (
+            <Loading what="the audit trail" />
+          )}
         </section>
       ) : null}
 
