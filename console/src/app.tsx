@@ -32,12 +32,6 @@ export function App(): ReactNode {
   const [notice, setNotice] = useState<string | null>(null);
   const [menuOpen, setMenuOpen] = useState(false);
   const route = useHashRoute();
-  // On a phone the navigation is a menu; following a link closes it.
-  useEffect(() => {
-    setMenuOpen(false);
-    const item = NAV.find((n) => route.startsWith(n.to));
-    document.title = `${item?.label ?? 'API Keys'} · Keywarden`;
-  }, [route]);
 
   const lost = useCallback((detail: string) => {
     setSession(null);
@@ -60,6 +54,14 @@ export function App(): ReactNode {
   useEffect(() => {
     setApiSession(session?.csrfToken ?? null, lost);
   }, [session, lost]);
+
+  // On a phone the navigation is a menu; following a link closes it. Each page has its own title.
+  const signedIn = session !== null && session !== undefined;
+  useEffect(() => {
+    setMenuOpen(false);
+    const item = NAV.find((n) => route.startsWith(n.to));
+    document.title = signedIn ? `${item?.label ?? 'API Keys'} · Keywarden` : 'Sign in · Keywarden';
+  }, [route, signedIn]);
 
   if (session === undefined) {
     return (

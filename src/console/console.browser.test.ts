@@ -101,6 +101,14 @@ describe(
     });
 
     test('a wrong admin key is refused with a message', async () => {
+      await page.goto('/');
+      await page.getByLabel('Admin key').waitFor();
+      assert.equal(
+        await page.evaluate<string>('document.activeElement?.id ?? ""'),
+        'admin-key',
+        'focused on load',
+      );
+      assert.equal(await page.title(), 'Sign in · Keywarden');
       await signIn(page, 'kw_adm_notarealkey');
       await page
         .getByRole('alert')
@@ -278,10 +286,13 @@ describe(
         .getByRole('group', { name: 'Key actions' })
         .getByRole('button', { name: 'Regenerate' })
         .click();
-      await page
-        .getByRole('dialog', { name: `Regenerate ${created.name}` })
-        .getByRole('button', { name: 'Regenerate' })
-        .click();
+      const regen = page.getByRole('dialog', { name: `Regenerate ${created.name}` });
+      // A production key keeps its old secret for a day unless told otherwise; no grace is warned about.
+      assert.equal(await regen.getByLabel('The old secret keeps working for').inputValue(), '86400');
+      assert.equal(await regen.getByText(/refused \(EXPIRED\) at once/).count(), 0);
+      await regen.getByLabel('The old secret keeps working for').selectOption('0');
+      await regen.getByText(/refused \(EXPIRED\) at once/).waitFor();
+      await regen.getByRole('button', { name: 'Regenerate' }).click();
       const done = page.getByRole('dialog', { name: `New secret for ${created.name}` });
       await done.getByRole('button', { name: 'Reveal' }).click();
       const fresh = await done.getByTestId('secret').innerText();
@@ -334,6 +345,10 @@ describe(
       );
       await dialog.waitFor({ state: 'detached' });
       await page.getByText('default: 250/min').waitFor();
+      await page
+        .getByRole('status', { name: 'Notifications' })
+        .getByText(`${created.name}: changes saved.`)
+        .waitFor();
       const res = await fetch(`${base}/v1/keys?q=${created.name}`, {
         headers: { authorization: `Bearer ${t.root}` },
       });
@@ -369,6 +384,7 @@ describe(
       await dialog.getByLabel(/Type .* to confirm/).fill(created.name);
       await confirm.click();
       await page.getByText('Deleted', { exact: true }).first().waitFor();
+      await page.getByText(/This key was deleted .* by root\./).waitFor();
       assert.equal(await verifyOverHttp(created.key), 'DELETED');
     });
 
@@ -688,6 +704,7 @@ describe(
             .first()
             .waitFor({ state: 'detached' });
           assert.equal(await nav.isVisible(), false);
+          assert.equal(await phone.title(), `${heading} · Keywarden`);
           const width = await phone.evaluate<number>('document.documentElement.scrollWidth');
           assert.ok(width <= 390, `${route} is ${width}px wide at a 390px viewport`);
           const v = await seriousViolations(phone);

@@ -98,7 +98,8 @@ export function ToggleDialog({ record, onClose }: { record: KeyRecord; onClose: 
 
 /** New secret, same id and configuration; the old one dies now or after a grace period. */
 export function RegenerateDialog({ record, onClose }: { record: KeyRecord; onClose: Done }): ReactNode {
-  const [grace, setGrace] = useState('0');
+  // A production key's callers need time to pick up the new secret: a day unless chosen otherwise.
+  const [grace, setGrace] = useState(record.environment === 'production' ? '86400' : '0');
   const [result, setResult] = useState<WithSecret<KeyRecord> | null>(null);
   const s = useSubmit();
   if (result !== null) {
@@ -148,6 +149,11 @@ export function RegenerateDialog({ record, onClose }: { record: KeyRecord; onClo
           <option value="86400">1 day</option>
           <option value="604800">7 days</option>
         </select>
+        {grace === '0' ? (
+          <p className="warning" role="status">
+            With no grace period every caller still using the current secret is refused (EXPIRED) at once.
+          </p>
+        ) : null}
         <ErrorNote error={s.error} />
         <Buttons
           busy={s.busy}
