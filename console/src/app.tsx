@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { api, ApiError, can, messageOf, setApiSession, type Session } from './api.js';
 import { navigate, useHashRoute } from './hooks.js';
+import { Toasts } from './components/ui.js';
 import { AdminKeysPage } from './pages/admin-keys.js';
 import { AuditPage } from './pages/audit.js';
 import { GovernancePage } from './pages/governance.js';
@@ -29,6 +30,7 @@ const NAV: NavItem[] = [
 export function App(): ReactNode {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
+  const [menuOpen, setMenuOpen] = useState(false);
   const route = useHashRoute();
 
   const lost = useCallback((detail: string) => {
@@ -52,6 +54,14 @@ export function App(): ReactNode {
   useEffect(() => {
     setApiSession(session?.csrfToken ?? null, lost);
   }, [session, lost]);
+
+  // On a phone the navigation is a menu; following a link closes it. Each page has its own title.
+  const signedIn = session !== null && session !== undefined;
+  useEffect(() => {
+    setMenuOpen(false);
+    const item = NAV.find((n) => route.startsWith(n.to));
+    document.title = signedIn ? `${item?.label ?? 'API Keys'} · Keywarden` : 'Sign in · Keywarden';
+  }, [route, signedIn]);
 
   if (session === undefined) {
     return (
@@ -89,15 +99,35 @@ export function App(): ReactNode {
 
   return (
     <div className="shell">
+      <a className="skip" href="#main" onClick={skipToMain}>
+        Skip to content
+      </a>
       <header className="top">
         <a className="brand" href="#/keys">
           Keywarden
         </a>
-        <nav aria-label="Main">
+        <button
+          type="button"
+          className="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="main-nav"
+          onClick={() => {
+            setMenuOpen(!menuOpen);
+          }}
+        >
+          Menu
+        </button>
+        <nav aria-label="Main" id="main-nav" className={menuOpen ? 'open' : undefined}>
           <ul>
             {NAV.filter((n) => n.visible(session)).map((n) => (
               <li key={n.to}>
-                <a href={`#${n.to}`} aria-current={route.startsWith(n.to) ? 'page' : undefined}>
+                <a
+                  href={`#${n.to}`}
+                  aria-current={route.startsWith(n.to) ? 'page' : undefined}
+                  onClick={() => {
+                    setMenuOpen(false);
+                  }}
+                >
                   {n.label}
                 </a>
               </li>
@@ -119,31 +149,41 @@ export function App(): ReactNode {
           {notice}
         </p>
       ) : null}
-      <main id="main">{page(route, session)}</main>
+      <main id="main" tabIndex={-1}>
+        {page(route, session)}
+      </main>
+      <Toasts />
     </div>
   );
 }
 
+/** The skip link moves focus without touching the hash, which is the router's. */
+function skipToMain(e: { preventDefault: () => void }): void {
+  e.preventDefault();
+  document.getElementById('main')?.focus();
+}
+
 function page(route: string, session: Session): ReactNode {
-  const [, section, id] = route.split('/');
+  const [path = '', search = ''] = route.split('?');
+  const [, section, id] = path.split('/');
   switch (section) {
     case 'keys':
       return id !== undefined && id !== '' ? (
         <KeyDetailPage key={id} id={id} session={session} />
       ) : (
-        <KeysPage session={session} />
+        <KeysPage session={session} search={search} />
       );
     case 'governance':
       return <GovernancePage session={session} />;
     case 'logs':
       return <LogsPage key={id ?? ''} keyId={id} />;
     case 'audit':
-      return <AuditPage />;
+      return <AuditPage session={session} />;
     case 'admin-keys':
-      return <AdminKeysPage />;
+      return <AdminKeysPage session={session} />;
     case 'policy':
       return <PolicyPage session={session} />;
     default:
-      return <KeysPage session={session} />;
+      return <KeysPage session={session} search={search} />;
   }
 }

@@ -19,9 +19,19 @@ export function relative(iso: string, now = Date.now()): string {
   return iso;
 }
 
-/** The exact time, for a tooltip. */
+/**
+ * The console's one absolute time format, to the second and in UTC, the same on every page and
+ * in every browser locale: "2026-12-01 01:57:26 UTC". Sortable, unambiguous (no 01/12 vs 12/01).
+ */
 export function exact(iso: string): string {
-  return new Date(iso).toLocaleString('en-GB', { timeZone: 'UTC', timeZoneName: 'short' });
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** Plurals in words: "1 time", "3 times". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
 }
 
 export function masked(k: { start: string; end: string }): string {

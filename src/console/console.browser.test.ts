@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import {
   describeViolations,
   haveChromium,
@@ -53,6 +53,13 @@ describe(
       if (cookie !== undefined) sessionCookies.push(cookie.value);
     }
 
+    /** The impact line of a confirmation, once the key's usage has been read. */
+    async function impactOf(dialog: Locator): Promise<string> {
+      const line = dialog.getByTestId('impact');
+      await line.waitFor();
+      return line.innerText();
+    }
+
     async function noSeriousA11yViolations(name: string): Promise<void> {
       const v = await seriousViolations(page);
       assert.deepEqual(v, [], `axe on ${name}:\n${describeViolations(v)}`);
@@ -94,6 +101,14 @@ describe(
     });
 
     test('a wrong admin key is refused with a message', async () => {
+      await page.goto('/');
+      await page.getByLabel('Admin key').waitFor();
+      assert.equal(
+        await page.evaluate<string>('document.activeElement?.id ?? ""'),
+        'admin-key',
+        'focused on load',
+      );
+      assert.equal(await page.title(), 'Sign in · Keywarden');
       await signIn(page, 'kw_adm_notarealkey');
       await page
         .getByRole('alert')
@@ -192,6 +207,7 @@ describe(
       // Focus starts on Copy: Enter copies, and the clipboard holds the key.
       await page.keyboard.press('Enter');
       await done.getByText('Copied to the clipboard.').waitFor();
+      await done.getByRole('button', { name: 'Copied ✓' }).waitFor();
       const copied = await page.evaluate<string>('navigator.clipboard.readText()');
       assert.match(copied, /^kw_prod_[0-9A-Za-z]{36}$/);
       secrets.push(copied);
@@ -239,16 +255,21 @@ describe(
       await page.getByRole('heading', { name: created.name, level: 1 }).waitFor();
       await page.getByRole('group', { name: 'Key actions' }).getByRole('button', { name: 'Disable' }).click();
       const dialog = page.getByRole('dialog', { name: `Disable ${created.name}` });
+      // The confirmation states the key's live traffic before anything is refused.
+      assert.match(
+        await impactOf(dialog),
+        /^A production key in use: Verified 1 time successfully since yesterday \(UTC\) \(1 refusal\) from 0 client IPs; last used (now|\d+ seconds? ago)\.$/,
+      );
       await dialog.getByLabel('Reason (kept in the audit log)').fill('suspected leak in a CI log');
       await dialog.getByRole('button', { name: 'Disable key' }).click();
-      await page.getByText('suspected leak in a CI log').waitFor();
+      await page.locator('.notice').getByText('suspected leak in a CI log').waitFor();
       assert.equal(await verifyOverHttp(created.key), 'DISABLED');
 
       await page.getByRole('group', { name: 'Key actions' }).getByRole('button', { name: 'Enable' }).click();
-      await page
-        .getByRole('dialog', { name: `Enable ${created.name}` })
-        .getByRole('button', { name: 'Enable key' })
-        .click();
+      const enable = page.getByRole('dialog', { name: `Enable ${created.name}` });
+      await enable.getByRole('button', { name: 'Enable key' }).waitFor();
+      assert.equal(await enable.getByLabel(/Reason/).count(), 0, 'no reason asked that would be thrown away');
+      await enable.getByRole('button', { name: 'Enable key' }).click();
       await page
         .getByRole('group', { name: 'Key actions' })
         .getByRole('button', { name: 'Disable' })
@@ -265,10 +286,13 @@ describe(
         .getByRole('group', { name: 'Key actions' })
         .getByRole('button', { name: 'Regenerate' })
         .click();
-      await page
-        .getByRole('dialog', { name: `Regenerate ${created.name}` })
-        .getByRole('button', { name: 'Regenerate' })
-        .click();
+      const regen = page.getByRole('dialog', { name: `Regenerate ${created.name}` });
+      // A production key keeps its old secret for a day unless told otherwise; no grace is warned about.
+      assert.equal(await regen.getByLabel('The old secret keeps working for').inputValue(), '86400');
+      assert.equal(await regen.getByText(/refused \(EXPIRED\) at once/).count(), 0);
+      await regen.getByLabel('The old secret keeps working for').selectOption('0');
+      await regen.getByText(/refused \(EXPIRED\) at once/).waitFor();
+      await regen.getByRole('button', { name: 'Regenerate' }).click();
       const done = page.getByRole('dialog', { name: `New secret for ${created.name}` });
       await done.getByRole('button', { name: 'Reveal' }).click();
       const fresh = await done.getByTestId('secret').innerText();
@@ -321,6 +345,10 @@ describe(
       );
       await dialog.waitFor({ state: 'detached' });
       await page.getByText('default: 250/min').waitFor();
+      await page
+        .getByRole('status', { name: 'Notifications' })
+        .getByText(`${created.name}: changes saved.`)
+        .waitFor();
       const res = await fetch(`${base}/v1/keys?q=${created.name}`, {
         headers: { authorization: `Bearer ${t.root}` },
       });
@@ -356,7 +384,79 @@ describe(
       await dialog.getByLabel(/Type .* to confirm/).fill(created.name);
       await confirm.click();
       await page.getByText('Deleted', { exact: true }).first().waitFor();
+      await page.getByText(/This key was deleted .* by root\./).waitFor();
       assert.equal(await verifyOverHttp(created.key), 'DELETED');
+    });
+
+    test('keys list: deleted hidden by default, Expires highlighted, sortable, filters kept in the URL', async () => {
+      assert.ok(created !== null);
+      const soon = await createKey(t, {
+        name: 'search-stg-index-sync',
+        environment: 'staging',
+        system: 'search',
+        owner: { team: 'search', contact: 'search@example.com' },
+        permissions: ['index:write'],
+        expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString(),
+      });
+      assert.ok(soon.id !== '');
+      await page.goto('/#/keys');
+      await page.getByRole('link', { name: 'search-stg-index-sync' }).waitFor();
+      // The deleted key from the previous test is not in the default list, but is one choice away.
+      assert.equal(await page.getByRole('link', { name: created.name }).count(), 0);
+      await page.getByText(/\d+ keys \(deleted keys hidden\)/).waitFor();
+      await page.getByLabel('Status').selectOption('all');
+      await page.getByRole('link', { name: created.name }).waitFor();
+      await page.getByLabel('Status').selectOption('');
+      // Expiry in the rotation window (30 days by default) is highlighted; none says "never".
+      const expires = page
+        .getByRole('row', { name: /search-stg-index-sync/ })
+        .getByRole('cell')
+        .nth(6);
+      assert.equal(await expires.getAttribute('class'), 'expiring');
+      assert.match(await expires.innerText(), /^in (9|10) days$/);
+      const later = page
+        .getByRole('row', { name: /billing-prod-invoice-sync/ })
+        .getByRole('cell')
+        .nth(6);
+      assert.equal(await later.getAttribute('class'), null, 'an expiry months away is not highlighted');
+      // Sorting by name, both ways, with the sort state announced on the header.
+      await page.getByRole('button', { name: 'Name' }).click();
+      const names = async (): Promise<string[]> =>
+        (await page.getByRole('rowheader').allInnerTexts()).map((n) => n.split('\n')[0] ?? '');
+      const asc = await names();
+      assert.deepEqual(asc, [...asc].sort());
+      await page.getByRole('button', { name: 'Name' }).click();
+      assert.deepEqual(await names(), [...asc].reverse());
+      assert.equal(
+        await page.getByRole('columnheader', { name: 'Name' }).getAttribute('aria-sort'),
+        'descending',
+      );
+      // Filters live in the URL: back from a key returns to the same filtered list.
+      await page.getByLabel('Environment').selectOption('staging');
+      await page.getByRole('link', { name: 'billing-prod-invoice-sync' }).waitFor({ state: 'detached' });
+      assert.match(page.url(), /#\/keys\?environment=staging$/);
+      await page.getByRole('link', { name: 'search-stg-index-sync' }).click();
+      await page.getByRole('heading', { name: 'search-stg-index-sync', level: 1 }).waitFor();
+      await page.goBack();
+      await page.getByRole('link', { name: 'support-stg-ticket-bot' }).waitFor();
+      assert.equal(await page.getByLabel('Environment').inputValue(), 'staging');
+      assert.equal(await page.getByRole('link', { name: 'billing-prod-invoice-sync' }).count(), 0);
+      assert.equal(await page.getByRole('navigation', { name: 'Pages' }).count(), 0, 'no pager for one page');
+      await page.getByRole('button', { name: 'Clear filters' }).click();
+      await page.getByRole('link', { name: 'billing-prod-invoice-sync' }).waitFor();
+      assert.match(page.url(), /#\/keys$/);
+    });
+
+    test('audit entries show what changed; the log shows absolute times to the second', async () => {
+      await page.goto('/#/audit');
+      const disabled = page.getByRole('row', { name: /key\.disable/ }).first();
+      await disabled.getByText('status: "active" → "disabled"').waitFor();
+      await disabled.getByText('disabledReason: null → "suspected leak in a CI log"').waitFor();
+      await disabled.getByRole('button', { name: 'Full record' }).click();
+      await disabled.getByText('Before', { exact: true }).waitFor();
+      await page.goto('/#/logs');
+      const firstTime = page.getByRole('row').nth(1).locator('time').first();
+      assert.match(await firstTime.innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
     });
 
     test('an API error is shown in plain words', async () => {
@@ -404,20 +504,54 @@ describe(
         .where('id', '=', ops.id)
         .execute();
       await page.goto('/#/governance');
-      const over = page.getByRole('region', { name: /^Over-privileged/ });
-      await over
-        .getByRole('button', { name: 'Apply suggested permissions to support-stg-ticket-bot' })
-        .click();
-      await page.getByText('support-stg-ticket-bot now has tickets:read.').waitFor();
       const key = async (id: string): Promise<{ status: string; permissions: string[] }> => {
         const res = await fetch(`${base}/v1/keys/${id}`, { headers: { authorization: `Bearer ${t.root}` } });
         return (await res.json()) as { status: string; permissions: string[] };
       };
+      const over = page.getByRole('region', { name: /^Over-privileged/ });
+      const apply = over.getByRole('button', {
+        name: 'Apply suggested permissions to support-stg-ticket-bot',
+      });
+      // A remedy is never one click: the confirmation says what it changes and the key's live traffic.
+      await apply.click();
+      const narrow = page.getByRole('dialog', { name: 'Narrow support-stg-ticket-bot?' });
+      await narrow.getByText(/keeps only tickets:read instead of tickets:\*/).waitFor();
+      assert.match(
+        await impactOf(narrow),
+        /Verified 1 time successfully since yesterday \(UTC\) from 0 client IPs/,
+      );
+      await noSeriousA11yViolations('governance confirmation');
+      await narrow.getByRole('button', { name: 'Cancel' }).click();
+      assert.deepEqual((await key(bot.id)).permissions, ['tickets:*'], 'cancel changes nothing');
+      await apply.click();
+      await narrow.getByRole('button', { name: 'Apply permissions' }).click();
+      // The row changes in place (no reload, no jump to the top) and a toast says what happened.
+      const toasts = page.getByRole('status', { name: 'Notifications' });
+      await toasts.getByText('support-stg-ticket-bot now has tickets:read.').waitFor();
+      await over
+        .getByRole('row', { name: /support-stg-ticket-bot/ })
+        .getByText('Now tickets:read')
+        .waitFor();
       assert.deepEqual((await key(bot.id)).permissions, ['tickets:read']);
+      // Undo puts the previous permissions back.
+      await toasts.getByRole('button', { name: 'Undo' }).click();
+      await toasts.getByText('Undone.').waitFor();
+      assert.deepEqual((await key(bot.id)).permissions, ['tickets:*']);
+      await apply.waitFor();
 
       const stale = page.getByRole('region', { name: /^Stale/ });
       await stale.getByRole('button', { name: 'Disable ops-dev-nightly-report' }).click();
-      await page.getByText('ops-dev-nightly-report disabled.').waitFor();
+      const confirm = page.getByRole('dialog', { name: 'Disable ops-dev-nightly-report?' });
+      assert.match(
+        await impactOf(confirm),
+        /^Verified 0 times successfully .* from 0 client IPs; last used never\.$/,
+      );
+      await confirm.getByRole('button', { name: 'Disable key' }).click();
+      await toasts.getByText('ops-dev-nightly-report disabled.').waitFor();
+      await stale
+        .getByRole('row', { name: /ops-dev-nightly-report/ })
+        .getByText('Disabled')
+        .waitFor();
       assert.equal((await key(ops.id)).status, 'disabled');
       assert.equal(await verifyOverHttp(ops.key, { environment: 'development' }), 'DISABLED');
     });
@@ -444,7 +578,12 @@ describe(
       await dialog.getByLabel('keys:verify').check();
       await dialog.getByRole('button', { name: 'Create admin key' }).click();
       const done = page.getByRole('dialog', { name: 'Admin key created: gateway-prod-verifier' });
+      // Closing before the key was copied or revealed asks first: it cannot be shown again.
+      await page.keyboard.press('Escape');
+      await done.getByText('You have not copied or revealed this key.').waitFor();
+      await done.getByRole('button', { name: 'Back to the key' }).click();
       await done.getByRole('button', { name: 'Reveal' }).click();
+      await done.getByText('You have not copied or revealed this key.').waitFor({ state: 'detached' });
       const adminKey = await done.getByTestId('secret').innerText();
       assert.match(adminKey, /^kw_adm_[0-9A-Za-z]{36}$/);
       secrets.push(adminKey);
@@ -459,6 +598,48 @@ describe(
       assert.equal(asVerifier.status, 200);
       const list = await fetch(`${base}/v1/keys`, { headers: { authorization: `Bearer ${adminKey}` } });
       assert.equal(list.status, 403);
+      const verifierStatus = async (): Promise<number> =>
+        (
+          await fetch(`${base}/v1/verify`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ key: 'kw_prod_x', environment: 'production' }),
+          })
+        ).status;
+
+      // The key this session uses is marked, and as the last active root key it offers no way out.
+      const rootRow = page.getByRole('row', { name: /^root/ });
+      await rootRow.getByText('you', { exact: true }).waitFor();
+      await rootRow.getByText('Last active root key: kept').waitFor();
+      assert.equal(await rootRow.getByRole('button').count(), 0);
+
+      // Disable asks first and says what breaks; the row changes in place; Undo enables it again.
+      const row = page.getByRole('row', { name: /gateway-prod-verifier/ });
+      await row.getByRole('button', { name: 'Disable gateway-prod-verifier' }).click();
+      const confirm = page.getByRole('dialog', { name: 'Disable gateway-prod-verifier?' });
+      await confirm.getByText(/services that verify keys with it will get 401/).waitFor();
+      await noSeriousA11yViolations('admin key confirmation');
+      await confirm.getByRole('button', { name: 'Disable admin key' }).click();
+      await row.getByText('Inactive').waitFor();
+      assert.equal(await verifierStatus(), 401);
+      const toasts = page.getByRole('status', { name: 'Notifications' });
+      await toasts
+        .locator('.toast', { hasText: 'gateway-prod-verifier disabled.' })
+        .getByRole('button', { name: 'Undo' })
+        .click();
+      await row.getByText('Active', { exact: true }).waitFor();
+      assert.equal(await verifierStatus(), 200);
+
+      // Deleting an admin key needs its name typed, as for API keys.
+      await row.getByRole('button', { name: 'Delete gateway-prod-verifier' }).click();
+      const del = page.getByRole('dialog', { name: 'Delete gateway-prod-verifier?' });
+      const go = del.getByRole('button', { name: 'Delete admin key' });
+      await del.getByLabel(/Type .* to confirm/).fill('gateway-prod');
+      assert.equal(await go.isDisabled(), true, 'a partial name does not confirm');
+      await del.getByLabel(/Type .* to confirm/).fill('gateway-prod-verifier');
+      await go.click();
+      await row.getByText('Deleted').waitFor();
+      assert.equal(await verifierStatus(), 401);
     });
 
     test("a team-scoped admin key sees only its team's keys", async () => {
@@ -491,6 +672,55 @@ describe(
         assert.deepEqual(other.problems, []);
       } finally {
         await other.context.close();
+      }
+    });
+
+    test('phone (390×844): no page scrolls sideways, navigation in a menu, dialogs fill the screen', async () => {
+      const context = await browser.newContext({ baseURL: base, viewport: { width: 390, height: 844 } });
+      try {
+        const phone = await context.newPage();
+        const errors: string[] = [];
+        phone.on('pageerror', (e) => errors.push(e.message));
+        await signIn(phone, t.root);
+        await phone.getByRole('heading', { name: 'API Keys' }).waitFor();
+        const nav = phone.getByRole('navigation', { name: 'Main' });
+        assert.equal(await nav.isVisible(), false, 'the navigation is folded into a menu');
+        const menu = phone.getByRole('button', { name: 'Menu' });
+        for (const [route, heading] of [
+          ['keys', 'API Keys'],
+          ['governance', 'Governance'],
+          ['logs', 'Verification log'],
+          ['audit', 'Audit log'],
+          ['admin-keys', 'Admin keys'],
+          ['policy', 'Policy'],
+        ] as const) {
+          // Every page is reachable through the menu, which closes again after the choice.
+          await menu.click();
+          assert.equal(await menu.getAttribute('aria-expanded'), 'true');
+          await nav.getByRole('link', { name: heading }).click();
+          await phone.getByRole('heading', { name: heading, level: 1 }).waitFor();
+          await phone
+            .getByText(/^Loading/)
+            .first()
+            .waitFor({ state: 'detached' });
+          assert.equal(await nav.isVisible(), false);
+          assert.equal(await phone.title(), `${heading} · Keywarden`);
+          const width = await phone.evaluate<number>('document.documentElement.scrollWidth');
+          assert.ok(width <= 390, `${route} is ${width}px wide at a 390px viewport`);
+          const v = await seriousViolations(phone);
+          assert.deepEqual(v, [], `axe on ${route} (phone):\n${describeViolations(v)}`);
+          if (route === 'keys') await screenshot(phone, 'phone-keys');
+        }
+        await phone.goto(`/#/keys/${seeded['billing-prod-invoice-sync']?.id ?? ''}`);
+        await phone.getByRole('heading', { name: 'billing-prod-invoice-sync', level: 1 }).waitFor();
+        assert.ok((await phone.evaluate<number>('document.documentElement.scrollWidth')) <= 390);
+        await phone.getByRole('group', { name: 'Key actions' }).getByRole('button', { name: 'Edit' }).click();
+        const box = await phone.getByRole('dialog').boundingBox();
+        assert.ok(box !== null && box.x === 0 && box.width === 390, `dialog at ${JSON.stringify(box)}`);
+        await screenshot(phone, 'phone-dialog');
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
       }
     });
 

@@ -41,7 +41,7 @@ export async function openContext(
   browser: Browser,
   baseURL: string,
 ): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({ baseURL, viewport: { width: 1360, height: 860 } });
+  const context = await browser.newContext({ baseURL, viewport: { width: 1440, height: 900 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseURL });
   const page = await context.newPage();
   const problems: string[] = [];

@@ -1,6 +1,7 @@
 import { useState, type ReactNode } from 'react';
 import { api, type KeyRecord, type WithSecret } from '../api.js';
-import { Dialog, ErrorNote, SecretDialog, useSubmit } from './ui.js';
+import { KeyImpact } from './impact.js';
+import { Dialog, ErrorNote, SecretDialog, toast, useSubmit } from './ui.js';
 
 type Done = (changed: boolean) => void;
 
@@ -27,12 +28,18 @@ function Buttons(props: {
   );
 }
 
-/** Disable (with a reason, effective before the call returns) or enable a key. */
+/**
+ * Disable (with a reason, effective before the call returns; the confirmation states the key's
+ * live traffic) or enable a key. Either way a toast offers Undo. Enabling asks no reason: the
+ * API keeps none for it.
+ */
 export function ToggleDialog({ record, onClose }: { record: KeyRecord; onClose: Done }): ReactNode {
   const disabling = record.status !== 'disabled';
   const [reason, setReason] = useState('');
   const s = useSubmit();
   const verb = disabling ? 'Disable' : 'Enable';
+  const call = (on: boolean, body: object): Promise<KeyRecord> =>
+    api<KeyRecord>('POST', `/v1/keys/${record.id}/${on ? 'enable' : 'disable'}`, body);
   return (
     <Dialog
       title={`${verb} ${record.name}`}
@@ -43,10 +50,14 @@ export function ToggleDialog({ record, onClose }: { record: KeyRecord; onClose: 
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          const body = reason.trim() === '' ? {} : { reason: reason.trim() };
+          const body = disabling && reason.trim() !== '' ? { reason: reason.trim() } : {};
           s.run(
-            () => api<KeyRecord>('POST', `/v1/keys/${record.id}/${disabling ? 'disable' : 'enable'}`, body),
+            () => call(!disabling, body),
             () => {
+              toast(`${record.name} ${disabling ? 'disabled' : 'enabled'}.`, async () => {
+                await call(disabling, {});
+                onClose(true);
+              });
               onClose(true);
             },
           );
@@ -57,15 +68,20 @@ export function ToggleDialog({ record, onClose }: { record: KeyRecord; onClose: 
             ? 'Every verification of this key is refused (DISABLED) from the moment you confirm, on every node within a second. You can enable it again.'
             : 'The key verifies again at once, with its configuration unchanged.'}
         </p>
-        <label htmlFor="toggle-reason">Reason (kept in the audit log)</label>
-        <input
-          id="toggle-reason"
-          value={reason}
-          maxLength={500}
-          onChange={(e) => {
-            setReason(e.target.value);
-          }}
-        />
+        {disabling ? <KeyImpact keyId={record.id} environment={record.environment} /> : null}
+        {disabling ? (
+          <>
+            <label htmlFor="toggle-reason">Reason (kept in the audit log)</label>
+            <input
+              id="toggle-reason"
+              value={reason}
+              maxLength={500}
+              onChange={(e) => {
+                setReason(e.target.value);
+              }}
+            />
+          </>
+        ) : null}
         <ErrorNote error={s.error} />
         <Buttons
           busy={s.busy}
@@ -82,7 +98,8 @@ export function ToggleDialog({ record, onClose }: { record: KeyRecord; onClose: 
 
 /** New secret, same id and configuration; the old one dies now or after a grace period. */
 export function RegenerateDialog({ record, onClose }: { record: KeyRecord; onClose: Done }): ReactNode {
-  const [grace, setGrace] = useState('0');
+  // A production key's callers need time to pick up the new secret: a day unless chosen otherwise.
+  const [grace, setGrace] = useState(record.environment === 'production' ? '86400' : '0');
   const [result, setResult] = useState<WithSecret<KeyRecord> | null>(null);
   const s = useSubmit();
   if (result !== null) {
@@ -132,6 +149,11 @@ export function RegenerateDialog({ record, onClose }: { record: KeyRecord; onClo
           <option value="86400">1 day</option>
           <option value="604800">7 days</option>
         </select>
+        {grace === '0' ? (
+          <p className="warning" role="status">
+            With no grace period every caller still using the current secret is refused (EXPIRED) at once.
+          </p>
+        ) : null}
         <ErrorNote error={s.error} />
         <Buttons
           busy={s.busy}

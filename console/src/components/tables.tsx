@@ -31,7 +31,7 @@ export function LogTable({ rows, showKey }: { rows: LogEntry[]; showKey: boolean
           {rows.map((r) => (
             <tr key={r.id}>
               <td>
-                <When at={r.minute} />
+                <When at={r.minute} absolute />
               </td>
               {showKey ? (
                 <td className="mono">
@@ -45,7 +45,7 @@ export function LogTable({ rows, showKey }: { rows: LogEntry[]; showKey: boolean
                 </td>
               ) : null}
               <td>
-                <span className={`code code-${r.code === 'VALID' ? 'ok' : 'bad'}`}>{r.code}</span>
+                <span className={`code code-${r.code}`}>{r.code}</span>
               </td>
               <td title={`first ${r.firstAt}, last ${r.lastAt}`}>{r.count.toLocaleString('en-US')}</td>
               <td>{r.environment}</td>
@@ -65,11 +65,49 @@ export function LogTable({ rows, showKey }: { rows: LogEntry[]; showKey: boolean
   );
 }
 
+const show = (v: unknown): string => (v === undefined ? '—' : JSON.stringify(v));
+
+/** The fields whose value differs between two records (top level; nested values compared whole). */
+export function changedFields(
+  before: unknown,
+  after: unknown,
+): { field: string; from: unknown; to: unknown }[] {
+  const obj = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const b = obj(before);
+  const a = obj(after);
+  const out: { field: string; from: unknown; to: unknown }[] = [];
+  for (const field of new Set([...Object.keys(b), ...Object.keys(a)])) {
+    // Bookkeeping that changes on every write says nothing about the change itself.
+    if (field === 'updatedAt' || field === 'version') continue;
+    if (JSON.stringify(b[field]) !== JSON.stringify(a[field]))
+      out.push({ field, from: b[field], to: a[field] });
+  }
+  return out;
+}
+
+/** An audit entry's change: only what changed (`status: "active" → "disabled"`), the records on demand. */
 function Change({ before, after }: { before: unknown; after: unknown }): ReactNode {
   const [open, setOpen] = useState(false);
   if (before === null && after === null) return <span className="muted">—</span>;
+  const created = before === null;
+  const diff = created ? [] : changedFields(before, after);
   return (
-    <>
+    <div className="change">
+      {created ? (
+        <span className="muted">created </span>
+      ) : diff.length === 0 ? (
+        <span className="muted">no field changed </span>
+      ) : (
+        <ul className="plain diff-list">
+          {diff.map((d) => (
+            <li key={d.field}>
+              <code>{d.field}</code>: <span className="from">{show(d.from)}</span> →{' '}
+              <span className="to">{show(d.to)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
       <button
         type="button"
         className="link"
@@ -78,7 +116,7 @@ function Change({ before, after }: { before: unknown; after: unknown }): ReactNo
           setOpen(!open);
         }}
       >
-        {open ? 'Hide change' : 'Show change'}
+        {open ? 'Hide full record' : 'Full record'}
       </button>
       {open ? (
         <div className="diff">
@@ -92,13 +130,41 @@ function Change({ before, after }: { before: unknown; after: unknown }): ReactNo
           </div>
         </div>
       ) : null}
-    </>
+    </div>
   );
 }
 
-/** Audit rows: who did what to which target, when and from where, with before/after on demand. */
-export function AuditTable({ rows }: { rows: AuditEntry[] }): ReactNode {
+/** The `name` a record in an audit entry carries, if any. */
+function nameIn(v: unknown): string | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  const n = (v as { name?: unknown }).name;
+  return typeof n === 'string' ? n : undefined;
+}
+
+/** An id shown by its name where one is known, the id on hover; the bare id otherwise. */
+function Named({ id, names }: { id: string; names: Map<string, string> }): ReactNode {
+  const name = names.get(id);
+  return name === undefined ? <span className="mono">{id}</span> : <span title={id}>{name}</span>;
+}
+
+/**
+ * Audit rows: who did what to which target, when and from where, and what changed. Actors and
+ * targets are shown by name: from `names` (admin keys the caller may list, the session's own
+ * key) and from the records the entries themselves carry; the id stays on hover.
+ */
+export function AuditTable({
+  rows,
+  names: known = {},
+}: {
+  rows: AuditEntry[];
+  names?: Record<string, string>;
+}): ReactNode {
   if (rows.length === 0) return <Empty>No audit entries match.</Empty>;
+  const names = new Map(Object.entries(known));
+  for (const r of rows) {
+    const n = nameIn(r.after) ?? nameIn(r.before);
+    if (r.target !== null && n !== undefined && !names.has(r.target)) names.set(r.target, n);
+  }
   return (
     <div className="table-wrap">
       <table>
@@ -119,15 +185,19 @@ export function AuditTable({ rows }: { rows: AuditEntry[] }): ReactNode {
             <tr key={r.id}>
               <td>{r.id}</td>
               <td>
-                <When at={r.at} />
+                <When at={r.at} absolute />
               </td>
               <td className="mono">{r.action}</td>
-              <td className="mono">{r.actor ?? 'system'}</td>
-              <td className="mono">
-                {r.target?.startsWith('key_') === true ? (
-                  <a href={`#/keys/${r.target}`}>{r.target}</a>
+              <td>{r.actor === null ? 'system' : <Named id={r.actor} names={names} />}</td>
+              <td>
+                {r.target === null ? (
+                  '—'
+                ) : r.target.startsWith('key_') ? (
+                  <a href={`#/keys/${r.target}`}>
+                    <Named id={r.target} names={names} />
+                  </a>
                 ) : (
-                  (r.target ?? '—')
+                  <Named id={r.target} names={names} />
                 )}
               </td>
               <td className="mono">{r.ip ?? '—'}</td>

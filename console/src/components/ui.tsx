@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { messageOf } from '../api.js';
 import { exact, relative, STATUS_LABEL } from '../format.js';
 import type { KeyRecord } from '../api.js';
@@ -82,19 +82,31 @@ export function StatusBadge({ status }: { status: KeyRecord['status'] }): ReactN
   );
 }
 
-/** Relative time with the exact time on hover (and for screen readers, in the datetime). */
+/**
+ * Every time the console shows goes through here (and `exact`/`relative` in format.ts): relative
+ * with the exact time on hover, or `absolute` (logs: to the second, "4 minutes ago" on every row
+ * says nothing). Never wraps, so a time never doubles a row's height.
+ */
 export function When({
   at,
   never = 'never',
   full = false,
+  absolute = false,
 }: {
   at: string | null;
   never?: string;
   full?: boolean;
+  absolute?: boolean;
 }): ReactNode {
   if (at === null) return <span className="muted">{never}</span>;
+  if (absolute)
+    return (
+      <time className="when" dateTime={at} title={relative(at)}>
+        {exact(at)}
+      </time>
+    );
   return (
-    <time dateTime={at} title={exact(at)}>
+    <time className="when" dateTime={at} title={exact(at)}>
       {relative(at)}
       {/* Where there is room (a key's page), the exact time is written out, not only on hover. */}
       {full ? <span className="muted"> ({exact(at)})</span> : null}
@@ -155,10 +167,12 @@ export function Pager(props: {
 /**
  * The plaintext key, shown once: masked until revealed, with a copy button and the warning. The
  * parent drops it from state when the dialog closes, so it is gone from the page for good.
+ * `onTaken` tells the parent the key was copied or revealed (closing before that asks first).
  */
-export function OneTimeKey({ secret }: { secret: string }): ReactNode {
+export function OneTimeKey({ secret, onTaken }: { secret: string; onTaken?: () => void }): ReactNode {
   const [shown, setShown] = useState(false);
-  const [copied, setCopied] = useState<string | null>(null);
+  const [copied, setCopied] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
   const masked = `${secret.slice(0, secret.lastIndexOf('_') + 5)}${'•'.repeat(24)}${secret.slice(-4)}`;
   return (
     <div className="one-time">
@@ -174,6 +188,7 @@ export function OneTimeKey({ secret }: { secret: string }): ReactNode {
           aria-pressed={shown}
           onClick={() => {
             setShown(!shown);
+            onTaken?.();
           }}
         >
           {shown ? 'Hide' : 'Reveal'}
@@ -181,37 +196,41 @@ export function OneTimeKey({ secret }: { secret: string }): ReactNode {
         <button
           type="button"
           data-autofocus
+          className={copied ? 'copied' : undefined}
           onClick={() => {
             // Browsers offer the clipboard only to secure pages (https or localhost).
             if (!window.isSecureContext || !('clipboard' in navigator)) {
-              setCopied(
+              setNote(
                 'This page is not served over https, so the browser gives it no clipboard: reveal the key and copy it by hand.',
               );
               return;
             }
             navigator.clipboard.writeText(secret).then(
               () => {
-                setCopied('Copied to the clipboard.');
+                setCopied(true);
+                setNote('Copied to the clipboard.');
+                onTaken?.();
               },
               () => {
-                setCopied('The browser refused the clipboard: reveal the key and copy it by hand.');
+                setNote('The browser refused the clipboard: reveal the key and copy it by hand.');
               },
             );
           }}
         >
-          Copy
+          {copied ? 'Copied ✓' : 'Copy'}
         </button>
       </div>
       <p className="muted" role="status" aria-live="polite">
-        {copied}
+        {note}
       </p>
     </div>
   );
 }
 
 /**
- * A dialog that shows a new plaintext key once. Both ways out (Done, Esc or ×) call `onClose`;
- * the caller drops the key from its state there, so it is gone from the page for good.
+ * A dialog that shows a new plaintext key once. Every way out (Done, Esc or ×) calls `onClose`;
+ * the caller drops the key from its state there, so it is gone from the page for good. Until the
+ * key was copied or revealed, leaving asks first: it cannot be shown again.
  */
 export function SecretDialog(props: {
   title: string;
@@ -219,15 +238,207 @@ export function SecretDialog(props: {
   onClose: () => void;
   children?: ReactNode;
 }): ReactNode {
+  const [taken, setTaken] = useState(false);
+  const [asking, setAsking] = useState(false);
+  const leave = (): void => {
+    if (taken) props.onClose();
+    else setAsking(true);
+  };
   return (
-    <Dialog title={props.title} onClose={props.onClose}>
-      <OneTimeKey secret={props.secret} />
+    <Dialog title={props.title} onClose={leave}>
+      <OneTimeKey
+        secret={props.secret}
+        onTaken={() => {
+          setTaken(true);
+          setAsking(false);
+        }}
+      />
       {props.children}
-      <div className="actions">
-        <button type="button" className="primary" onClick={props.onClose}>
-          Done, I stored the key
-        </button>
-      </div>
+      {asking ? (
+        <div className="confirm-leave" role="alert">
+          <p>
+            <strong>You have not copied or revealed this key.</strong> Once this dialog closes it cannot be
+            shown again; you would have to regenerate it.
+          </p>
+          <div className="actions">
+            <button
+              type="button"
+              onClick={() => {
+                setAsking(false);
+              }}
+            >
+              Back to the key
+            </button>
+            <button type="button" className="danger" onClick={props.onClose}>
+              Close without the key
+            </button>
+          </div>
+        </div>
+      ) : (
+        <div className="actions">
+          <button type="button" className="primary" onClick={leave}>
+            Done, I stored the key
+          </button>
+        </div>
+      )}
+    </Dialog>
+  );
+}
+
+/** A toast: a short message about an action just taken, with Undo where it can be undone. */
+interface Toast {
+  id: number;
+  message: string;
+  undo?: () => Promise<unknown>;
+  tone?: 'ok' | 'error';
+}
+let toasts: Toast[] = [];
+let toastSeq = 0;
+const toastListeners = new Set<() => void>();
+const emitToasts = (): void => {
+  for (const l of toastListeners) l();
+};
+function dismiss(id: number): void {
+  toasts = toasts.filter((t) => t.id !== id);
+  emitToasts();
+}
+
+/**
+ * Shows a toast (the newest three are kept). With `undo`, the toast offers Undo, which runs it and
+ * says how that went; without, it goes away by itself after a few seconds.
+ */
+export function toast(message: string, undo?: () => Promise<unknown>, tone: 'ok' | 'error' = 'ok'): void {
+  const id = ++toastSeq;
+  toasts = [...toasts.slice(-2), { id, message, tone, ...(undo === undefined ? {} : { undo }) }];
+  emitToasts();
+  setTimeout(
+    () => {
+      dismiss(id);
+    },
+    undo === undefined ? 6000 : 12000,
+  );
+}
+
+/** Where toasts appear (once, in the app shell): a polite live region at the bottom of the screen. */
+export function Toasts(): ReactNode {
+  const list = useSyncExternalStore(
+    (l) => {
+      toastListeners.add(l);
+      return () => toastListeners.delete(l);
+    },
+    () => toasts,
+  );
+  return (
+    <div className="toasts" role="status" aria-live="polite" aria-label="Notifications">
+      {list.map((t) => (
+        <div key={t.id} className={`toast toast-${t.tone ?? 'ok'}`}>
+          <span>{t.message}</span>
+          {t.undo !== undefined ? (
+            <button
+              type="button"
+              onClick={() => {
+                const undo = t.undo;
+                dismiss(t.id);
+                undo?.().then(
+                  () => {
+                    toast('Undone.');
+                  },
+                  (e: unknown) => {
+                    toast(`Could not undo: ${messageOf(e)}`, undefined, 'error');
+                  },
+                );
+              }}
+            >
+              Undo
+            </button>
+          ) : null}
+          <button
+            type="button"
+            className="icon"
+            aria-label="Dismiss"
+            onClick={() => {
+              dismiss(t.id);
+            }}
+          >
+            ×
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+/**
+ * A confirmation that says what the action will do before it is done. With `typed`, the
+ * confirm button stays disabled until that text (a name) is typed exactly.
+ */
+export function ConfirmDialog(props: {
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  danger?: boolean;
+  typed?: string;
+  onConfirm: () => Promise<unknown>;
+  onClose: (done: boolean) => void;
+}): ReactNode {
+  const s = useSubmit();
+  const [typed, setTyped] = useState('');
+  const inputId = useId();
+  const blocked = props.typed !== undefined && typed !== props.typed;
+  return (
+    <Dialog
+      title={props.title}
+      onClose={() => {
+        props.onClose(false);
+      }}
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (blocked || s.busy) return;
+          s.run(props.onConfirm, () => {
+            props.onClose(true);
+          });
+        }}
+      >
+        <div className="impact">{props.children}</div>
+        {props.typed !== undefined ? (
+          <>
+            <label htmlFor={inputId}>
+              Type <strong>{props.typed}</strong> to confirm
+            </label>
+            <input
+              id={inputId}
+              data-autofocus
+              value={typed}
+              autoComplete="off"
+              spellCheck={false}
+              onChange={(e) => {
+                setTyped(e.target.value);
+              }}
+            />
+          </>
+        ) : null}
+        <ErrorNote error={s.error} />
+        <div className="actions">
+          <button
+            type="button"
+            onClick={() => {
+              props.onClose(false);
+            }}
+          >
+            Cancel
+          </button>
+          <button
+            type="submit"
+            className={props.danger === true ? 'danger' : 'primary'}
+            disabled={s.busy || blocked}
+            data-autofocus={props.typed === undefined ? true : undefined}
+          >
+            {props.confirmLabel}
+          </button>
+        </div>
+      </form>
     </Dialog>
   );
 }

@@ -2,13 +2,14 @@ import { useState, type ReactNode } from 'react';
 import { ADMIN_PERMISSIONS } from '../../../src/core/model.js';
 import {
   api,
-  messageOf,
   type AdminKeyRecord,
   type AdminPermission,
   type Page,
+  type Session,
   type WithSecret,
 } from '../api.js';
 import {
+  ConfirmDialog,
   Dialog,
   ErrorNote,
   Loading,
@@ -17,6 +18,7 @@ import {
   Pager,
   StatusBadge,
   When,
+  toast,
   usePager,
 } from '../components/ui.js';
 import { masked } from '../format.js';
@@ -119,8 +121,19 @@ function CreateAdminKey({ onClose }: { onClose: (created: boolean) => void }): R
   );
 }
 
-/** Admin keys (for `admin:manage` holders): list, create (shown once), disable, enable, delete. */
-export function AdminKeysPage(): ReactNode {
+/** A key that can manage every admin key: the API refuses to lose the last active one (409). */
+const isRoot = (k: AdminKeyRecord): boolean =>
+  k.status === 'active' && k.team === null && k.permissions.includes('*');
+
+type Pending = { k: AdminKeyRecord; action: 'disable' | 'enable' | 'delete' };
+
+/**
+ * Admin keys (for `admin:manage` holders): list, create (shown once), disable, enable, delete.
+ * The key you are signed in with is marked; disabling asks first and says what stops working,
+ * deleting needs the name typed, and the last active root key offers neither (the API refuses
+ * it too). A change updates its row in place and a toast offers Undo where it can be undone.
+ */
+export function AdminKeysPage({ session }: { session: Session }): ReactNode {
   const pager = usePager({});
   const list = useLoad(
     () =>
@@ -131,25 +144,30 @@ export function AdminKeysPage(): ReactNode {
     [pager.cursor],
   );
   const [creating, setCreating] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const act = (k: AdminKeyRecord, action: 'disable' | 'enable' | 'delete'): void => {
-    if (
-      action === 'delete' &&
-      !window.confirm(`Delete the admin key ${k.name}? Everything that uses it stops working.`)
-    )
-      return;
-    const call =
-      action === 'delete'
-        ? api<AdminKeyRecord>('DELETE', `/v1/admin-keys/${k.id}`)
-        : api<AdminKeyRecord>('POST', `/v1/admin-keys/${k.id}/${action}`, {});
-    call.then(
-      () => {
-        setError(null);
-        list.reload();
-      },
-      (e: unknown) => {
-        setError(messageOf(e));
-      },
+  const [pending, setPending] = useState<Pending | null>(null);
+  // Rows changed on this page since the list was read: shown in place of the listed record.
+  const [changed, setChanged] = useState<Record<string, AdminKeyRecord>>({});
+  const rows = (list.data?.items ?? []).map((k) => changed[k.id] ?? k);
+  const me = session.adminKey.id;
+  // Only decidable when every admin key is on this page; the API decides otherwise.
+  const roots = list.data?.nextCursor === null ? rows.filter(isRoot).length : Infinity;
+  const lastRoot = (k: AdminKeyRecord): boolean => isRoot(k) && roots <= 1;
+  const call = (k: AdminKeyRecord, action: Pending['action']): Promise<AdminKeyRecord> =>
+    action === 'delete'
+      ? api<AdminKeyRecord>('DELETE', `/v1/admin-keys/${k.id}`)
+      : api<AdminKeyRecord>('POST', `/v1/admin-keys/${k.id}/${action}`, {});
+  const run = async ({ k, action }: Pending): Promise<void> => {
+    const after = await call(k, action);
+    setChanged((c) => ({ ...c, [k.id]: after }));
+    const undoable = action !== 'delete';
+    toast(
+      `${k.name} ${action === 'delete' ? 'deleted' : action === 'disable' ? 'disabled' : 'enabled'}.`,
+      undoable
+        ? async () => {
+            const back = await call(after, action === 'disable' ? 'enable' : 'disable');
+            setChanged((c) => ({ ...c, [k.id]: back }));
+          }
+        : undefined,
     );
   };
   return (
@@ -166,14 +184,14 @@ export function AdminKeysPage(): ReactNode {
           Create admin key
         </button>
       </div>
-      <ErrorNote error={error ?? list.error} />
+      <ErrorNote error={list.error} />
       {list.data === null ? (
         list.loading ? (
           <Loading what="admin keys" />
         ) : null
       ) : (
         <div className="table-wrap">
-          <table>
+          <table className="cards">
             <caption className="sr-only">Admin keys</caption>
             <thead>
               <tr>
@@ -186,28 +204,39 @@ export function AdminKeysPage(): ReactNode {
               </tr>
             </thead>
             <tbody>
-              {list.data.items.map((k) => (
+              {rows.map((k) => (
                 <tr key={k.id}>
                   <th scope="row">
                     {k.name}
+                    {k.id === me ? (
+                      <span className="badge you" title="The admin key this session signed in with">
+                        you
+                      </span>
+                    ) : null}
                     <div className="muted mono">{masked(k)}</div>
                   </th>
-                  <td className="mono">{k.permissions.join(', ')}</td>
-                  <td>{k.team ?? <span className="muted">all teams</span>}</td>
-                  <td>
+                  <td className="mono" data-label="Permissions">
+                    {k.permissions.join(', ')}
+                  </td>
+                  <td data-label="Team">{k.team ?? <span className="muted">all teams</span>}</td>
+                  <td data-label="Status">
                     <StatusBadge status={k.status} />
                   </td>
-                  <td>
+                  <td data-label="Last used">
                     <When at={k.lastUsedAt} />
                   </td>
-                  <td>
-                    {k.status === 'deleted' ? null : (
+                  <td data-label="Actions">
+                    {k.status === 'deleted' ? null : lastRoot(k) ? (
+                      <span className="muted" title="Keywarden refuses to disable or delete it">
+                        Last active root key: kept
+                      </span>
+                    ) : (
                       <div className="toolbar">
                         <button
                           type="button"
                           aria-label={`${k.status === 'disabled' ? 'Enable' : 'Disable'} ${k.name}`}
                           onClick={() => {
-                            act(k, k.status === 'disabled' ? 'enable' : 'disable');
+                            setPending({ k, action: k.status === 'disabled' ? 'enable' : 'disable' });
                           }}
                         >
                           {k.status === 'disabled' ? 'Enable' : 'Disable'}
@@ -217,7 +246,7 @@ export function AdminKeysPage(): ReactNode {
                           className="danger"
                           aria-label={`Delete ${k.name}`}
                           onClick={() => {
-                            act(k, 'delete');
+                            setPending({ k, action: 'delete' });
                           }}
                         >
                           Delete
@@ -231,15 +260,66 @@ export function AdminKeysPage(): ReactNode {
           </table>
         </div>
       )}
-      <Pager page={pager.page} nextCursor={list.data?.nextCursor} onNext={pager.next} onPrev={pager.prev} />
+      {list.data !== null && (pager.page > 1 || list.data.nextCursor !== null) ? (
+        <Pager page={pager.page} nextCursor={list.data.nextCursor} onNext={pager.next} onPrev={pager.prev} />
+      ) : null}
+      {pending !== null ? (
+        <ConfirmDialog
+          title={`${pending.action === 'delete' ? 'Delete' : pending.action === 'disable' ? 'Disable' : 'Enable'} ${pending.k.name}?`}
+          confirmLabel={
+            pending.action === 'delete'
+              ? 'Delete admin key'
+              : pending.action === 'disable'
+                ? 'Disable admin key'
+                : 'Enable admin key'
+          }
+          danger={pending.action !== 'enable'}
+          {...(pending.action === 'delete' ? { typed: pending.k.name } : {})}
+          onConfirm={() => run(pending)}
+          onClose={() => {
+            setPending(null);
+          }}
+        >
+          <AdminImpact p={pending} me={me} />
+        </ConfirmDialog>
+      ) : null}
       {creating ? (
         <CreateAdminKey
           onClose={(created) => {
             setCreating(false);
-            if (created) list.reload();
+            if (created) {
+              setChanged({});
+              list.reload();
+            }
           }}
         />
       ) : null}
     </section>
+  );
+}
+
+/** What disabling or deleting an admin key stops, in words. */
+function AdminImpact({ p, me }: { p: Pending; me: string }): ReactNode {
+  const { k, action } = p;
+  if (action === 'enable') return <p>The key is accepted again at once, with the same permissions.</p>;
+  return (
+    <>
+      <p>
+        {action === 'delete'
+          ? 'Deleting is permanent: every request made with this key is refused from now on.'
+          : 'Every request made with this key is refused from the moment you confirm; you can enable it again.'}{' '}
+        It holds <code>{k.permissions.join(', ')}</code>
+        {k.team === null ? ' on all teams' : ` on team ${k.team}`}.
+      </p>
+      <p className={k.lastUsedAt !== null ? 'warning impact-line' : 'impact-line'}>
+        Last used <When at={k.lastUsedAt} />
+        {k.permissions.includes('keys:verify') || k.permissions.includes('*')
+          ? '; services that verify keys with it will get 401 and refuse their callers.'
+          : '.'}
+      </p>
+      {k.id === me ? (
+        <p className="warning">This is the key you are signed in with: your session ends with it.</p>
+      ) : null}
+    </>
   );
 }

@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { AUDIT_ACTIONS } from '../../../src/core/codes.js';
-import { api, query, type AuditEntry, type Page } from '../api.js';
+import { api, can, query, type AdminKeyRecord, type AuditEntry, type Page, type Session } from '../api.js';
 import { AuditTable } from '../components/tables.js';
 import { ErrorNote, Loading, Pager, usePager } from '../components/ui.js';
 import { useDebounced, useLoad } from '../hooks.js';
@@ -15,8 +15,23 @@ interface ChainStatus {
 const dayStart = (d: string): string | undefined => (d === '' ? undefined : `${d}T00:00:00.000Z`);
 const dayEnd = (d: string): string | undefined => (d === '' ? undefined : `${d}T23:59:59.999Z`);
 
+/** The names of the admin keys this session may list, and its own: actors shown by name. */
+export function useAdminNames(session: Session): Record<string, string> {
+  const admins = useLoad(
+    () =>
+      can(session, 'admin:manage')
+        ? api<Page<AdminKeyRecord>>('GET', '/v1/admin-keys?limit=200')
+        : Promise.resolve(null),
+    [],
+  );
+  const names: Record<string, string> = { [session.adminKey.id]: session.adminKey.name };
+  for (const k of admins.data?.items ?? []) names[k.id] = k.name;
+  return names;
+}
+
 /** The audit log with its filters, and the hash chain's status. */
-export function AuditPage(): ReactNode {
+export function AuditPage({ session }: { session: Session }): ReactNode {
+  const names = useAdminNames(session);
   const [action, setAction] = useState('');
   const [actor, setActor] = useState('');
   const [target, setTarget] = useState('');
@@ -126,7 +141,7 @@ export function AuditPage(): ReactNode {
       </form>
       <ErrorNote error={rows.error} />
       {rows.data !== null ? (
-        <AuditTable rows={rows.data.items} />
+        <AuditTable rows={rows.data.items} names={names} />
       ) : rows.loading ? (
         <Loading what="the audit log" />
       ) : null}

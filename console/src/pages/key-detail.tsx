@@ -12,10 +12,11 @@ import {
 import { EditKeyDialog } from '../components/create-key.js';
 import { DeleteDialog, RegenerateDialog, ToggleDialog } from '../components/key-actions.js';
 import { AuditTable, LogTable } from '../components/tables.js';
-import { EnvBadge, ErrorNote, Loading, StatusBadge, When } from '../components/ui.js';
+import { EnvBadge, ErrorNote, Loading, StatusBadge, toast, When } from '../components/ui.js';
 import { UsageChart } from '../components/usage-chart.js';
 import { masked, rateLimitText } from '../format.js';
 import { useLoad } from '../hooks.js';
+import { useAdminNames } from './audit.js';
 
 type Action = 'edit' | 'regenerate' | 'toggle' | 'delete' | null;
 const CHART_DAYS = 30;
@@ -31,9 +32,39 @@ function Field({ label, children }: { label: string; children: ReactNode }): Rea
 
 const none = <span className="muted">none</span>;
 
+/** A deleted key's page says when and by whom (from its audit trail, when the caller may read it). */
+function DeletedNote({
+  entries,
+  names,
+}: {
+  entries: AuditEntry[];
+  names: Record<string, string>;
+}): ReactNode {
+  const entry = entries.find((e) => e.action === 'key.delete');
+  return (
+    <p className="notice" role="status">
+      This key was deleted
+      {entry !== undefined ? (
+        <>
+          {' '}
+          <When at={entry.at} full />
+          {entry.actor !== null ? (
+            <>
+              {' by '}
+              <span title={entry.actor}>{names[entry.actor] ?? entry.actor}</span>
+            </>
+          ) : null}
+        </>
+      ) : null}
+      . It never verifies again; its record, usage and audit trail are kept.
+    </p>
+  );
+}
+
 /** One key: configuration, owner, usage chart, recent verifications, audit trail, and actions. */
 export function KeyDetailPage({ id, session }: { id: string; session: Session }): ReactNode {
   const [action, setAction] = useState<Action>(null);
+  const names = useAdminNames(session);
   const key = useLoad(() => api<KeyRecord>('GET', `/v1/keys/${encodeURIComponent(id)}`), [id]);
   const logsAllowed = can(session, 'logs:read');
   const usage = useLoad(
@@ -71,6 +102,9 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
   }
   const k = key.data;
   const done = (changed: boolean): void => {
+    // Edit and delete say so in a toast (disable/enable do, with Undo; regenerate shows the secret).
+    if (changed && action === 'edit') toast(`${k.name}: changes saved.`);
+    if (changed && action === 'delete') toast(`${k.name} deleted.`);
     setAction(null);
     if (changed) key.reload();
   };
@@ -134,6 +168,7 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
         </div>
       </div>
       <ErrorNote error={key.error} />
+      {k.status === 'deleted' ? <DeletedNote entries={audit.data?.items ?? []} names={names} /> : null}
       {k.status === 'disabled' ? (
         <p className="notice" role="status">
           Disabled <When at={k.disabledAt} full />
@@ -193,7 +228,14 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
             <Field label="System">{k.system ?? none}</Field>
             <Field label="Purpose">{k.purpose ?? none}</Field>
             <Field label="Created">
-              <When at={k.createdAt} full /> {k.createdBy !== null ? `by ${k.createdBy}` : ''}
+              <When at={k.createdAt} full />{' '}
+              {k.createdBy !== null ? (
+                <>
+                  by <span title={k.createdBy}>{names[k.createdBy] ?? k.createdBy}</span>
+                </>
+              ) : (
+                ''
+              )}
             </Field>
             <Field label="Updated">
               <When at={k.updatedAt} full />
@@ -237,7 +279,11 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
         <section className="card" aria-labelledby="trail-title">
           <h2 id="trail-title">Audit trail</h2>
           <ErrorNote error={audit.error} />
-          {audit.data !== null ? <AuditTable rows={audit.data.items} /> : <Loading what="the audit trail" />}
+          {audit.data !== null ? (
+            <AuditTable rows={audit.data.items} names={names} />
+          ) : (
+            <Loading what="the audit trail" />
+          )}
         </section>
       ) : null}
 

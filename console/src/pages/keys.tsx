@@ -1,19 +1,53 @@
 import { ENVIRONMENTS } from '../../../src/core/codes.js';
-import { useState, type ReactNode } from 'react';
-import { api, can, query, type KeyRecord, type Page, type Session } from '../api.js';
+import { useEffect, useState, type ReactNode } from 'react';
+import { api, can, query, type KeyRecord, type Page, type Policy, type Session } from '../api.js';
 import { CreateKeyDialog } from '../components/create-key.js';
 import { Empty, EnvBadge, ErrorNote, Loading, Pager, StatusBadge, When, usePager } from '../components/ui.js';
 import { masked, permissionsSummary, rateLimitText } from '../format.js';
 import { useDebounced, useLoad } from '../hooks.js';
 
 const PAGE_SIZE = 50;
+const DAY = 86_400_000;
+type SortBy = 'name' | 'environment' | 'status' | 'team' | 'lastUsedAt' | 'expiresAt' | 'createdAt';
 
-/** The API Keys page: filters, search, keyset pagination (fast at any number of keys), create. */
-export function KeysPage({ session }: { session: Session }): ReactNode {
-  const [environment, setEnvironment] = useState('');
-  const [status, setStatus] = useState('');
-  const [team, setTeam] = useState('');
-  const [q, setQ] = useState('');
+/** `status` '' means "all but deleted" (the default); 'all' includes deleted keys. */
+interface Filters {
+  q: string;
+  environment: string;
+  status: string;
+  team: string;
+}
+
+/** The filters live in the URL (`#/keys?environment=staging`), so Back from a key returns to them. */
+function filtersFromUrl(search: string): Filters {
+  const p = new URLSearchParams(search);
+  return {
+    q: p.get('q') ?? '',
+    environment: p.get('environment') ?? '',
+    status: p.get('status') ?? '',
+    team: p.get('team') ?? '',
+  };
+}
+
+function compare(a: KeyRecord, b: KeyRecord, by: SortBy): number {
+  const v = (k: KeyRecord): string =>
+    by === 'team' ? (k.owner.team ?? '') : by === 'expiresAt' ? (k.expiresAt ?? '~') : (k[by] ?? '');
+  return v(a).localeCompare(v(b));
+}
+
+/**
+ * The API Keys page: filters (kept in the URL), search, a count, sortable columns, keyset
+ * pagination (fast at any number of keys; the pager only when there is more than one page),
+ * create. Deleted keys are hidden unless asked for. Expiry inside the policy's rotation window
+ * is highlighted.
+ */
+export function KeysPage({ session, search }: { session: Session; search: string }): ReactNode {
+  const initial = filtersFromUrl(search);
+  const [environment, setEnvironment] = useState(initial.environment);
+  const [status, setStatus] = useState(initial.status);
+  const [team, setTeam] = useState(initial.team);
+  const [q, setQ] = useState(initial.q);
+  const [sort, setSort] = useState<{ by: SortBy; desc: boolean }>({ by: 'createdAt', desc: true });
   const [creating, setCreating] = useState(false);
   const filters = {
     environment,
@@ -21,11 +55,52 @@ export function KeysPage({ session }: { session: Session }): ReactNode {
     team: useDebounced(team.trim(), 250),
     q: useDebounced(q.trim(), 250),
   };
+  const filterKey = JSON.stringify(filters);
+  useEffect(() => {
+    // replaceState: no history entry per keystroke, and no hashchange (the router's signal).
+    const qs = query(filters).replace(/^\?/, '');
+    window.history.replaceState(null, '', `#/keys${qs === '' ? '' : `?${qs}`}`);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- filterKey is the filters' content
+  }, [filterKey]);
   const pager = usePager(filters);
   const keys = useLoad(
     () =>
-      api<Page<KeyRecord>>('GET', `/v1/keys${query({ ...filters, limit: PAGE_SIZE, cursor: pager.cursor })}`),
-    [JSON.stringify(filters), pager.cursor],
+      api<Page<KeyRecord>>(
+        'GET',
+        `/v1/keys${query({
+          ...filters,
+          status: status === 'all' ? '' : status,
+          limit: PAGE_SIZE,
+          cursor: pager.cursor,
+        })}`,
+      ),
+    [filterKey, pager.cursor],
+  );
+  const policy = useLoad(() => api<Policy>('GET', '/v1/policy'), []);
+  const warnDays = policy.data?.rotationWarningDays ?? 30;
+  const items = (keys.data?.items ?? [])
+    .filter((k) => status !== '' || k.status !== 'deleted')
+    .sort((a, b) => (sort.desc ? -1 : 1) * compare(a, b, sort.by));
+  const filtered = Object.values(filters).some((v) => v !== '');
+  const morePages = keys.data !== null && (pager.page > 1 || keys.data.nextCursor !== null);
+  // A function, not a component: a component made here would remount and drop the focus.
+  const sortable = (by: SortBy, label: string): ReactNode => (
+    <th
+      key={by}
+      scope="col"
+      aria-sort={sort.by === by ? (sort.desc ? 'descending' : 'ascending') : undefined}
+    >
+      <button
+        type="button"
+        className="sort"
+        onClick={() => {
+          setSort({ by, desc: sort.by === by ? !sort.desc : false });
+        }}
+      >
+        {label}
+        <span aria-hidden="true">{sort.by === by ? (sort.desc ? ' ▼' : ' ▲') : ''}</span>
+      </button>
+    </th>
   );
 
   return (
@@ -87,7 +162,8 @@ export function KeysPage({ session }: { session: Session }): ReactNode {
               setStatus(e.target.value);
             }}
           >
-            <option value="">All</option>
+            <option value="">All but deleted</option>
+            <option value="all">All, deleted included</option>
             <option value="active">Active</option>
             <option value="disabled">Inactive</option>
             <option value="expired">Expired</option>
@@ -104,34 +180,56 @@ export function KeysPage({ session }: { session: Session }): ReactNode {
             placeholder="any"
           />
         </label>
+        {filtered ? (
+          <button
+            type="button"
+            className="clear"
+            onClick={() => {
+              setQ('');
+              setEnvironment('');
+              setStatus('');
+              setTeam('');
+            }}
+          >
+            Clear filters
+          </button>
+        ) : null}
       </form>
       <ErrorNote error={keys.error} />
       {keys.loading && keys.data === null ? <Loading what="keys" /> : null}
-      {keys.data !== null && keys.data.items.length === 0 ? (
+      {keys.data !== null ? (
+        <p className="muted" role="status" data-testid="key-count">
+          {items.length === 0
+            ? ''
+            : `${items.length}${morePages ? '+' : ''} ${items.length === 1 ? 'key' : 'keys'}${morePages ? ` on page ${pager.page}` : ''}${status === '' ? ' (deleted keys hidden)' : ''}`}
+        </p>
+      ) : null}
+      {keys.data !== null && items.length === 0 ? (
         <Empty>
-          {Object.values(filters).some((v) => v !== '')
+          {filtered
             ? 'No key matches these filters.'
             : 'No keys yet. Create one for each system and environment that calls your API.'}
         </Empty>
       ) : null}
-      {keys.data !== null && keys.data.items.length > 0 ? (
+      {keys.data !== null && items.length > 0 ? (
         <div className="table-wrap">
           <table aria-busy={keys.loading}>
             <caption className="sr-only">API keys</caption>
             <thead>
               <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Environment</th>
-                <th scope="col">Status</th>
+                {sortable('name', 'Name')}
+                {sortable('environment', 'Environment')}
+                {sortable('status', 'Status')}
                 <th scope="col">Permissions</th>
                 <th scope="col">Rate limits</th>
-                <th scope="col">Owner team</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Created</th>
+                {sortable('team', 'Owner team')}
+                {sortable('lastUsedAt', 'Last used')}
+                {sortable('expiresAt', 'Expires')}
+                {sortable('createdAt', 'Created')}
               </tr>
             </thead>
             <tbody>
-              {keys.data.items.map((k) => (
+              {items.map((k) => (
                 <tr key={k.id}>
                   <th scope="row">
                     <a href={`#/keys/${k.id}`}>{k.name}</a>
@@ -157,6 +255,17 @@ export function KeysPage({ session }: { session: Session }): ReactNode {
                   <td>
                     <When at={k.lastUsedAt} />
                   </td>
+                  <td
+                    className={
+                      k.expiresAt !== null &&
+                      k.status !== 'deleted' &&
+                      Date.parse(k.expiresAt) - Date.now() < warnDays * DAY
+                        ? 'expiring'
+                        : undefined
+                    }
+                  >
+                    <When at={k.expiresAt} never="never" />
+                  </td>
                   <td>
                     <When at={k.createdAt} />
                   </td>
@@ -166,7 +275,9 @@ export function KeysPage({ session }: { session: Session }): ReactNode {
           </table>
         </div>
       ) : null}
-      <Pager page={pager.page} nextCursor={keys.data?.nextCursor} onNext={pager.next} onPrev={pager.prev} />
+      {morePages ? (
+        <Pager page={pager.page} nextCursor={keys.data?.nextCursor} onNext={pager.next} onPrev={pager.prev} />
+      ) : null}
       {creating ? (
         <CreateKeyDialog
           onClose={(created) => {

@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, messageOf, type Session } from '../api.js';
 import { ErrorNote } from '../components/ui.js';
 
@@ -10,6 +10,11 @@ export function SignIn(props: { notice: string | null; onSignedIn: (s: Session) 
   const [adminKey, setAdminKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const field = useRef<HTMLInputElement>(null);
+  // The one thing to do on this page: the field has the focus on load.
+  useEffect(() => {
+    field.current?.focus();
+  }, []);
   return (
     <main className="center">
       <form
@@ -37,6 +42,7 @@ export function SignIn(props: { notice: string | null; onSignedIn: (s: Session) 
         <label htmlFor="admin-key">Admin key</label>
         <input
           id="admin-key"
+          ref={field}
           // Not type=password: browsers offer to save password fields in their password manager,
           // and the admin key must not be stored by the browser. CSS masks what is typed.
           type="text"
