@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openStorage } from '../storage/db.js';
-import { verifyAuditChain } from '../storage/audit-repo.js';
+import { verifyAuditChain, withAuditKey } from '../storage/audit-repo.js';
+import { loadConfig } from '../config.js';
+import { deriveServerKeys } from '../core/secrets.js';
+import { resolveServerSecret } from '../server-secret.js';
 
 const BIN = new URL('../../bin/keywarden.js', import.meta.url).pathname;
 
@@ -87,7 +90,9 @@ describe('operator commands on the store: backup, recover-root', () => {
       assert.match(String(recover.after), /"reason":"drill"/);
       assert.match(String(recover.after), /"operator":"[^"]+@/);
       assert.ok(!JSON.stringify(rows).includes(out.key), 'no secret in the audit log');
-      assert.equal((await verifyAuditChain(s.db)).ok, true);
+      // The chain is keyed by the store's secret (generated into the data directory by init).
+      const keys = deriveServerKeys(resolveServerSecret(loadConfig({ KEYWARDEN_DATA_DIR: dir })));
+      assert.equal((await verifyAuditChain(withAuditKey(s.db, keys.auditChain))).ok, true);
     } finally {
       await s.close();
     }

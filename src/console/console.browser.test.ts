@@ -567,7 +567,7 @@ describe(
       await page.getByRole('button', { name: 'Save policy' }).click();
       await page
         .getByRole('alert')
-        .filter({ hasText: /not a valid regular expression/ })
+        .filter({ hasText: /not a valid RE2 regular expression/ })
         .waitFor();
 
       await page.goto('/#/admin-keys');

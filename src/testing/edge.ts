@@ -56,16 +56,20 @@ export function wire(
  * Asserts the event loop stayed responsive during `attack`: the worst /healthz latency (probed
  * from another loopback address, so per-address limits do not apply) is at most 100 ms more than
  * the worst of a quiet window of probes just before. The quiet window absorbs what a loaded
- * machine adds (descheduling, GC); a request that holds the loop adds its whole stall on top.
+ * machine adds (descheduling, GC); a request that holds the loop adds its whole stall on top, on
+ * every try. A shared test machine can still deschedule the process during one window, so the
+ * measurement is taken up to three times and fails only when every try exceeds the bound (an
+ * attack that stalls the loop does so each time; `attack` must be repeatable).
  */
 export async function assertResponsiveDuring(port: number, attack: () => Promise<void>): Promise<void> {
-  const quiet = await healthzWorstMsDuring(port, () => new Promise((resolve) => setTimeout(resolve, 1000)));
-  const worst = await healthzWorstMsDuring(port, attack);
-  if (worst > quiet + 100) {
-    throw new Error(
-      `/healthz took ${worst.toFixed(0)} ms during the attack (${quiet.toFixed(0)} ms when quiet)`,
-    );
+  const seen: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const quiet = await healthzWorstMsDuring(port, () => new Promise((resolve) => setTimeout(resolve, 1000)));
+    const worst = await healthzWorstMsDuring(port, attack);
+    if (worst <= quiet + 100) return;
+    seen.push(`${worst.toFixed(0)} ms during the attack (${quiet.toFixed(0)} ms when quiet)`);
   }
+  throw new Error(`/healthz stalled on every try: ${seen.join('; ')}`);
 }
 
 /** The worst /healthz latency in ms while `attack` runs. */
