@@ -4,7 +4,6 @@ import type { Worker } from 'node:worker_threads';
 import type { Storage } from '../../../storage/db.js';
 import { getMeta } from '../../../storage/meta-repo.js';
 import { call, createKey, startServer, type TestServer } from '../../../testing/harness.js';
-import { Metrics } from '../../metrics.js';
 import { WorkerWriter } from './worker-thread.js';
 import { PROGRESS_MARKER } from './worker-protocol.js';
 import { ROWS, batcherOf, recordEvents, usageEnv, written } from '../../../testing/usage.js';
