@@ -6,7 +6,7 @@
 // - the same for a flood of unknown keys from many IPs (1M keys from 10k IPs; --quick: 50k from
 //   1k with the row cap scaled down by the same factor, so the overflow path runs too);
 // - the writer's CPU per verification: the usage writes run on the main thread
-//   (KEYWARDEN_USAGE_WRITER=thread, the same statements the worker thread runs) and their CPU is
+//   (KEYWARDEN_USAGE_WRITER=in-process, the same statements the worker thread runs) and their CPU is
 //   read around each flush.
 // Every phase also checks that nothing was lost: the sum of the rows' counts equals the calls.
 import { readdirSync, rmSync, statSync } from 'node:fs';
@@ -90,7 +90,7 @@ export async function run() {
   const { kw, dir } = await freshKeywarden(
     {
       KEYWARDEN_USAGE_FLUSH_MS: '3600000',
-      KEYWARDEN_USAGE_WRITER: 'thread',
+      KEYWARDEN_USAGE_WRITER: 'in-process',
       KEYWARDEN_LOG_MAX_ROWS_PER_MINUTE: String(cap),
     },
     { clock },

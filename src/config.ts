@@ -23,8 +23,11 @@ export interface Config {
   rateLimitOnRedisFailure: 'open' | 'closed';
   usageFlushMs: number;
   usageMaxBufferedLogs: number;
-  /** SQLite: usage batches are written by a worker thread (`worker`) or on the main thread (`thread`). */
-  usageWriter: 'worker' | 'thread';
+  /**
+   * SQLite: usage batches are written by a worker thread (`worker`) or on the main thread
+   * (`in-process`; `thread`, its former name, is still accepted).
+   */
+  usageWriter: 'worker' | 'in-process';
   /** Verification events per usage transaction (how long admin writes may wait for one on SQLite). */
   usageRowsPerTransaction: number;
   logRetentionDays: number;
@@ -144,9 +147,13 @@ export function loadConfig(env: Env = process.env): Config {
       `KEYWARDEN_RATELIMIT_ON_REDIS_FAILURE must be "open" or "closed", got "${onFailure}"`,
     );
   }
-  const usageWriter = env.KEYWARDEN_USAGE_WRITER || 'worker';
-  if (usageWriter !== 'worker' && usageWriter !== 'thread') {
-    throw new ConfigError(`KEYWARDEN_USAGE_WRITER must be "worker" or "thread", got "${usageWriter}"`);
+  // `thread` is the former name of `in-process` (it meant the main thread), kept as an alias.
+  const usageWriterRaw = env.KEYWARDEN_USAGE_WRITER || 'worker';
+  const usageWriter = usageWriterRaw === 'thread' ? 'in-process' : usageWriterRaw;
+  if (usageWriter !== 'worker' && usageWriter !== 'in-process') {
+    throw new ConfigError(
+      `KEYWARDEN_USAGE_WRITER must be "worker" or "in-process" ("thread" is an alias of "in-process"), got "${usageWriterRaw}"`,
+    );
   }
   const redisPrefix = env.KEYWARDEN_REDIS_PREFIX ?? 'kw:';
   if (!/^[A-Za-z0-9:_-]{0,64}$/.test(redisPrefix)) {

@@ -17,9 +17,9 @@ import { createLogger } from './logger.js';
 import { MemoryVerificationCache } from './runtime/memory/cache.js';
 import { MemoryLimiter } from './runtime/memory/limiter.js';
 import { connectRedis } from './runtime/redis/connect.js';
-import { UsageBatcher } from './runtime/usage-batcher.js';
-import { createUsageWriter } from './runtime/usage-worker.js';
-import { openVerifyEvents } from './runtime/verify-events.js';
+import { UsageBatcher } from './runtime/usage/batcher.js';
+import { createUsageWriter } from './runtime/usage/writer/create.js';
+import { openVerifyEvents } from './runtime/usage/verify-events.js';
 import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
@@ -110,7 +110,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     opts.usage ??
     new UsageBatcher(
       createUsageWriter(storage, metrics, log, {
-        inThread: config.usageWriter === 'thread',
+        inProcess: config.usageWriter === 'in-process',
         rowsPerTransaction: config.usageRowsPerTransaction,
         maxRowsPerMinute: config.logMaxRowsPerMinute,
       }),

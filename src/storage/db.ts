@@ -4,9 +4,9 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import { migrationProvider } from './migrations.js';
-import { configureSqlite } from './sqlite.js';
-import { SharedSqliteDialect } from './sqlite-driver.js';
-import { newWriteTurns } from './write-turns.js';
+import { configureSqlite } from './sqlite/pragmas.js';
+import { SharedSqliteDialect } from './sqlite/driver.js';
+import { newWriteTurns } from './sqlite/write-turns.js';
 import type { Database } from './schema.js';
 import type { ServerKeys } from '../core/secrets.js';
 
@@ -24,7 +24,7 @@ export interface Storage {
    * single connection, so a statement run inside one of its transactions is part of it.
    */
   sqlite?: RawSqlite;
-  /** SQLite only: the server's and the usage writer's turns at the write lock (write-turns.ts). */
+  /** SQLite only: the server's and the usage writer's turns at the write lock (sqlite/write-turns.ts). */
   writeTurns?: Int32Array;
 }
 

@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Storage } from './db.js';
 import type { Database, VerificationLogTable } from './schema.js';
 import { mergeRowsById, splitDaily, splitSeen, type UsageBatch } from './usage-batch.js';
-import { writeUsageRowsSqlite } from './usage-sqlite.js';
+import { writeUsageRowsSqlite } from './sqlite/usage-statements.js';
 
 type Db = Kysely<Database>;
 export type LogRow = Selectable<VerificationLogTable>;
@@ -19,7 +19,7 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
  * Writes a batch in one transaction. Counters use upserts that add (`n = n + excluded.n`) and the
  * credit balance a guarded subtraction that never goes below zero, so several nodes flushing at
  * once never lose or double a count. On SQLite the rows go through prepared statements
- * (usage-sqlite.ts, the same ones the usage writer's worker thread runs on its own connection).
+ * (sqlite/usage-statements.ts, the same ones the usage writer's worker thread runs on its own connection).
  */
 export async function writeUsageBatch(storage: Storage, b: UsageBatch): Promise<void> {
   const raw = storage.sqlite;

@@ -1,9 +1,9 @@
 import type { VerificationEvent } from '../core/ports.js';
-import { UsageBatcher } from '../runtime/usage-batcher.js';
+import { UsageBatcher } from '../runtime/usage/batcher.js';
 import type { Storage } from '../storage/db.js';
 import type { TestServer } from './harness.js';
 
-/** Support for the usage writer's tests (runtime/usage-writer.test.ts, usage-worker.test.ts). */
+/** Support for the usage writer's tests (runtime/usage/writer/writers.test.ts, worker-thread.test.ts). */
 
 /** Events per usage transaction in these tests: small, so a batch of a few thousand takes several. */
 export const ROWS = 1000;

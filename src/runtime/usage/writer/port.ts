@@ -1,12 +1,13 @@
 /**
- * The contract between the usage batcher and what writes its batches (usage-worker.ts), the loop
- * both writers run, and the messages of the worker thread. Imports no storage driver: the worker
- * thread loads this file too. Why the writes run on a worker thread, and in transactions of this
+ * The usage writer port: the contract between the usage batcher (../batcher.ts) and what writes its
+ * batches, and the loop every writer runs. Its adapters sit beside it: in-process.ts (the calling
+ * thread) and worker-thread.ts (a worker thread, entry worker-entry.ts); create.ts picks one.
+ * Imports no storage driver: the worker thread loads this file too. Why the writes run on a worker thread, and in transactions of this
  * size: docs/hot-path.md (#usage-writes-on-a-worker-thread, #usage-transaction-size).
  */
-import { emptyBatch, isEmptyBatch, mergeCounters, type UsageBatch } from '../storage/usage-batch.js';
-import { EventDecoder, IsoClock, type EncodedEvents } from './usage-events.js';
-import type { MinuteLog } from './usage-minutes.js';
+import { emptyBatch, isEmptyBatch, mergeCounters, type UsageBatch } from '../../../storage/usage-batch.js';
+import { EventDecoder, IsoClock, type EncodedEvents } from '../events.js';
+import type { MinuteLog } from '../minutes.js';
 
 /**
  * What one flush hands to the writer: the events not yet written, oldest first (a batch that
@@ -14,7 +15,7 @@ import type { MinuteLog } from './usage-minutes.js';
  * rows were dropped (buffer full) and the credit uses drained from the limiter.
  */
 export interface FlushJob {
-  /** Unique per job; the worker thread records its progress under it (see usage-worker.ts). */
+  /** Unique per job; the worker thread records its progress under it (see worker-thread.ts). */
   token: string;
   batches: { events: EncodedEvents; from: number }[];
   /**
@@ -53,7 +54,7 @@ export interface UsageWriter {
  *
  * The size (`KEYWARDEN_USAGE_ROWS_PER_TRANSACTION`) is a trade-off. A transaction holds SQLite's
  * write lock, and an admin write waits for the one in progress (asynchronously, see
- * storage/write-turns.ts); smaller ones cost more per row, as each commit writes every index page
+ * storage/sqlite/write-turns.ts); smaller ones cost more per row, as each commit writes every index page
  * it touched and the log's key index is touched at scattered places (docs/hot-path.md has the
  * figures). Each transaction carries its own rows' counters, so what is committed is always
  * consistent, and a failure stops at a transaction boundary.
@@ -119,29 +120,3 @@ export function skipEvents(batches: readonly PendingBatch[], events: number): Pe
 /** Events in batches not yet written. */
 export const countEvents = (batches: readonly PendingBatch[]): number =>
   batches.reduce((n, b) => n + b.events.n - b.from, 0);
-
-/** The worker thread (usage-writer.worker.ts) writes its progress here, in each transaction. */
-export const PROGRESS_MARKER = 'usage_writer_progress';
-export const formatProgress = (token: string, p: JobProgress): string =>
-  `${token} ${p.extras ? 1 : 0} ${p.events}`;
-/** What the marker says was committed of the job `token` (nothing if it is about another job). */
-export function parseProgress(marker: string | undefined, token: string): JobProgress {
-  const [t, extras, events] = (marker ?? '').split(' ');
-  return t === token ? { extras: extras === '1', events: Number(events) || 0 } : { extras: false, events: 0 };
-}
-
-export interface WorkerOptions {
-  file: string;
-  /** `Storage.writeTurns` (shared memory). */
-  writeTurns: Int32Array | null;
-  rowsPerTransaction: number;
-  /** `KEYWARDEN_LOG_MAX_ROWS_PER_MINUTE` (see MinuteLog). */
-  maxRowsPerMinute: number;
-}
-export type ToWorker = { type: 'job'; job: FlushJob } | { type: 'close' };
-export interface WorkerDone extends JobProgress {
-  type: 'done';
-  token: string;
-  overflowed: number;
-  error: { message: string; code: string | undefined } | null;
-}

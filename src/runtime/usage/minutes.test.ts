@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Migrator, sql, type Kysely } from 'kysely';
 import pino from 'pino';
-import { loadConfig } from '../config.js';
-import { createKeywarden, type Keywarden } from '../main.js';
-import { openStorage, type Storage } from '../storage/db.js';
-import { migrate } from '../storage/db.js';
-import { migrationProvider } from '../storage/migrations.js';
-import { usageFacts } from '../storage/governance-repo.js';
-import { deleteLogsBefore, listLogs } from '../storage/usage-repo.js';
+import { loadConfig } from '../../config.js';
+import { createKeywarden, type Keywarden } from '../../main.js';
+import { openStorage, type Storage } from '../../storage/db.js';
+import { migrate } from '../../storage/db.js';
+import { migrationProvider } from '../../storage/migrations.js';
+import { usageFacts } from '../../storage/governance-repo.js';
+import { deleteLogsBefore, listLogs } from '../../storage/usage-repo.js';
 import {
   DIALECTS,
   ManualClock,
@@ -21,7 +21,7 @@ import {
   startServer,
   testPgUrl,
   verify,
-} from '../testing/harness.js';
+} from '../../testing/harness.js';
 
 const sumCounts = async (s: Storage): Promise<number> => {
   const r = await s.db

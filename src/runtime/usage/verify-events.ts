@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { VerificationEvent } from '../core/ports.js';
+import type { VerificationEvent } from '../../core/ports.js';
 
 /**
  * One JSON line per verification for operators' log pipelines (`KEYWARDEN_VERIFY_EVENTS`,

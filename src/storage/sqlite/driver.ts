@@ -7,12 +7,12 @@ import {
   type QueryResult,
   type SqliteDialectConfig,
 } from 'kysely';
-import { SQLITE_BUSY_TIMEOUT_MS } from './sqlite.js';
+import { SQLITE_BUSY_TIMEOUT_MS } from './pragmas.js';
 import { serverDone, serverWrites } from './write-turns.js';
 
 /**
  * Kysely's SQLite dialect for a connection that shares its file with the usage writer's worker
- * thread (runtime/usage-writer.worker.ts), which writes through a connection of its own:
+ * thread (runtime/usage/writer/worker-entry.ts), which writes through a connection of its own:
  *
  * - Every write, and every transaction, first takes its turn (write-turns.ts): it waits without
  *   blocking the event loop for the end of the worker's current transaction, and holds the

@@ -1,49 +1,19 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { Storage } from '../storage/db.js';
-import { getMeta } from '../storage/meta-repo.js';
-import { writeUsageBatch } from '../storage/usage-repo.js';
-import { workerDone } from '../storage/write-turns.js';
-import type { Metrics } from './metrics.js';
-import { sliceEvents } from './usage-events.js';
-import { MinuteLog } from './usage-minutes.js';
+import type { Storage } from '../../../storage/db.js';
+import { getMeta } from '../../../storage/meta-repo.js';
+import { workerDone } from '../../../storage/sqlite/write-turns.js';
+import type { Metrics } from '../../metrics.js';
+import { sliceEvents } from '../events.js';
+import { InProcessWriter } from './in-process.js';
+import { skipEvents, type FlushJob, type JobProgress, type JobResult, type UsageWriter } from './port.js';
 import {
   PROGRESS_MARKER,
   parseProgress,
-  runJob,
-  skipEvents,
-  type FlushJob,
-  type JobProgress,
-  type JobResult,
   type ToWorker,
-  type UsageWriter,
   type WorkerDone,
   type WorkerOptions,
-} from './usage-writer.js';
-
-/**
- * Writes on the calling thread through the server's storage: PostgreSQL (its writes are
- * asynchronous I/O already), and SQLite where no worker thread can (`:memory:`, or after the
- * worker thread died repeatedly).
- */
-export class ThreadWriter implements UsageWriter {
-  private readonly minutes: MinuteLog;
-  constructor(
-    private readonly storage: Storage,
-    private readonly rowsPerTransaction: number,
-    maxRowsPerMinute: number,
-  ) {
-    this.minutes = new MinuteLog(maxRowsPerMinute);
-  }
-
-  write(job: FlushJob): Promise<JobResult> {
-    return runJob(job, (b) => writeUsageBatch(this.storage, b), this.rowsPerTransaction, this.minutes);
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+} from './worker-protocol.js';
 
 export interface WorkerWriterOptions {
   /** Events per transaction (see `runJob`). */
@@ -56,7 +26,7 @@ export interface WorkerWriterOptions {
 
 type Outcome = WorkerDone | { type: 'died'; reason: string };
 
-const WORKER_FILE = new URL('./usage-writer.worker.js', import.meta.url);
+const WORKER_FILE = new URL('./worker-entry.js', import.meta.url);
 
 const add = (a: JobResult, b: JobResult): JobResult => ({
   extras: a.extras || b.extras,
@@ -67,7 +37,7 @@ const add = (a: JobResult, b: JobResult): JobResult => ({
 /**
  * SQLite's usage writes on a worker thread with its own connection to the database file, so the
  * transaction (log rows, counters, the commit and its WAL checkpoints) no longer holds the event
- * loop that answers verifications. The main thread hands over encoded columns (usage-events.ts);
+ * loop that answers verifications. The main thread hands over encoded columns (../events.ts);
  * the thread builds rows and counters and writes them. Measurements and guarding tests:
  * docs/hot-path.md#usage-writes-on-a-worker-thread.
  *
@@ -75,14 +45,14 @@ const add = (a: JobResult, b: JobResult): JobResult => ({
  * `keywarden_job_runs_total{job="usage_writer",outcome="died"}` and replaced, and the job goes on
  * from where it stopped: each transaction also writes the job's progress (`PROGRESS_MARKER`),
  * which the server reads back, so nothing is lost or written twice. After `maxCrashes` deaths in
- * a row the writes move to the main thread (`ThreadWriter`) for the life of the process.
+ * a row the writes move to the main thread (`InProcessWriter`) for the life of the process.
  */
 export class WorkerWriter implements UsageWriter {
   private worker: Worker | undefined;
   private waiting: ((o: Outcome) => void) | undefined;
   private crashes = 0;
   private attempt = 0;
-  private fallback: ThreadWriter | undefined;
+  private fallback: InProcessWriter | undefined;
   private closing = false;
   private readonly rowsPerTransaction: number;
   private readonly maxRowsPerMinute: number;
@@ -106,7 +76,7 @@ export class WorkerWriter implements UsageWriter {
   }
 
   /** True once the writes moved to the main thread. */
-  get inThread(): boolean {
+  get inProcess(): boolean {
     return this.fallback !== undefined;
   }
 
@@ -145,7 +115,7 @@ export class WorkerWriter implements UsageWriter {
         extras: committed.extras ? null : rest.extras,
       };
       if (this.crashes >= this.maxCrashes) {
-        this.fallback = new ThreadWriter(this.storage, this.rowsPerTransaction, this.maxRowsPerMinute);
+        this.fallback = new InProcessWriter(this.storage, this.rowsPerTransaction, this.maxRowsPerMinute);
         this.metrics.jobRuns.labels('usage_writer', 'fallback').inc();
         this.log.error(
           { reason: out.reason, deaths: this.crashes },
@@ -271,21 +241,4 @@ export class WorkerWriter implements UsageWriter {
     await exited;
     clearTimeout(timer);
   }
-}
-
-/**
- * The writer for a storage: a worker thread for a SQLite file, unless `inThread` (configuration);
- * on the calling thread for PostgreSQL and `:memory:`.
- */
-export function createUsageWriter(
-  storage: Storage,
-  metrics: Metrics,
-  log: Logger,
-  opts: WorkerWriterOptions & { inThread?: boolean },
-): UsageWriter {
-  const raw = storage.sqlite;
-  if (raw === undefined || raw.memory || opts.inThread === true) {
-    return new ThreadWriter(storage, opts.rowsPerTransaction, opts.maxRowsPerMinute);
-  }
-  return new WorkerWriter(storage, raw.name, metrics, log, opts);
 }

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
-import { pino } from 'pino';
-import type { Storage } from '../storage/db.js';
-import { getMeta } from '../storage/meta-repo.js';
-import { call, createKey, startServer, type TestServer } from '../testing/harness.js';
-import { Metrics } from './metrics.js';
-import { ThreadWriter, WorkerWriter, createUsageWriter } from './usage-worker.js';
-import { PROGRESS_MARKER } from './usage-writer.js';
-import { ROWS, batcherOf, recordEvents, usageEnv, written } from '../testing/usage.js';
+import type { Storage } from '../../../storage/db.js';
+import { getMeta } from '../../../storage/meta-repo.js';
+import { call, createKey, startServer, type TestServer } from '../../../testing/harness.js';
+import { WorkerWriter } from './worker-thread.js';
+import { PROGRESS_MARKER } from './worker-protocol.js';
+import { ROWS, batcherOf, recordEvents, usageEnv, written } from '../../../testing/usage.js';
 
 const workerOf = (t: TestServer): WorkerWriter => {
   const w = batcherOf(t).writer;
@@ -87,7 +85,7 @@ describe('usage writer thread (SQLite)', { timeout: 120_000 }, () => {
     assert.match(t.logs(), /usage writer thread died; restarting it and resuming the batch/);
     assert.notEqual(writer.thread, undefined);
     assert.notEqual(writer.thread, victim, 'a new thread');
-    assert.equal(writer.inThread, false);
+    assert.equal(writer.inProcess, false);
   });
 
   test('a thread that dies while idle is replaced at the next flush', async () => {
@@ -160,7 +158,7 @@ describe('usage writer thread dying repeatedly (SQLite)', { timeout: 120_000 }, 
       } finally {
         clearInterval(killer);
       }
-      assert.equal(writer.inThread, true);
+      assert.equal(writer.inProcess, true);
       assert.equal(killed.size, 3);
       const w = await written(other, k.id);
       assert.equal(w.rows, n);
@@ -178,23 +176,4 @@ describe('usage writer thread dying repeatedly (SQLite)', { timeout: 120_000 }, 
       await t.close();
     }
   });
-});
-
-test('the writer of a storage: a thread for a SQLite file only', () => {
-  const metrics = new Metrics({ defaultMetrics: false });
-  const log = pino({ level: 'silent' });
-  const opts = { rowsPerTransaction: ROWS, maxRowsPerMinute: 1000 };
-  const storage = (sqlite: { memory: boolean } | undefined): Storage =>
-    ({ sqlite: sqlite === undefined ? undefined : { ...sqlite, name: 'x.db' } }) as unknown as Storage;
-  assert.ok(createUsageWriter(storage(undefined), metrics, log, opts) instanceof ThreadWriter, 'PostgreSQL');
-  assert.ok(
-    createUsageWriter(storage({ memory: true }), metrics, log, opts) instanceof ThreadWriter,
-    ':memory:',
-  );
-  assert.ok(createUsageWriter(storage({ memory: false }), metrics, log, opts) instanceof WorkerWriter);
-  assert.ok(
-    createUsageWriter(storage({ memory: false }), metrics, log, { ...opts, inThread: true }) instanceof
-      ThreadWriter,
-    'KEYWARDEN_USAGE_WRITER=thread',
-  );
 });

@@ -1,6 +1,6 @@
 /**
  * How every Keywarden connection to a SQLite file is set up: the server's own (db.ts) and the
- * usage writer's worker thread (runtime/usage-writer.worker.ts). Kept apart from db.ts so the
+ * usage writer's worker thread (runtime/usage/writer/worker-entry.ts). Kept apart from db.ts so the
  * worker does not load the PostgreSQL driver and Kysely.
  */
 

@@ -1,7 +1,7 @@
-import type { VerificationEvent } from '../core/ports.js';
-import type { VerificationLogTable } from '../storage/schema.js';
-import { addCalls, addCount, dailyKey, seenKey, type UsageBatch } from '../storage/usage-batch.js';
-import { MINUTE_MS, UA_MAX, comboText, overflowRow, type MinuteLog } from './usage-minutes.js';
+import type { VerificationEvent } from '../../core/ports.js';
+import type { VerificationLogTable } from '../../storage/schema.js';
+import { addCalls, addCount, dailyKey, seenKey, type UsageBatch } from '../../storage/usage-batch.js';
+import { MINUTE_MS, UA_MAX, comboText, overflowRow, type MinuteLog } from './minutes.js';
 
 /**
  * Verification events as they wait for the flush and cross to the writer (a worker thread on
@@ -192,7 +192,7 @@ interface Group {
 }
 
 /**
- * Aggregates events `from`..`to` into minute rows (usage-minutes.ts) and their usage counters, into
+ * Aggregates events `from`..`to` into minute rows (minutes.ts) and their usage counters, into
  * `b`. Runs where the batch is written: in the worker thread on SQLite. Per event it costs one
  * lookup of its refs in a map; the rows, ids, strings and counters are built per distinct
  * combination. Lists derived from a string (a permission list split, its column form, the

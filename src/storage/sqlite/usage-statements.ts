@@ -1,11 +1,11 @@
-import type { RawSqlite } from './db.js';
-import { splitDaily, splitSeen, type UsageBatch } from './usage-batch.js';
+import type { RawSqlite } from '../db.js';
+import { splitDaily, splitSeen, type UsageBatch } from '../usage-batch.js';
 
 /**
  * The usage writes on SQLite as statements prepared once per connection and run per row: with a
  * log row per verification, building and compiling large multi-row statements cost as much as
  * SQLite's own work (docs/hot-path.md#usage-statements-prepared-once). Used by both writers: the worker thread's own connection
- * (runtime/usage-writer.worker.ts) and, in process, the server's connection inside a Kysely
+ * (runtime/usage/writer/worker-entry.ts) and, in process, the server's connection inside a Kysely
  * transaction (usage-repo.ts). Imports no query builder, so the worker stays small.
  */
 type Stmt = { run(...params: unknown[]): unknown };
@@ -23,7 +23,7 @@ function statementsOf(raw: RawSqlite): SqliteStatements {
   if (st === undefined) {
     st = {
       // A minute row is written at its first flush and added to at the next ones (its id is kept
-      // by the writer for the minute: runtime/usage-minutes.ts).
+      // by the writer for the minute: runtime/usage/minutes.ts).
       log: raw.prepare(`insert into verification_log
         (id, at, last_at, key_id, key_start, environment, permissions, resource, code, ip, user_agent,
          latency_us, latency_sum_us, count, overflow)

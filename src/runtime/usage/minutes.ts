@@ -4,10 +4,10 @@
  * permissions and resource, with its count, first and last call and latency. Plain code with no
  * storage driver: the usage writer's worker thread loads it too.
  */
-import { newId } from '../core/ids.js';
-import type { VerificationEvent } from '../core/ports.js';
-import type { VerificationLogTable } from '../storage/schema.js';
-import { addCalls, mergeRowsById } from '../storage/usage-batch.js';
+import { newId } from '../../core/ids.js';
+import type { VerificationEvent } from '../../core/ports.js';
+import type { VerificationLogTable } from '../../storage/schema.js';
+import { addCalls, mergeRowsById } from '../../storage/usage-batch.js';
 
 export const MINUTE_MS = 60_000;
 /** User agents are kept (logged and counted) to this length. */

@@ -1,29 +1,27 @@
 /**
- * The usage writer's thread (started by usage-worker.ts on SQLite): its own connection to the
+ * The usage writer's thread (started by worker-thread.ts on SQLite): its own connection to the
  * server's database file, set up like the server's, builds each job's log rows and counters and
- * writes them with the same prepared statements as the in-process path (storage/usage-sqlite.ts).
+ * writes them with the same prepared statements as the in-process path (storage/sqlite/usage-statements.ts).
  * Jobs run one at a time, in the order they arrive. Why a thread: docs/hot-path.md#usage-writes-on-a-worker-thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
-import { SQLITE_BUSY_TIMEOUT_MS, configureSqlite } from '../storage/sqlite.js';
-import type { UsageBatch } from '../storage/usage-batch.js';
-import { writeUsageRowsSqlite } from '../storage/usage-sqlite.js';
-import { workerBegins, workerDone } from '../storage/write-turns.js';
-import { MinuteLog } from './usage-minutes.js';
+import { SQLITE_BUSY_TIMEOUT_MS, configureSqlite } from '../../../storage/sqlite/pragmas.js';
+import type { UsageBatch } from '../../../storage/usage-batch.js';
+import { writeUsageRowsSqlite } from '../../../storage/sqlite/usage-statements.js';
+import { workerBegins, workerDone } from '../../../storage/sqlite/write-turns.js';
+import { MinuteLog } from '../minutes.js';
+import { runJob, type FlushJob, type JobProgress } from './port.js';
 import {
   PROGRESS_MARKER,
   formatProgress,
-  runJob,
-  type FlushJob,
-  type JobProgress,
   type ToWorker,
   type WorkerDone,
   type WorkerOptions,
-} from './usage-writer.js';
+} from './worker-protocol.js';
 
 const port = parentPort;
-if (port === null) throw new Error('usage-writer.worker.js runs as a worker thread');
+if (port === null) throw new Error('worker-entry.js runs as a worker thread');
 const opts = workerData as WorkerOptions;
 /** The row ids of recent minutes: calls of one combination add up across this thread's jobs. */
 const minutes = new MinuteLog(opts.maxRowsPerMinute);
@@ -64,7 +62,7 @@ async function write(job: FlushJob): Promise<WorkerDone> {
     (b: UsageBatch, done: JobProgress) => {
       const tx = writeTransaction();
       const turns = opts.writeTurns;
-      // The server's writes go first, and wait for this one transaction at most (write-turns.ts).
+      // The server's writes go first, and wait for this one transaction at most (storage/sqlite/write-turns.ts).
       if (turns !== null) workerBegins(turns, SQLITE_BUSY_TIMEOUT_MS);
       try {
         // The marker commits with the rows: after a crash, the server reads what was written.

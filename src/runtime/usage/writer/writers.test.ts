@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import type { Storage } from '../storage/db.js';
-import { DIALECTS, aKey, call, createKey, startServer, verify, type TestServer } from '../testing/harness.js';
-import { ROWS, batcherOf, recordEvents, usageEnv, written } from '../testing/usage.js';
-import { ThreadWriter, WorkerWriter } from './usage-worker.js';
+import type { Storage } from '../../../storage/db.js';
+import {
+  DIALECTS,
+  aKey,
+  call,
+  createKey,
+  startServer,
+  verify,
+  type TestServer,
+} from '../../../testing/harness.js';
+import { ROWS, batcherOf, recordEvents, usageEnv, written } from '../../../testing/usage.js';
+import { InProcessWriter } from './in-process.js';
+import { WorkerWriter } from './worker-thread.js';
 
 /** Makes the insert of a log row whose ip is 'poison' fail, from another connection. */
 async function poisonTrigger(s: Storage, on: boolean): Promise<void> {
@@ -45,7 +54,7 @@ for (const dialect of DIALECTS) {
       const writer = batcherOf(t).writer;
       if (dialect.name === 'sqlite') {
         assert.ok(writer instanceof WorkerWriter, 'a SQLite file is written by the worker thread');
-      } else assert.ok(writer instanceof ThreadWriter, 'PostgreSQL is written in process');
+      } else assert.ok(writer instanceof InProcessWriter, 'PostgreSQL is written in process');
       const k = await createKey(t, { permissions: ['agents:invoke'] });
       for (let i = 0; i < 3; i++) assert.equal((await verify(t, { key: k.key })).code, 'VALID');
       const n = 3 * ROWS + 17;

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Limiter, UsageSink, VerificationEvent } from '../core/ports.js';
-import { emptyBatch, isEmptyBatch, mergeCounters } from '../storage/usage-batch.js';
-import type { Metrics } from './metrics.js';
-import { EventColumns, IsoClock, countEvent } from './usage-events.js';
-import { MinuteLog, RowSpill } from './usage-minutes.js';
+import type { Limiter, UsageSink, VerificationEvent } from '../../core/ports.js';
+import { emptyBatch, isEmptyBatch, mergeCounters } from '../../storage/usage-batch.js';
+import type { Metrics } from '../metrics.js';
+import { EventColumns, IsoClock, countEvent } from './events.js';
+import { MinuteLog, RowSpill } from './minutes.js';
 import type { VerifyEventLines } from './verify-events.js';
 import {
   countEvents,
@@ -13,7 +13,7 @@ import {
   type JobResult,
   type PendingBatch,
   type UsageWriter,
-} from './usage-writer.js';
+} from './writer/port.js';
 
 export interface BatcherOptions {
   flushIntervalMs: number;
@@ -30,10 +30,10 @@ export interface BatcherOptions {
 
 /**
  * Turns verifications into usage counters and log rows without a write per call: events are
- * kept in memory (encoded, usage-events.ts) and written at least every `flushIntervalMs`, and on
+ * kept in memory (encoded, events.ts) and written at least every `flushIntervalMs`, and on
  * graceful shutdown, by a `UsageWriter`: a worker thread on SQLite, so the transaction does not
  * hold the event loop; in process on PostgreSQL. The writer aggregates them into the log's minute
- * rows (usage-minutes.ts). What an abrupt kill (SIGKILL, power loss) loses is bounded by one
+ * rows (minutes.ts). What an abrupt kill (SIGKILL, power loss) loses is bounded by one
  * interval of events (and the batch being written); while storage is down, at most
  * `maxBufferedLogs` events are kept encoded, and the events beyond that are aggregated into minute
  * rows and counters here (counted in `dropped`: their encoded form was dropped, never their count).

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { VerificationEvent } from '../core/ports.js';
-import { emptyBatch, splitDaily, splitSeen, type UsageBatch } from '../storage/usage-batch.js';
-import type { VerificationLogTable } from '../storage/schema.js';
-import { EventColumns, EventDecoder, IsoClock, countEvent, sliceEvents } from './usage-events.js';
-import { MinuteLog } from './usage-minutes.js';
-import { runJob, skipEvents, type FlushJob, type JobProgress } from './usage-writer.js';
+import type { VerificationEvent } from '../../core/ports.js';
+import { emptyBatch, splitDaily, splitSeen, type UsageBatch } from '../../storage/usage-batch.js';
+import type { VerificationLogTable } from '../../storage/schema.js';
+import { EventColumns, EventDecoder, IsoClock, countEvent, sliceEvents } from './events.js';
+import { MinuteLog } from './minutes.js';
+import { runJob, skipEvents, type FlushJob, type JobProgress } from './writer/port.js';
 
 const at = Date.parse('2026-06-01T23:59:59.999Z');
 const ev = (over: Partial<VerificationEvent> = {}): VerificationEvent => ({

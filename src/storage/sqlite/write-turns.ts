@@ -1,6 +1,6 @@
 /**
  * Turns at SQLite's write lock between the server's connection and the usage writer's worker
- * thread (runtime/usage-writer.worker.ts), in two cells of shared memory: [0] the server writes or
+ * thread (runtime/usage/writer/worker-entry.ts), in two cells of shared memory: [0] the server writes or
  * holds a transaction open, [1] the worker is in a transaction.
  *
  * Without them the server's connection would wait in SQLite's busy handler, which holds the event
