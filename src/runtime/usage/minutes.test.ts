@@ -11,11 +11,13 @@ import { createKeywarden, type Keywarden } from '../../main.js';
 import { openStorage, type Storage } from '../../storage/db.js';
 import { migrate } from '../../storage/db.js';
 import { migrationProvider } from '../../storage/migrations.js';
+import { deriveServerKeys } from '../../core/secrets.js';
 import { usageFacts } from '../../storage/governance-repo.js';
 import { deleteLogsBefore, listLogs } from '../../storage/usage-repo.js';
 import {
   DIALECTS,
   ManualClock,
+  TEST_SECRET,
   call,
   createKey,
   startServer,
@@ -153,7 +155,7 @@ for (const dialect of DIALECTS) {
         if (schema !== undefined) await s.db.schema.createSchema(schema).execute();
         const migrator = new Migrator({
           db: s.db,
-          provider: migrationProvider(dialect.name),
+          provider: migrationProvider(dialect.name, deriveServerKeys(TEST_SECRET)),
           ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
         });
         assert.equal((await migrator.migrateTo('0008_keys_last_used_unindexed')).error, undefined);
@@ -173,7 +175,7 @@ for (const dialect of DIALECTS) {
             }),
           ])
           .execute();
-        await migrate(s, schema);
+        await migrate(s, schema, deriveServerKeys(TEST_SECRET));
         const rows = await listLogs(s.db, {}, 10);
         assert.deepEqual(
           rows.map((r) => [r.id, r.count, r.last_at ?? r.at, r.latency_sum_us ?? r.latency_us, r.overflow]),
