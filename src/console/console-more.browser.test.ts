@@ -117,5 +117,33 @@ describe(
       assert.equal((await api('POST', `/v1/keys/${k.id}/end-grace`)).status, 409);
       assert.deepEqual(problems, []);
     });
+    test('the create form: the naming rule in words, all problems at once, system and purpose from the name', async () => {
+      await page.goto('/#/keys');
+      await page.getByRole('button', { name: 'Create key' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Create an API key' });
+      await dialog.waitFor();
+      await page.keyboard.type('crm_prod');
+      await dialog.getByText(/does not follow the naming rule: lowercase letters and digits/).waitFor();
+      assert.ok(!(await dialog.innerText()).includes('[a-z0-9]'), 'no raw regular expression');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type('crm-prod-agent-call');
+      assert.equal(await dialog.getByLabel('System', { exact: true }).inputValue(), 'crm');
+      assert.equal(await dialog.getByLabel('Purpose', { exact: true }).inputValue(), 'agent-call');
+      await dialog.getByLabel('Expires').selectOption('never');
+      await dialog.getByText(/"Expires: never" is not allowed: production keys must expire within/).waitFor();
+      await axeClean('create form with problems');
+      await dialog.getByLabel('Owner team').fill('crm');
+      await dialog.getByLabel('Owner contact').fill('crm@example.com');
+      await dialog.locator('input[data-autofocus]').fill('crm-prod-temp');
+      await dialog.getByRole('button', { name: 'Create key' }).click();
+      const error = await dialog.locator('p.error').innerText();
+      // The name and the expiry, in one answer, before any request is sent.
+      assert.match(error, /generic name/);
+      assert.match(error, /Expires: never/);
+      const listed = (await api('GET', '/v1/keys?q=crm-prod')).body as { items: unknown[] };
+      assert.equal(listed.items.length, 0, 'nothing was created');
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      assert.deepEqual(problems, []);
+    });
   },
 );
