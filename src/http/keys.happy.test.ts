@@ -165,6 +165,35 @@ for (const dialect of DIALECTS) {
       assert.equal((await verify(t, { key: fresh })).code, 'VALID');
     });
 
+    test('the key record shows an open grace window; end-grace stops the previous secret at once, audited', async () => {
+      const k = await createKey(t);
+      assert.equal((await call(t, 'GET', `/v1/keys/${k.id}`)).body.rotation, undefined);
+      assert.equal((await call(t, 'POST', `/v1/keys/${k.id}/end-grace`)).status, 409, 'no window yet');
+      const r = await call(t, 'POST', `/v1/keys/${k.id}/regenerate`, { gracePeriodSeconds: 86_400 });
+      const fresh = r.body.key as string;
+      const got = await call(t, 'GET', `/v1/keys/${k.id}`);
+      const until = new Date(clock.now() + 86_400_000).toISOString();
+      assert.deepEqual(got.body.rotation, { replacedAt: got.body.rotatedAt, previousExpiresAt: until });
+      assert.equal((await verify(t, { key: k.key })).code, 'VALID', 'cached as valid before the end');
+      const end = await call(t, 'POST', `/v1/keys/${k.id}/end-grace`);
+      assert.equal(end.status, 200);
+      assert.equal(end.body.rotation, undefined);
+      assert.equal((await verify(t, { key: k.key })).code, 'EXPIRED', 'the cache was invalidated');
+      assert.equal((await verify(t, { key: fresh })).code, 'VALID');
+      assert.equal((await call(t, 'GET', `/v1/keys/${k.id}`)).body.rotation, undefined);
+      assert.equal((await call(t, 'POST', `/v1/keys/${k.id}/end-grace`)).status, 409, 'nothing left to end');
+      const audit = await call(t, 'GET', `/v1/audit?target=${k.id}`);
+      const entry = (audit.body.items as { action: string; after: Record<string, unknown> }[]).find(
+        (e) => e.action === 'key.end-grace',
+      );
+      assert.ok(entry, 'audited');
+      assert.deepEqual(
+        (entry.after.graceWindowEnded as { previousExpiresAt: string }).previousExpiresAt,
+        until,
+      );
+      assert.ok(!JSON.stringify(audit.body).includes(k.key.slice(12, -4)), 'no secret in the audit');
+    });
+
     test('delete reclaims: DELETED on verify, record kept, name free again, no further changes', async () => {
       const k = await createKey(t, { name: 'crm-prod-reclaim-me' });
       const d = await call(t, 'DELETE', `/v1/keys/${k.id}`);

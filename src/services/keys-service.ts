@@ -10,7 +10,9 @@ import { appendAudit } from '../storage/audit-repo.js';
 import {
   addSecret,
   currentSecretLeaked,
+  endGraceWindow,
   getKeyRow,
+  graceWindow,
   insertKey,
   listKeyRows,
   markSecretLeaked,
@@ -24,6 +26,12 @@ import {
 import type { Database } from '../storage/schema.js';
 import { nowIso, type ServiceContext } from './context.js';
 import { PolicyService } from './policy-service.js';
+
+/** An open rotation grace window: the previous secret works until `previousExpiresAt`. */
+export interface Rotation {
+  replacedAt: string;
+  previousExpiresAt: string;
+}
 
 const notFound = (id: string): KeywardenError => new KeywardenError('NOT_FOUND', `no key with id ${id}`);
 /** Optimistic updates retry this often on a concurrent change before answering 409. */
@@ -127,6 +135,35 @@ export class KeysService {
     const row = await getKeyRow(this.db, id);
     if (row === undefined || (actor.team !== null && row.owner_team !== actor.team)) throw notFound(id);
     return toRecord(row, nowIso(this.ctx));
+  }
+
+  /**
+   * One key with its open rotation grace window, if any: `rotation` says until when the previous
+   * secret keeps working after a regenerate (absent when no previous secret works any more).
+   */
+  async getWithRotation(actor: Actor, id: string): Promise<KeyRecord & { rotation?: Rotation }> {
+    const record = await this.get(actor, id);
+    const rotation = await graceWindow(this.db, id, nowIso(this.ctx));
+    return rotation === null ? record : { ...record, rotation };
+  }
+
+  /**
+   * Ends a rotation grace window now: the previous secret stops working at once, on every node
+   * (the caches are invalidated as for a disable). 409 when no previous secret still works.
+   */
+  async endGrace(actor: Actor, id: string): Promise<KeyRecord> {
+    // Filled once the window is found, before the audit row is written (it records what was cut short).
+    const auditExtra: Record<string, unknown> = {};
+    return this.change(actor, id, 'key.end-grace', (_before, at, trx) => ({
+      changes: {},
+      extra: async () => {
+        const window = await graceWindow(trx, id, at);
+        if (window === null || (await endGraceWindow(trx, id, at)) === 0)
+          throw new KeywardenError('CONFLICT', `key ${id} has no previous secret in a grace window`);
+        auditExtra.graceWindowEnded = { ...window, endedAt: at };
+      },
+      auditExtra,
+    }));
   }
 
   async list(

@@ -188,6 +188,39 @@ export async function expireSecret(db: Db, hash: string, at: string): Promise<vo
   await db.updateTable('key_secrets').set({ expires_at: at }).where('hash', '=', hash).execute();
 }
 
+/**
+ * The rotation grace window still open at `now`: the previous secrets that keep working after a
+ * regenerate, with when they were replaced and when the last of them stops working.
+ */
+export async function graceWindow(
+  db: Db,
+  keyId: string,
+  now: string,
+): Promise<{ replacedAt: string; previousExpiresAt: string } | null> {
+  const row = await db
+    .selectFrom('key_secrets')
+    .select((eb) => [eb.fn.max('replaced_at').as('replacedAt'), eb.fn.max('expires_at').as('expiresAt')])
+    .where('key_id', '=', keyId)
+    .where('expires_at', 'is not', null)
+    .where('expires_at', '>', now)
+    .where('leaked_at', 'is', null)
+    .executeTakeFirst();
+  if (row?.expiresAt === null || row?.expiresAt === undefined) return null;
+  return { replacedAt: row.replacedAt ?? row.expiresAt, previousExpiresAt: row.expiresAt };
+}
+
+/** Ends the grace window now: every previous secret still working stops at `at`; returns how many. */
+export async function endGraceWindow(db: Db, keyId: string, at: string): Promise<number> {
+  const res = await db
+    .updateTable('key_secrets')
+    .set({ expires_at: at })
+    .where('key_id', '=', keyId)
+    .where('expires_at', 'is not', null)
+    .where('expires_at', '>', at)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
 /** Marks one secret as reported leaked (its key then stays disabled until regenerated). */
 export async function markSecretLeaked(db: Db, hash: string, at: string): Promise<void> {
   await db

@@ -1,7 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, messageOf, type KeyRecord, type Page, type Policy, type WithSecret } from '../api.js';
 import { bodyOf, emptyForm, formOf, patchOf, type KeyFormState } from './key-form.js';
-import { KeyFields, nameProblems } from './key-fields.js';
+import { formProblems, KeyFields } from './key-fields.js';
 import { Dialog, ErrorNote, SecretDialog, useSubmit } from './ui.js';
 
 /** The policy (for live checks) and the permissions already granted to recent keys (for suggestions). */
@@ -39,6 +39,7 @@ function KeyFormDialog<T>(props: {
   request: (form: KeyFormState, policy: Policy | null) => () => Promise<T>;
   onDone: (result: T) => void;
   onCancel: () => void;
+  lockedTeam?: string | null;
 }): ReactNode {
   const [form, setForm] = useState<KeyFormState>(props.initial);
   const { policy, suggestions, note } = useFormContext();
@@ -67,6 +68,7 @@ function KeyFormDialog<T>(props: {
           policy={policy}
           suggestions={suggestions}
           mode={props.mode}
+          lockedTeam={props.lockedTeam ?? null}
         />
         <ErrorNote error={s.error} />
         <div className="actions">
@@ -86,7 +88,14 @@ function KeyFormDialog<T>(props: {
  * Create a key. On success the dialog shows the plaintext key once; closing forgets it (the
  * state that held it goes with the dialog).
  */
-export function CreateKeyDialog({ onClose }: { onClose: (created: boolean) => void }): ReactNode {
+export function CreateKeyDialog({
+  onClose,
+  team = null,
+}: {
+  onClose: (created: boolean) => void;
+  /** The signed-in admin key's team, when it is team-scoped: new keys belong to it. */
+  team?: string | null;
+}): ReactNode {
   const [created, setCreated] = useState<WithSecret<KeyRecord> | null>(null);
   if (created !== null) {
     return (
@@ -108,12 +117,13 @@ export function CreateKeyDialog({ onClose }: { onClose: (created: boolean) => vo
     <KeyFormDialog
       title="Create an API key"
       submitLabel="Create key"
-      initial={emptyForm()}
+      initial={{ ...emptyForm(), team: team ?? '' }}
       mode="create"
+      lockedTeam={team}
       request={(form, policy) => {
-        if (nameProblems(form, policy).length > 0)
-          throw new Error('Fix the name first: it breaks the naming policy.');
-        const body = { environment: form.environment, ...bodyOf(form) };
+        const problems = formProblems(team === null ? form : { ...form, team }, policy);
+        if (problems.length > 0) throw new Error(`Fix these first: ${problems.join(' ')}`);
+        const body = { environment: form.environment, ...bodyOf(team === null ? form : { ...form, team }) };
         return () => api<WithSecret<KeyRecord>>('POST', '/v1/keys', body);
       }}
       onDone={setCreated}

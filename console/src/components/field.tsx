@@ -8,6 +8,7 @@ export function Text(props: {
   hint?: string;
   required?: boolean;
   type?: string;
+  readOnly?: boolean;
 }): ReactNode {
   const id = useId();
   return (
@@ -21,6 +22,7 @@ export function Text(props: {
         type={props.type ?? 'text'}
         value={props.value}
         required={props.required}
+        readOnly={props.readOnly}
         aria-describedby={props.hint !== undefined ? `${id}-hint` : undefined}
         onChange={(e) => {
           props.set(e.target.value);

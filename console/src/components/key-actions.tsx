@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from 'react';
 import { api, type KeyRecord, type WithSecret } from '../api.js';
 import { KeyImpact } from './impact.js';
-import { Dialog, ErrorNote, SecretDialog, toast, useSubmit } from './ui.js';
+import { Dialog, ErrorNote, SecretDialog, toast, useSubmit, When } from './ui.js';
 
 type Done = (changed: boolean) => void;
 
@@ -211,6 +211,54 @@ export function DeleteDialog({ record, onClose }: { record: KeyRecord; onClose: 
           label="Delete key"
           danger
           disabled={typed !== record.name}
+          onCancel={() => {
+            onClose(false);
+          }}
+        />
+      </form>
+    </Dialog>
+  );
+}
+
+/** Ends a rotation grace window now: callers still on the previous secret are refused at once. */
+export function EndGraceDialog({
+  record,
+  until,
+  onClose,
+}: {
+  record: KeyRecord;
+  until: string;
+  onClose: Done;
+}): ReactNode {
+  const s = useSubmit();
+  return (
+    <Dialog
+      title={`End the grace period of ${record.name}`}
+      onClose={() => {
+        onClose(false);
+      }}
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          s.run(
+            () => api<KeyRecord>('POST', `/v1/keys/${record.id}/end-grace`),
+            () => {
+              toast(`${record.name}: the previous secret no longer works.`);
+              onClose(true);
+            },
+          );
+        }}
+      >
+        <p>
+          The previous secret would keep working until <When at={until} absolute />. Ending the grace period
+          now refuses every caller still using it (EXPIRED) at once, on every node. This cannot be undone.
+        </p>
+        <ErrorNote error={s.error} />
+        <Buttons
+          busy={s.busy}
+          label="End it now"
+          danger
           onCancel={() => {
             onClose(false);
           }}

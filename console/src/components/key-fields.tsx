@@ -1,6 +1,6 @@
 import { useId, type ReactNode } from 'react';
 import { ENVIRONMENTS } from '../../../src/core/codes.js';
-import { violations } from '../../../src/core/policy.js';
+import { DEFAULT_POLICY, violations } from '../../../src/core/policy.js';
 import type { Policy } from '../api.js';
 import { Text } from './field.js';
 import { type Expiry, type KeyFormState } from './key-form.js';
@@ -24,8 +24,61 @@ export function nameProblems(f: KeyFormState, policy: Policy | null): string[] {
     { ...policy, requireOwner: false, environments: NO_LIMITS },
   )
     .filter((v) => v.rule.startsWith('naming.'))
-    .map((v) => v.detail);
+    .map((v) => humanNaming(v.detail, policy));
 }
+
+/** The default naming pattern in words, instead of its regular expression. */
+const DEFAULT_PATTERN_WORDS =
+  'lowercase letters and digits, at least three parts joined by hyphens (system-environment-purpose, e.g. crm-prod-agent-call)';
+
+function humanNaming(detail: string, policy: Policy): string {
+  const pattern = policy.naming.pattern;
+  const suffix = ` does not match the naming pattern ${pattern}`;
+  if (!detail.endsWith(suffix)) return detail;
+  const head = detail.slice(0, -suffix.length);
+  return pattern === DEFAULT_POLICY.naming.pattern
+    ? `${head} does not follow the naming rule: ${DEFAULT_PATTERN_WORDS}`
+    : `${head} does not follow the deployment's naming rule (the pattern ${pattern})`;
+}
+
+/**
+ * Every problem the form has, all at once (the name, the owner, the expiry), in the policy's
+ * words, so nothing is found one submit at a time. Empty when the form may be sent.
+ */
+export function formProblems(f: KeyFormState, policy: Policy | null): string[] {
+  const out = f.name.trim() === '' ? ['The key needs a name.'] : nameProblems(f, policy);
+  if (policy === null) return out;
+  if (policy.requireOwner && (f.team.trim() === '' || f.contact.trim() === ''))
+    out.push('The policy requires an owner team and contact.');
+  const max = policy.environments[f.environment].maxLifetimeDays;
+  if (max !== null) {
+    if (f.expiry === 'never')
+      out.push(`"Expires: never" is not allowed: ${f.environment} keys must expire within ${max} days.`);
+    if (f.expiry !== 'never' && f.expiry !== 'keep' && f.expiry !== 'custom' && Number(f.expiry) > max)
+      out.push(`${f.environment} keys must expire within ${max} days, not ${f.expiry}.`);
+    if (f.expiry === 'custom' && f.customDate !== '') {
+      const days = (Date.parse(`${f.customDate}T00:00:00Z`) - Date.now()) / 86_400_000;
+      if (days > max) out.push(`${f.environment} keys must expire within ${max} days of today.`);
+    }
+  }
+  if (f.expiry === 'custom' && f.customDate === '') out.push('Choose the expiry date.');
+  return out;
+}
+
+/** System and purpose read from a name such as crm-prod-agent-call: "crm" and "agent-call". */
+export function partsOfName(name: string): { system: string; purpose: string } {
+  const parts = name
+    .trim()
+    .split('-')
+    .filter((p) => p !== '');
+  const env = parts.findIndex((p, i) => i > 0 && ENV_TOKENS.has(p));
+  return {
+    system: parts[0] ?? '',
+    purpose: (env > 0 ? parts.slice(env + 1) : parts.slice(1)).join('-'),
+  };
+}
+
+const ENV_TOKENS = new Set(['prod', 'production', 'stg', 'staging', 'dev', 'development', 'test', 'qa']);
 
 /** Only the naming rules are checked while typing: the other rules are switched off here. */
 const NO_LIMITS: Policy['environments'] = {
@@ -41,6 +94,8 @@ export function KeyFields(props: {
   policy: Policy | null;
   suggestions: readonly string[];
   mode: 'create' | 'edit';
+  /** A team-scoped admin's team: the owner team is that one, not a choice. */
+  lockedTeam?: string | null;
 }): ReactNode {
   const { form: f, set, policy } = props;
   const ids = {
@@ -71,7 +126,14 @@ export function KeyFields(props: {
               aria-invalid={problems.length > 0}
               aria-describedby={`${ids.name}-hint`}
               onChange={(e) => {
-                set({ name: e.target.value });
+                // System and purpose follow the name until someone types their own.
+                const was = partsOfName(f.name);
+                const now = partsOfName(e.target.value);
+                set({
+                  name: e.target.value,
+                  ...(props.mode === 'create' && f.system === was.system ? { system: now.system } : {}),
+                  ...(props.mode === 'create' && f.purpose === was.purpose ? { purpose: now.purpose } : {}),
+                });
               }}
             />
             <div id={`${ids.name}-hint`} aria-live="polite">
@@ -120,7 +182,11 @@ export function KeyFields(props: {
           />
           <Text
             label="Owner team"
-            value={f.team}
+            value={props.lockedTeam ?? f.team}
+            readOnly={props.lockedTeam != null}
+            {...(props.lockedTeam != null
+              ? { hint: `your admin key manages team ${props.lockedTeam} only` }
+              : {})}
             required={policy?.requireOwner}
             set={(v) => {
               set({ team: v });
@@ -181,7 +247,12 @@ export function KeyFields(props: {
             />
           ) : null}
         </div>
-        {envPolicy?.maxLifetimeDays != null ? (
+        {envPolicy?.maxLifetimeDays != null && f.expiry === 'never' ? (
+          <p className="field-error" role="alert">
+            &quot;Expires: never&quot; is not allowed: {f.environment} keys must expire within{' '}
+            {envPolicy.maxLifetimeDays} days.
+          </p>
+        ) : envPolicy?.maxLifetimeDays != null ? (
           <p className="hint">
             The policy requires {f.environment} keys to expire within {envPolicy.maxLifetimeDays} days.
           </p>

@@ -10,7 +10,7 @@ import {
   type Usage,
 } from '../api.js';
 import { EditKeyDialog } from '../components/create-key.js';
-import { DeleteDialog, RegenerateDialog, ToggleDialog } from '../components/key-actions.js';
+import { DeleteDialog, EndGraceDialog, RegenerateDialog, ToggleDialog } from '../components/key-actions.js';
 import { AuditTable, LogTable } from '../components/tables.js';
 import { EnvBadge, ErrorNote, Loading, StatusBadge, toast, When } from '../components/ui.js';
 import { UsageChart } from '../components/usage-chart.js';
@@ -18,7 +18,9 @@ import { masked, rateLimitText } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { useAdminNames } from './audit.js';
 
-type Action = 'edit' | 'regenerate' | 'toggle' | 'delete' | null;
+type Action = 'edit' | 'regenerate' | 'toggle' | 'delete' | 'end-grace' | null;
+/** The key page's record: with the open rotation grace window, when there is one. */
+type KeyWithRotation = KeyRecord & { rotation?: { replacedAt: string; previousExpiresAt: string } };
 const CHART_DAYS = 30;
 
 function Field({ label, children }: { label: string; children: ReactNode }): ReactNode {
@@ -65,7 +67,7 @@ function DeletedNote({
 export function KeyDetailPage({ id, session }: { id: string; session: Session }): ReactNode {
   const [action, setAction] = useState<Action>(null);
   const names = useAdminNames(session);
-  const key = useLoad(() => api<KeyRecord>('GET', `/v1/keys/${encodeURIComponent(id)}`), [id]);
+  const key = useLoad(() => api<KeyWithRotation>('GET', `/v1/keys/${encodeURIComponent(id)}`), [id]);
   const logsAllowed = can(session, 'logs:read');
   const usage = useLoad(
     () =>
@@ -246,6 +248,26 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
             <Field label="Secret rotated">
               <When at={k.rotatedAt} never="never" full />
             </Field>
+            {k.rotation !== undefined ? (
+              <Field label="Previous secret">
+                <span className="grace-note">
+                  works until <When at={k.rotation.previousExpiresAt} absolute />
+                  {can(session, 'keys:rotate') ? (
+                    <>
+                      {' '}
+                      <button
+                        type="button"
+                        onClick={() => {
+                          setAction('end-grace');
+                        }}
+                      >
+                        End it now
+                      </button>
+                    </>
+                  ) : null}
+                </span>
+              </Field>
+            ) : null}
           </dl>
         </section>
       </div>
@@ -291,6 +313,9 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
       {action === 'regenerate' ? <RegenerateDialog record={k} onClose={done} /> : null}
       {action === 'toggle' ? <ToggleDialog record={k} onClose={done} /> : null}
       {action === 'delete' ? <DeleteDialog record={k} onClose={done} /> : null}
+      {action === 'end-grace' && k.rotation !== undefined ? (
+        <EndGraceDialog record={k} until={k.rotation.previousExpiresAt} onClose={done} />
+      ) : null}
     </section>
   );
 }

@@ -280,6 +280,7 @@ export function KeysPage({ session, search }: { session: Session; search: string
       ) : null}
       {creating ? (
         <CreateKeyDialog
+          team={session.adminKey.team}
           onClose={(created) => {
             setCreating(false);
             if (created) keys.reload();

@@ -12,6 +12,25 @@ import {
 } from '../schemas.js';
 import { actorOf, bearer, type App, type Services } from '../types.js';
 
+/** The key page's record: the key, plus its open rotation grace window when there is one. */
+const KeyRecordWithRotation = Type.Composite([
+  KeyRecord,
+  Type.Object({
+    rotation: Type.Optional(
+      Type.Object(
+        {
+          replacedAt: Type.String({ format: 'date-time' }),
+          previousExpiresAt: Type.String({
+            format: 'date-time',
+            description: 'the previous secret keeps working until then',
+          }),
+        },
+        { description: 'present while a previous secret is in its rotation grace window' },
+      ),
+    ),
+  }),
+]);
+
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem };
 
 /** The key lifecycle: create, list, get, patch, disable/enable, delete (SPEC §3). */
@@ -50,9 +69,21 @@ export function keyRoutes(app: App, s: Services): void {
       summary: 'One key',
       security: bearer,
       params: IdParams,
+      response: { 200: KeyRecordWithRotation, ...errors },
+    },
+    handler: async (req) => s.keys.getWithRotation(actorOf(req), req.params.id),
+  });
+
+  app.post('/v1/keys/:id/end-grace', {
+    config: { permission: 'keys:rotate' },
+    schema: {
+      tags: ['keys'],
+      summary: 'End a rotation grace window now: the previous secret stops working at once',
+      security: bearer,
+      params: IdParams,
       response: { 200: KeyRecord, ...errors },
     },
-    handler: async (req) => s.keys.get(actorOf(req), req.params.id),
+    handler: async (req) => s.keys.endGrace(actorOf(req), req.params.id),
   });
 
   app.patch('/v1/keys/:id', {
