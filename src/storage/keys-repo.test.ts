@@ -13,6 +13,9 @@ import {
 } from './keys-repo.js';
 
 const owner = { team: 'crm', contact: 'a@example.com' };
+// Keys are created through the API, which refuses past expiries: times relative to the real clock.
+const NOW = Date.now();
+const iso = (days: number): string => new Date(NOW + days * 86_400_000).toISOString();
 
 describe('patchToChanges', () => {
   test('writes only what the patch names, the merged owner when it names owner', () => {
@@ -66,11 +69,11 @@ for (const dialect of DIALECTS) {
     const ids = { soon: '', later: '', credits: '', gone: '' };
     before(async () => {
       t = await startServer(dialect);
-      ids.soon = (await createKey(t, { expiresAt: '2026-06-05T00:00:00.000Z' })).id;
-      ids.later = (await createKey(t, { expiresAt: '2026-09-01T00:00:00.000Z' })).id;
+      ids.soon = (await createKey(t, { expiresAt: iso(4) })).id;
+      ids.later = (await createKey(t, { expiresAt: iso(90) })).id;
       ids.credits = (
         await createKey(t, {
-          owner: { team: 'ops', contact: null },
+          owner: { team: 'ops', contact: 'ops@example.com' },
           credits: { remaining: 3, refill: { amount: 50, interval: 'daily' } },
         })
       ).id;
@@ -105,12 +108,12 @@ for (const dialect of DIALECTS) {
 
     test('expiringKeys: active keys expiring in (at, horizon]', async () => {
       const { db } = t.kw.storage;
-      const hits = await expiringKeys(db, '2026-06-01T00:00:00.000Z', '2026-06-10T00:00:00.000Z');
+      const hits = await expiringKeys(db, iso(0), iso(10));
       assert.deepEqual(
         hits.map((k) => [k.id, k.expires_at]),
-        [[ids.soon, '2026-06-05T00:00:00.000Z']],
+        [[ids.soon, iso(4)]],
       );
-      assert.deepEqual(await expiringKeys(db, '2026-06-05T00:00:00.000Z', '2026-06-10T00:00:00.000Z'), []);
+      assert.deepEqual(await expiringKeys(db, iso(4), iso(10)), []);
     });
 
     test('creditedKeys and liveKeyRows leave deleted keys out; liveKeyRows filters by team', async () => {
@@ -133,22 +136,15 @@ for (const dialect of DIALECTS) {
         (await refillableKeys(db)).map((k) => [k.id, k.credits_refilled_at]),
         [[ids.credits, null]],
       );
-      const boundary = '2026-06-02T00:00:00.000Z';
+      const boundary = iso(1);
       const v = (await getKeyRow(db, ids.credits))?.version ?? -1;
-      assert.equal(await refillKey(db, ids.credits, 50, '2026-06-02T00:00:01.000Z', boundary), true);
-      assert.equal(
-        await refillKey(db, ids.credits, 50, '2026-06-02T00:00:02.000Z', boundary),
-        false,
-        'already refilled',
-      );
+      assert.equal(await refillKey(db, ids.credits, 50, iso(1.1), boundary), true);
+      assert.equal(await refillKey(db, ids.credits, 50, iso(1.2), boundary), false, 'already refilled');
       const row = await getKeyRow(db, ids.credits);
       assert.equal(row?.credits_remaining, 50);
-      assert.equal(row?.credits_refilled_at, '2026-06-02T00:00:01.000Z');
+      assert.equal(row?.credits_refilled_at, iso(1.1));
       assert.equal(row?.version, v + 1);
-      assert.equal(
-        await refillKey(db, ids.credits, 50, '2026-06-03T00:00:01.000Z', '2026-06-03T00:00:00.000Z'),
-        true,
-      );
+      assert.equal(await refillKey(db, ids.credits, 50, iso(2.1), iso(2)), true);
     });
   });
 }
