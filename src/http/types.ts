@@ -11,7 +11,7 @@ import type { KeysService } from '../services/keys-service.js';
 import type { GovernanceService } from '../services/governance-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { Verifier } from '../services/verifier.js';
-import type { WebhookService } from '../services/webhooks.js';
+import type { WebhookService } from '../services/webhooks/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

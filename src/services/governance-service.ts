@@ -9,7 +9,7 @@ import {
   toAdminRecord,
 } from '../storage/admin-keys-repo.js';
 import { activeAdminTeams, usageFacts } from '../storage/governance-repo.js';
-import { expireSecret, findByHash, markSecretLeaked, toRecord } from '../storage/keys-repo.js';
+import { expireSecret, findByHash, liveKeyRows, markSecretLeaked, toRecord } from '../storage/keys-repo.js';
 import type { AdminService } from './admin-service.js';
 import { nowIso, type ServiceContext } from './context.js';
 import type { KeysService } from './keys-service.js';
@@ -40,9 +40,7 @@ export class GovernanceService {
     const policyFor = await this.policies.resolver();
     const policy = policyFor(actor.team);
     const { db } = this.ctx.storage;
-    let q = db.selectFrom('keys').selectAll().where('status', '<>', 'deleted');
-    if (actor.team !== null) q = q.where('owner_team', '=', actor.team);
-    const rows = await q.orderBy('id').execute();
+    const rows = await liveKeyRows(db, actor.team);
     const since = new Date(now - policy.staleAfterDays * 86_400_000);
     const [teams, usage] = await Promise.all([
       activeAdminTeams(db, at),

@@ -1,4 +1,5 @@
 import type { Credits } from '../core/model.js';
+import { refillableKeys, refillKey } from '../storage/keys-repo.js';
 import { deleteLogsBefore } from '../storage/usage-repo.js';
 import type { ServiceContext } from './context.js';
 
@@ -64,12 +65,7 @@ export class Jobs {
     const now = this.ctx.clock.now();
     const at = new Date(now).toISOString();
     const { db } = this.ctx.storage;
-    const rows = await db
-      .selectFrom('keys')
-      .select(['id', 'credits_refill', 'credits_refilled_at', 'created_at'])
-      .where('credits_refill', 'is not', null)
-      .where('status', '<>', 'deleted')
-      .execute();
+    const rows = await refillableKeys(db);
     const due = rows.flatMap((r) => {
       const refill = JSON.parse(r.credits_refill ?? 'null') as Credits['refill'];
       if (refill === null) return [];
@@ -83,19 +79,7 @@ export class Jobs {
     await this.ctx.usage.flush();
     let done = 0;
     for (const d of due) {
-      const res = await db
-        .updateTable('keys')
-        .set((eb) => ({
-          credits_remaining: d.amount,
-          credits_refilled_at: at,
-          version: eb('version', '+', 1),
-        }))
-        .where('id', '=', d.id)
-        .where((eb) =>
-          eb.or([eb('credits_refilled_at', 'is', null), eb('credits_refilled_at', '<', d.boundary)]),
-        )
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 1) {
+      if (await refillKey(db, d.id, d.amount, at, d.boundary)) {
         done++;
         this.ctx.cache.invalidateKey(d.id);
         this.ctx.limiter.resetCredits(d.id);

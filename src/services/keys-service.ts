@@ -16,6 +16,7 @@ import {
   insertKey,
   listKeyRows,
   markSecretLeaked,
+  patchToChanges,
   recordToRow,
   retireSecrets,
   toRecord,
@@ -243,31 +244,7 @@ export class KeysService {
         policy,
         Object.keys(patch),
       );
-      const c: KeyChanges = {};
-      if (patch.name !== undefined) c.name = patch.name;
-      if (patch.system !== undefined) c.system = patch.system;
-      if (patch.purpose !== undefined) c.purpose = patch.purpose;
-      if (patch.owner !== undefined) {
-        c.owner_team =
-          patch.owner === null ? null : patch.owner.team !== undefined ? patch.owner.team : before.owner.team;
-        c.owner_contact =
-          patch.owner === null
-            ? null
-            : patch.owner.contact !== undefined
-              ? patch.owner.contact
-              : before.owner.contact;
-      }
-      if (patch.customerId !== undefined) c.customer_id = patch.customerId;
-      if (patch.permissions !== undefined) c.permissions = JSON.stringify(patch.permissions);
-      if (patch.ratelimits !== undefined) c.ratelimits = JSON.stringify(patch.ratelimits);
-      if (patch.credits !== undefined) {
-        c.credits_remaining = patch.credits?.remaining ?? null;
-        c.credits_refill = patch.credits?.refill ? JSON.stringify(patch.credits.refill) : null;
-      }
-      if (patch.ipAllowlist !== undefined) c.ip_allowlist = JSON.stringify(patch.ipAllowlist);
-      if (patch.expiresAt !== undefined) c.expires_at = normalizeTime(patch.expiresAt);
-      if (patch.metadata !== undefined) c.metadata = JSON.stringify(patch.metadata);
-      return c;
+      return patchToChanges(patch, owner);
     });
     // Only a new balance resets the limiter's (a reset re-reads storage, which lags by one flush).
     if (patch.credits !== undefined) this.ctx.limiter.resetCredits(id);

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
+import { normalizeTime, type KeyPatch } from '../core/key-input.js';
 import type { Environment } from '../core/keys.js';
 import {
   effectiveStatus,
@@ -300,4 +301,117 @@ export async function listKeyRows(
   }
   if (cursor !== undefined) q = q.where('id', '<', cursor);
   return q.orderBy('id', 'desc').limit(limit).execute();
+}
+
+/**
+ * The columns an admin's patch writes. `owner` is the key's owner after the patch (the patch's
+ * fields merged over the stored ones by the caller, once); it is written only when the patch
+ * names `owner`.
+ */
+export function patchToChanges(patch: KeyPatch, owner: KeyRecord['owner']): KeyChanges {
+  const c: KeyChanges = {};
+  if (patch.name !== undefined) c.name = patch.name;
+  if (patch.system !== undefined) c.system = patch.system;
+  if (patch.purpose !== undefined) c.purpose = patch.purpose;
+  if (patch.owner !== undefined) {
+    c.owner_team = owner.team;
+    c.owner_contact = owner.contact;
+  }
+  if (patch.customerId !== undefined) c.customer_id = patch.customerId;
+  if (patch.permissions !== undefined) c.permissions = JSON.stringify(patch.permissions);
+  if (patch.ratelimits !== undefined) c.ratelimits = JSON.stringify(patch.ratelimits);
+  if (patch.credits !== undefined) {
+    c.credits_remaining = patch.credits?.remaining ?? null;
+    c.credits_refill = patch.credits?.refill ? JSON.stringify(patch.credits.refill) : null;
+  }
+  if (patch.ipAllowlist !== undefined) c.ip_allowlist = JSON.stringify(patch.ipAllowlist);
+  if (patch.expiresAt !== undefined) c.expires_at = normalizeTime(patch.expiresAt);
+  if (patch.metadata !== undefined) c.metadata = JSON.stringify(patch.metadata);
+  return c;
+}
+
+/** Every key not deleted, oldest id first; only `team`'s when it is not null (the hygiene report). */
+export async function liveKeyRows(db: Db, team: string | null): Promise<KeyRow[]> {
+  let q = db.selectFrom('keys').selectAll().where('status', '<>', 'deleted');
+  if (team !== null) q = q.where('owner_team', '=', team);
+  return q.orderBy('id').execute();
+}
+
+/** Keys not deleted that have a refill schedule (JSON), with when they were last refilled. */
+export async function refillableKeys(
+  db: Db,
+): Promise<
+  { id: string; credits_refill: string | null; credits_refilled_at: string | null; created_at: string }[]
+> {
+  return db
+    .selectFrom('keys')
+    .select(['id', 'credits_refill', 'credits_refilled_at', 'created_at'])
+    .where('credits_refill', 'is not', null)
+    .where('status', '<>', 'deleted')
+    .execute();
+}
+
+/**
+ * Sets a key's balance to `amount` unless it was already refilled since `boundary` (another node
+ * won the period); true when this call refilled it.
+ */
+export async function refillKey(
+  db: Db,
+  id: string,
+  amount: number,
+  at: string,
+  boundary: string,
+): Promise<boolean> {
+  const res = await db
+    .updateTable('keys')
+    .set((eb) => ({ credits_remaining: amount, credits_refilled_at: at, version: eb('version', '+', 1) }))
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('credits_refilled_at', 'is', null), eb('credits_refilled_at', '<', boundary)]))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Active keys that expire after `at` and no later than `horizon`. */
+export async function expiringKeys(
+  db: Db,
+  at: string,
+  horizon: string,
+): Promise<
+  { id: string; name: string; environment: string; expires_at: string | null; owner_team: string | null }[]
+> {
+  return db
+    .selectFrom('keys')
+    .select(['id', 'name', 'environment', 'expires_at', 'owner_team'])
+    .where('status', '=', 'active')
+    .where('expires_at', '>', at)
+    .where('expires_at', '<=', horizon)
+    .execute();
+}
+
+/** Active keys with a credit balance, with their metadata (JSON, for a per-key low threshold). */
+export async function creditedKeys(db: Db): Promise<
+  {
+    id: string;
+    name: string;
+    environment: string;
+    credits_remaining: number | null;
+    credits_refilled_at: string | null;
+    metadata: string;
+    owner_team: string | null;
+  }[]
+> {
+  return db
+    .selectFrom('keys')
+    .select([
+      'id',
+      'name',
+      'environment',
+      'credits_remaining',
+      'credits_refilled_at',
+      'metadata',
+      'owner_team',
+    ])
+    .where('status', '=', 'active')
+    .where('credits_remaining', 'is not', null)
+    .execute();
 }

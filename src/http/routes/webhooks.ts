@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { WEBHOOK_EVENTS } from '../../services/webhooks.js';
+import { WEBHOOK_EVENTS } from '../../services/webhooks/index.js';
 import { Cursor, IdParams, Limit, Problem } from '../schemas.js';
 import { actorOf, bearer, type App, type Services } from '../types.js';
 

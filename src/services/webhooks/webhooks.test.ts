@@ -9,8 +9,8 @@ import {
   startServer,
   verify,
   type TestServer,
-} from '../testing/harness.js';
-import { signPayload } from './webhooks.js';
+} from '../../testing/harness.js';
+import { signPayload } from './index.js';
 
 interface Received {
   headers: IncomingMessage['headers'];

@@ -2,8 +2,8 @@ import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { KeywardenError } from '../core/errors.js';
-import { TARGET_RULES, refusedTarget } from '../core/net-targets.js';
+import { KeywardenError } from '../../core/errors.js';
+import { TARGET_RULES, refusedTarget } from '../../core/net-targets.js';
 
 /** Resolves a host name to its addresses (injectable: tests stand in for DNS). */
 export type Resolve = (host: string) => Promise<string[]>;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { DIALECTS, ManualClock, call, startServer, type TestServer } from '../testing/harness.js';
-import { freePort } from '../testing/services.js';
-import { coarseError } from './webhook-transport.js';
+import { DIALECTS, ManualClock, call, startServer, type TestServer } from '../../testing/harness.js';
+import { freePort } from '../../testing/services.js';
+import { coarseError } from './transport.js';
 
 test('delivery logs written before coarse outcomes read as categories, never the old text', () => {
   assert.equal(coarseError('receiver answered 500', 500), 'http_error');
