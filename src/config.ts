@@ -2,6 +2,20 @@ import { resolve } from 'node:path';
 import { isCidr } from './core/cidr.js';
 import { PREFIX_PATTERN } from './core/keys.js';
 import { SECRET_MIN_LENGTH } from './core/secrets.js';
+import {
+  boolean,
+  ConfigError,
+  custom,
+  integer,
+  oneOf,
+  optional,
+  parseAll,
+  text,
+  type Env,
+  type Setting,
+} from './config/settings.js';
+
+export { ConfigError, type Setting } from './config/settings.js';
 
 /** Everything Keywarden reads from its environment, parsed once at start (SPEC §6 names). */
 export interface Config {
@@ -23,6 +37,7 @@ export interface Config {
   rateLimitOnRedisFailure: 'open' | 'closed';
   usageFlushMs: number;
   usageMaxBufferedLogs: number;
+  /** SQLite: usage batches are written by a worker thread (`worker`) or on the main thread (`thread`). */
   /**
    * SQLite: usage batches are written by a worker thread (`worker`) or on the main thread
    * (`in-process`; `thread`, its former name, is still accepted).
@@ -82,127 +97,415 @@ export interface EdgeConfig {
   metricsToken: string | undefined;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+/** The largest accepted request body (not configurable). */
+const BODY_LIMIT_BYTES = 1024 * 1024;
 
-type Env = Record<string, string | undefined>;
+/**
+ * THE configuration table: every environment variable the server reads, with its type, default,
+ * allowed values, description and doc page. Parsing (loadConfig), `keywarden serve --help` and the
+ * README's configuration table (`npm run docs:config`) are all generated from it, and
+ * src/config/docs.test.ts checks that they agree. Keys are the Config fields (edge ones flat).
+ * To add a setting: add an entry here (and its field to Config), then run `npm run docs:config`.
+ */
+export const SETTINGS = {
+  // Where the server listens and what it stores.
+  port: integer({
+    name: 'KEYWARDEN_PORT',
+    default: 8080,
+    min: 0,
+    max: 65535,
+    description: 'the port the server listens on',
+    doc: 'docs/operations.md',
+  }),
+  host: text({
+    name: 'KEYWARDEN_HOST',
+    default: '127.0.0.1',
+    range: 'an address or host name',
+    valid: () => true,
+    rule: '',
+    echo: false,
+    description: 'the address the server listens on (`0.0.0.0`: every interface)',
+    doc: 'docs/operations.md',
+  }),
+  dataDir: custom({
+    name: 'KEYWARDEN_DATA_DIR',
+    type: 'path',
+    default: '`./data`',
+    range: 'a directory',
+    parse: (v) => resolve(v ?? './data'),
+    description: 'the embedded SQLite store (WAL mode)',
+    doc: 'docs/operations.md',
+  }),
+  databaseUrl: optional({
+    name: 'KEYWARDEN_DATABASE_URL',
+    type: 'URL',
+    range: '`postgres://…`',
+    valid: (v) => /^postgres(ql)?:\/\//.test(v),
+    rule: 'must be a postgres:// URL (leave it unset for the embedded SQLite store)',
+    echo: false,
+    description: 'use PostgreSQL instead of SQLite',
+    doc: 'docs/operations.md',
+  }),
+  databaseSchema: optional({
+    name: 'KEYWARDEN_DATABASE_SCHEMA',
+    range: 'a lowercase SQL identifier',
+    valid: (v) => /^[a-z_][a-z0-9_]{0,62}$/.test(v),
+    rule: 'must be a lowercase SQL identifier',
+    echo: true,
+    shownDefault: '`public`',
+    description: "PostgreSQL: the schema holding Keywarden's tables",
+    doc: '#running-several-nodes',
+  }),
+  redisUrl: optional({
+    name: 'KEYWARDEN_REDIS_URL',
+    type: 'URL',
+    range: '`redis://…`, `rediss://…`',
+    valid: (v) => /^rediss?:\/\//.test(v),
+    rule: 'must be a redis:// or rediss:// URL',
+    echo: false,
+    description: 'share rate limits, credits and cache invalidation between nodes',
+    doc: '#running-several-nodes',
+  }),
+  redisPrefix: text({
+    name: 'KEYWARDEN_REDIS_PREFIX',
+    default: 'kw:',
+    // Empty is a valid prefix (none), not "unset".
+    emptyIsUnset: false,
+    range: 'letters, digits, `:`, `_`, `-` (≤ 64)',
+    valid: (v) => /^[A-Za-z0-9:_-]{0,64}$/.test(v),
+    rule: 'may only hold letters, digits, ":", "_" and "-" (at most 64)',
+    echo: false,
+    description: "prefix of Keywarden's Redis keys (several deployments can share one Redis)",
+    doc: '#running-several-nodes',
+  }),
+  rateLimitOnRedisFailure: oneOf({
+    name: 'KEYWARDEN_RATELIMIT_ON_REDIS_FAILURE',
+    values: ['open', 'closed'] as const,
+    default: 'open',
+    description: 'Redis down: rate-limited keys pass (`open`) or are refused with `RATE_LIMITED` (`closed`)',
+    doc: 'docs/failure-modes.md',
+  }),
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
+  // Keys.
+  keyPrefix: text({
+    name: 'KEYWARDEN_KEY_PREFIX',
+    default: 'kw',
+    emptyIsUnset: false,
+    range: '1–10 lowercase letters or digits',
+    valid: (v) => PREFIX_PATTERN.test(v),
+    rule: 'must be 1–10 lowercase letters or digits',
+    echo: true,
+    description: "the deployment's key prefix",
+    doc: 'docs/operations.md',
+  }),
+  pepper: optional({
+    name: 'KEYWARDEN_PEPPER',
+    type: 'secret',
+    range: '≥ 16 characters',
+    valid: (v) => v.length >= 16,
+    rule: 'must be at least 16 characters',
+    echo: false,
+    description: 'store keys as HMAC-SHA-256 with this server-side secret instead of SHA-256',
+    doc: 'docs/operations.md',
+  }),
+  cacheMax: integer({
+    name: 'KEYWARDEN_CACHE_MAX',
+    default: 1_000_000,
+    min: 1,
+    max: 100_000_000,
+    description: 'verification cache bound (entries)',
+    doc: 'docs/security.md',
+  }),
+  cacheTtlSeconds: integer({
+    name: 'KEYWARDEN_CACHE_TTL_SECONDS',
+    default: 300,
+    min: 1,
+    max: 86_400,
+    description: 'verification cache TTL: only a safety net (changes invalidate explicitly)',
+    doc: 'docs/failure-modes.md',
+  }),
+  adminCacheTtlSeconds: integer({
+    name: 'KEYWARDEN_ADMIN_CACHE_TTL_SECONDS',
+    default: 10,
+    min: 1,
+    max: 3600,
+    description: 'how long an admin key read from storage is trusted without a re-read',
+    doc: 'docs/failure-modes.md',
+  }),
 
-// The parser of boolean settings; none is read right now (KEYWARDEN_TRUST_PROXY took more values).
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-function bool(env: Env, name: string, def: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (/^(1|true|yes)$/i.test(raw)) return true;
-  if (/^(0|false|no)$/i.test(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-}
+  // Logging.
+  logLevel: oneOf({
+    name: 'KEYWARDEN_LOG_LEVEL',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+    default: 'info',
+    emptyIsUnset: false,
+    description: 'pino level; authorization headers and key fields are always redacted',
+    doc: undefined,
+  }),
+  logRepeatIntervalMs: integer({
+    name: 'KEYWARDEN_LOG_REPEAT_INTERVAL_MS',
+    default: 10_000,
+    min: 0,
+    max: 3_600_000,
+    description: 'repeated warnings of one cause are logged at most once per this interval',
+    doc: 'docs/failure-modes.md',
+  }),
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  // Usage pipeline and the verification log (docs/verification-log.md).
+  usageFlushMs: integer({
+    name: 'KEYWARDEN_USAGE_FLUSH_MS',
+    default: 1000,
+    min: 10,
+    max: 3_600_000,
+    description: 'how often usage counters and log rows are written',
+    doc: 'docs/verification-log.md',
+  }),
+  usageMaxBufferedLogs: integer({
+    name: 'KEYWARDEN_USAGE_MAX_BUFFERED_LOGS',
+    default: 200_000,
+    min: 1,
+    max: 100_000_000,
+    description: 'log rows kept in memory while storage is unreachable',
+    doc: 'docs/failure-modes.md',
+  }),
+  usageWriter: oneOf({
+    name: 'KEYWARDEN_USAGE_WRITER',
+    values: ['worker', 'in-process'] as const,
+    // `thread` is the former name of `in-process` (it meant the main thread), kept as an alias.
+    aliases: { thread: 'in-process' },
+    default: 'worker',
+    description:
+      'SQLite: write usage from a worker thread (`worker`) or on the main thread (`in-process`; `thread` is an alias)',
+    doc: 'docs/architecture.md',
+  }),
+  usageRowsPerTransaction: integer({
+    name: 'KEYWARDEN_USAGE_ROWS_PER_TRANSACTION',
+    default: 20_000,
+    min: 100,
+    max: 10_000_000,
+    description: 'verifications per usage transaction: what an admin write on SQLite may wait for',
+    doc: 'docs/hot-path.md',
+  }),
+  logRetentionDays: integer({
+    name: 'KEYWARDEN_LOG_RETENTION_DAYS',
+    default: 30,
+    min: 1,
+    max: 3650,
+    description: 'verification log retention',
+    doc: 'docs/verification-log.md',
+  }),
+  logMaxRowsPerMinute: integer({
+    name: 'KEYWARDEN_LOG_MAX_ROWS_PER_MINUTE',
+    default: 50_000,
+    min: 1,
+    max: 10_000_000,
+    description: 'log rows per minute per node at most; further calls go to an overflow row per code',
+    doc: 'docs/verification-log.md',
+  }),
+  verifyEvents: optional({
+    name: 'KEYWARDEN_VERIFY_EVENTS',
+    range: '`stdout`, `file:<path>`',
+    valid: (v) => v === 'stdout' || (v.startsWith('file:') && v.length > 5),
+    rule: 'must be "stdout" or "file:<path>"',
+    echo: true,
+    description: 'one JSON line per verification for log pipelines (unset: none)',
+    doc: 'docs/verification-log.md',
+  }),
+  jobIntervalSeconds: integer({
+    name: 'KEYWARDEN_JOB_INTERVAL_SECONDS',
+    default: 60,
+    min: 1,
+    max: 86_400,
+    description: 'how often background jobs (credit refills, retention) run',
+    doc: undefined,
+  }),
 
-/** Fails fast with a message that names the variable. Defaults are filled here and nowhere else. */
-export function loadConfig(env: Env = process.env): Config {
-  const keyPrefix = env.KEYWARDEN_KEY_PREFIX ?? 'kw';
-  if (!PREFIX_PATTERN.test(keyPrefix)) {
-    throw new ConfigError(
-      `KEYWARDEN_KEY_PREFIX must be 1–10 lowercase letters or digits, got "${keyPrefix}"`,
-    );
-  }
-  const databaseUrl = env.KEYWARDEN_DATABASE_URL || undefined;
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError(
-      'KEYWARDEN_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite store)',
-    );
-  }
-  const redisUrl = env.KEYWARDEN_REDIS_URL || undefined;
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('KEYWARDEN_REDIS_URL must be a redis:// or rediss:// URL');
-  }
-  const logLevel = env.KEYWARDEN_LOG_LEVEL ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(`KEYWARDEN_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
-  }
-  const pepper = env.KEYWARDEN_PEPPER || undefined;
-  if (pepper !== undefined && pepper.length < 16) {
-    throw new ConfigError('KEYWARDEN_PEPPER must be at least 16 characters');
-  }
-  const databaseSchema = env.KEYWARDEN_DATABASE_SCHEMA || undefined;
-  if (databaseSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) {
-    throw new ConfigError(
-      `KEYWARDEN_DATABASE_SCHEMA must be a lowercase SQL identifier, got "${databaseSchema}"`,
-    );
-  }
-  const onFailure = env.KEYWARDEN_RATELIMIT_ON_REDIS_FAILURE || 'open';
-  if (onFailure !== 'open' && onFailure !== 'closed') {
-    throw new ConfigError(
-      `KEYWARDEN_RATELIMIT_ON_REDIS_FAILURE must be "open" or "closed", got "${onFailure}"`,
-    );
-  }
-  // `thread` is the former name of `in-process` (it meant the main thread), kept as an alias.
-  const usageWriterRaw = env.KEYWARDEN_USAGE_WRITER || 'worker';
-  const usageWriter = usageWriterRaw === 'thread' ? 'in-process' : usageWriterRaw;
-  if (usageWriter !== 'worker' && usageWriter !== 'in-process') {
-    throw new ConfigError(
-      `KEYWARDEN_USAGE_WRITER must be "worker" or "in-process" ("thread" is an alias of "in-process"), got "${usageWriterRaw}"`,
-    );
-  }
-  const redisPrefix = env.KEYWARDEN_REDIS_PREFIX ?? 'kw:';
-  if (!/^[A-Za-z0-9:_-]{0,64}$/.test(redisPrefix)) {
-    throw new ConfigError(
-      'KEYWARDEN_REDIS_PREFIX may only hold letters, digits, ":", "_" and "-" (at most 64)',
-    );
-  }
-  // Server secret and webhook targets (docs/audit-and-secrets.md). Whether the secret may be
-  // missing depends on the store (SQLite keeps a generated one in the data directory): see
+  // Server secret and webhooks (docs/audit-and-secrets.md). Whether the secret may be missing
+  // depends on the store (SQLite keeps a generated one in the data directory): see
   // server-secret.ts, which start-up runs.
-  const secret = env.KEYWARDEN_SECRET || undefined;
-  if (secret !== undefined && secret.length < SECRET_MIN_LENGTH) {
-    throw new ConfigError(`KEYWARDEN_SECRET must be at least ${SECRET_MIN_LENGTH} characters`);
+  secret: optional({
+    name: 'KEYWARDEN_SECRET',
+    type: 'secret',
+    range: `≥ ${SECRET_MIN_LENGTH} characters`,
+    valid: (v) => v.length >= SECRET_MIN_LENGTH,
+    rule: `must be at least ${SECRET_MIN_LENGTH} characters`,
+    echo: false,
+    shownDefault: 'SQLite: generated',
+    description: 'server secret: keys the audit chain, encrypts webhook secrets; required on PostgreSQL',
+    doc: 'docs/audit-and-secrets.md',
+  }),
+  webhookAllowPrivate: boolean({
+    name: 'KEYWARDEN_WEBHOOK_ALLOW_PRIVATE',
+    default: false,
+    description: 'let webhooks target loopback/private/link-local addresses (development only)',
+    doc: 'docs/audit-and-secrets.md',
+  }),
+  webhookRetryBaseMs: integer({
+    name: 'KEYWARDEN_WEBHOOK_RETRY_BASE_MS',
+    default: 1000,
+    min: 1,
+    max: 3_600_000,
+    description: 'first retry delay of a failed webhook delivery; doubles each attempt',
+    doc: '#governance',
+  }),
+
+  // Web console sessions.
+  sessionIdleMinutes: integer({
+    name: 'KEYWARDEN_SESSION_IDLE_MINUTES',
+    default: 30,
+    min: 1,
+    max: 1440,
+    description: 'a console session ends after this long without a request',
+    doc: 'docs/console.md',
+  }),
+  sessionMaxHours: integer({
+    name: 'KEYWARDEN_SESSION_MAX_HOURS',
+    default: 12,
+    min: 1,
+    max: 720,
+    description: 'a console session ends this long after sign-in',
+    doc: 'docs/console.md',
+  }),
+
+  // Failure handling (docs/failure-modes.md).
+  redisHealthIntervalMs: integer({
+    name: 'KEYWARDEN_REDIS_HEALTH_INTERVAL_MS',
+    default: 250,
+    min: 10,
+    max: 60_000,
+    description: 'how often each node PINGs Redis',
+    doc: 'docs/failure-modes.md',
+  }),
+  redisHealthTimeoutMs: integer({
+    name: 'KEYWARDEN_REDIS_HEALTH_TIMEOUT_MS',
+    default: 500,
+    min: 10,
+    max: 60_000,
+    description: 'a PING answered later than this marks Redis down',
+    doc: 'docs/failure-modes.md',
+  }),
+
+  // The HTTP edge (docs/security.md).
+  trustProxy: custom({
+    name: 'KEYWARDEN_TRUST_PROXY',
+    type: 'list',
+    default: '`false`',
+    range: '`false`, `true` (one hop), a hop count ≤ 10, proxy addresses/CIDRs',
+    parse: trustProxy,
+    description: 'whose `X-Forwarded-For` to believe (client addresses for IP allowlists and limits)',
+    doc: 'docs/security.md',
+  }),
+  requestTimeoutMs: integer({
+    name: 'KEYWARDEN_REQUEST_TIMEOUT_MS',
+    default: 30_000,
+    min: 100,
+    max: 3_600_000,
+    description: 'the whole request must arrive within this, else `408`',
+    doc: 'docs/security.md',
+  }),
+  headersTimeoutMs: integer({
+    name: 'KEYWARDEN_HEADERS_TIMEOUT_MS',
+    default: 10_000,
+    min: 100,
+    max: 3_600_000,
+    description: 'the request headers must arrive within this (at most `KEYWARDEN_REQUEST_TIMEOUT_MS`)',
+    doc: 'docs/security.md',
+  }),
+  keepAliveTimeoutMs: integer({
+    name: 'KEYWARDEN_KEEP_ALIVE_TIMEOUT_MS',
+    default: 5_000,
+    min: 100,
+    max: 600_000,
+    description: 'idle keep-alive connections are closed after this',
+    doc: 'docs/security.md',
+  }),
+  maxConnectionsPerIp: integer({
+    name: 'KEYWARDEN_MAX_CONNECTIONS_PER_IP',
+    default: 256,
+    min: 0,
+    max: 1_000_000,
+    description: 'open connections per client address (`0`: no cap)',
+    doc: 'docs/security.md',
+  }),
+  authFailuresPerMinute: integer({
+    name: 'KEYWARDEN_AUTH_FAILURES_PER_MINUTE',
+    default: 30,
+    min: 0,
+    max: 1_000_000,
+    description: 'failed authentications per address or key prefix before `429` (`0`: off)',
+    doc: 'docs/security.md',
+  }),
+  metricsToken: optional({
+    name: 'KEYWARDEN_METRICS_TOKEN',
+    type: 'secret',
+    range: '16–256 printable characters',
+    valid: (v) => /^[\x21-\x7e]{16,256}$/.test(v),
+    rule: 'must be 16–256 printable characters without spaces',
+    echo: false,
+    description: 'when set, `GET /metrics` needs `Authorization: Bearer <token>`',
+    doc: 'docs/security.md',
+  }),
+} satisfies Record<string, Setting<unknown>>;
+
+/**
+ * Variables the command-line client reads (src/cli/io.ts), not the server: documented with the
+ * same table format. Their parsing stays with the CLI.
+ */
+export const CLIENT_SETTINGS: readonly Setting<string | undefined>[] = [
+  optional({
+    name: 'KEYWARDEN_URL',
+    type: 'URL',
+    range: '`http://…`, `https://…`',
+    valid: () => true,
+    rule: '',
+    echo: false,
+    shownDefault: '`http://127.0.0.1:8080`',
+    description: 'the server the CLI talks to (`--url`)',
+    doc: '#command-line',
+  }),
+  optional({
+    name: 'KEYWARDEN_ADMIN_KEY',
+    type: 'secret',
+    range: 'an admin key',
+    valid: () => true,
+    rule: '',
+    echo: false,
+    description: 'the admin key the CLI authenticates with (`--admin-key`)',
+    doc: '#command-line',
+  }),
+];
+
+/** Fails fast with a message that names the variable. Defaults are filled in the table and nowhere else. */
+export function loadConfig(env: Env = process.env): Config {
+  const v = parseAll(SETTINGS, env);
+  // The one rule between two variables.
+  if (v.headersTimeoutMs > v.requestTimeoutMs) {
+    throw new ConfigError(
+      `KEYWARDEN_HEADERS_TIMEOUT_MS (${v.headersTimeoutMs}) must not exceed KEYWARDEN_REQUEST_TIMEOUT_MS (${v.requestTimeoutMs})`,
+    );
   }
-  const webhookAllowPrivate = bool(env, 'KEYWARDEN_WEBHOOK_ALLOW_PRIVATE', false);
+  const {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs,
+    maxConnectionsPerIp,
+    authFailuresPerMinute,
+    metricsToken,
+    verifyEvents,
+    ...rest
+  } = v;
   return {
-    secret,
-    webhookAllowPrivate,
-    databaseSchema,
-    redisPrefix,
-    rateLimitOnRedisFailure: onFailure,
-    port: int(env, 'KEYWARDEN_PORT', 8080, 0, 65535),
-    host: env.KEYWARDEN_HOST || '127.0.0.1',
-    dataDir: resolve(env.KEYWARDEN_DATA_DIR || './data'),
-    databaseUrl,
-    redisUrl,
-    keyPrefix,
-    pepper,
-    logLevel,
-    cacheMax: int(env, 'KEYWARDEN_CACHE_MAX', 1_000_000, 1, 100_000_000),
-    cacheTtlSeconds: int(env, 'KEYWARDEN_CACHE_TTL_SECONDS', 300, 1, 86_400),
-    bodyLimitBytes: 1024 * 1024,
-    trustProxy: trustProxy(env.KEYWARDEN_TRUST_PROXY),
-    usageFlushMs: int(env, 'KEYWARDEN_USAGE_FLUSH_MS', 1000, 10, 3_600_000),
-    usageMaxBufferedLogs: int(env, 'KEYWARDEN_USAGE_MAX_BUFFERED_LOGS', 200_000, 1, 100_000_000),
-    usageWriter,
-    usageRowsPerTransaction: int(env, 'KEYWARDEN_USAGE_ROWS_PER_TRANSACTION', 20_000, 100, 10_000_000),
-    logRetentionDays: int(env, 'KEYWARDEN_LOG_RETENTION_DAYS', 30, 1, 3650),
-    jobIntervalSeconds: int(env, 'KEYWARDEN_JOB_INTERVAL_SECONDS', 60, 1, 86_400),
-    webhookRetryBaseMs: int(env, 'KEYWARDEN_WEBHOOK_RETRY_BASE_MS', 1000, 1, 3_600_000),
-    sessionIdleMinutes: int(env, 'KEYWARDEN_SESSION_IDLE_MINUTES', 30, 1, 1440),
-    sessionMaxHours: int(env, 'KEYWARDEN_SESSION_MAX_HOURS', 12, 1, 720),
-    // Failure handling (docs/failure-modes.md).
-    redisHealthIntervalMs: int(env, 'KEYWARDEN_REDIS_HEALTH_INTERVAL_MS', 250, 10, 60_000),
-    redisHealthTimeoutMs: int(env, 'KEYWARDEN_REDIS_HEALTH_TIMEOUT_MS', 500, 10, 60_000),
-    logRepeatIntervalMs: int(env, 'KEYWARDEN_LOG_REPEAT_INTERVAL_MS', 10_000, 0, 3_600_000),
-    adminCacheTtlSeconds: int(env, 'KEYWARDEN_ADMIN_CACHE_TTL_SECONDS', 10, 1, 3600),
-    ...logConfig(env),
-    edge: edgeConfig(env),
+    ...rest,
+    bodyLimitBytes: BODY_LIMIT_BYTES,
+    verifyEvents: verifyEvents ?? null,
+    edge: {
+      requestTimeoutMs,
+      headersTimeoutMs,
+      keepAliveTimeoutMs,
+      maxConnectionsPerIp,
+      authFailuresPerMinute,
+      metricsToken,
+    },
   };
 }
 
@@ -212,7 +515,7 @@ export function loadConfig(env: Env = process.env): Config {
  * number is that many hops; otherwise a comma-separated list of proxy addresses or CIDRs.
  */
 function trustProxy(raw: string | undefined): TrustProxy {
-  if (raw === undefined || raw === '' || /^(0|false|no)$/i.test(raw)) return false;
+  if (raw === undefined || /^(0|false|no)$/i.test(raw)) return false;
   if (/^(true|yes)$/i.test(raw)) return 1;
   if (/^\d+$/.test(raw)) {
     const n = Number(raw);
@@ -227,38 +530,4 @@ function trustProxy(raw: string | undefined): TrustProxy {
     );
   }
   return list;
-}
-
-function edgeConfig(env: Env): EdgeConfig {
-  const requestTimeoutMs = int(env, 'KEYWARDEN_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
-  const headersTimeoutMs = int(env, 'KEYWARDEN_HEADERS_TIMEOUT_MS', 10_000, 100, 3_600_000);
-  if (headersTimeoutMs > requestTimeoutMs) {
-    throw new ConfigError(
-      `KEYWARDEN_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed KEYWARDEN_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
-    );
-  }
-  const metricsToken = env.KEYWARDEN_METRICS_TOKEN || undefined;
-  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
-    throw new ConfigError('KEYWARDEN_METRICS_TOKEN must be 16–256 printable characters without spaces');
-  }
-  return {
-    requestTimeoutMs,
-    headersTimeoutMs,
-    keepAliveTimeoutMs: int(env, 'KEYWARDEN_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
-    maxConnectionsPerIp: int(env, 'KEYWARDEN_MAX_CONNECTIONS_PER_IP', 256, 0, 1_000_000),
-    authFailuresPerMinute: int(env, 'KEYWARDEN_AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000),
-    metricsToken,
-  };
-}
-
-/** The verification log's settings (docs/verification-log.md). */
-function logConfig(env: Env): Pick<Config, 'logMaxRowsPerMinute' | 'verifyEvents'> {
-  const events = env.KEYWARDEN_VERIFY_EVENTS || null;
-  if (events !== null && events !== 'stdout' && !(events.startsWith('file:') && events.length > 5)) {
-    throw new ConfigError(`KEYWARDEN_VERIFY_EVENTS must be "stdout" or "file:<path>", got "${events}"`);
-  }
-  return {
-    logMaxRowsPerMinute: int(env, 'KEYWARDEN_LOG_MAX_ROWS_PER_MINUTE', 50_000, 1, 10_000_000),
-    verifyEvents: events,
-  };
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { initStore, serve } from '../../main.js';
+import { serveHelpText } from '../../config/docs.js';
 import { print } from '../io.js';
 
 /** `keywarden serve` and `keywarden init`: the start-up contract (an empty store gets a root key, shown once). */
@@ -11,6 +12,7 @@ export function serverCommands(program: Command): void {
     .option('--port <port>', 'port to listen on (overrides KEYWARDEN_PORT)')
     .option('--host <host>', 'address to listen on (overrides KEYWARDEN_HOST)')
     .option('--data-dir <dir>', 'the SQLite store directory (overrides KEYWARDEN_DATA_DIR)')
+    .addHelpText('after', serveHelpText())
     .action(async (o: { port?: string; host?: string; dataDir?: string }) => {
       // Flags win over the environment and are validated by the same rules (a bad port names the flag's variable).
       const env = {
