@@ -13,8 +13,8 @@ import type { Logger } from 'pino';
 import type { EdgeConfig, TrustProxy } from '../config.js';
 import { KeywardenError } from '../core/errors.js';
 import { adminAllows, type Actor, type AdminPermission } from '../core/model.js';
-import { consoleRoutes } from '../console/routes.js';
-import { consoleStatic } from '../console/static.js';
+import { consoleRoutes } from './console/routes.js';
+import { consoleStatic } from './console/static.js';
 import { checkScope, scopeDescription } from './authorize.js';
 import { parseJsonBody } from './body.js';
 import { AuthThrottle } from './auth-throttle.js';
@@ -220,6 +220,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   const loggerInstance: FastifyBaseLogger = opts.logger;
   const edge = opts.edge;
   const throttle = new AuthThrottle({ limit: edge.authFailuresPerMinute });
+  const onError = errorHandler(s.isStorageUnavailable);
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: opts.bodyLimitBytes,
@@ -234,7 +235,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     serverFactory: (handler) => edgeServer(handler, edge),
     // Errors Fastify raises before routing (bad percent-encoding, over-long parameters): ours too.
     frameworkErrors: (err, req, reply) => {
-      void errorHandler(err, req, reply);
+      void onError(err, req, reply);
     },
     // What fails before a request exists (timeouts, oversized headers) is problem+json as well.
     clientErrorHandler: clientError,
@@ -249,7 +250,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler(onError);
   // Shutdown: idle keep-alive connections are closed and in-flight requests answered; a request
   // that still arrives (on a busy keep-alive connection) gets a 503 problem and `Connection: close`.
   let draining = false;
