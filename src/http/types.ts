@@ -46,7 +46,7 @@ export interface Services {
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
   /** True when an error means the database is unreachable: answered as a 503, not a 500. */
-  isStorageUnavailable(err: unknown): boolean;
+  isStorageUnavailable: (err: unknown) => boolean;
   /**
    * Resolves a request without an Authorization header to an actor from another credential
    * (the web console's session cookie), or null. Must check CSRF for state-changing methods.
