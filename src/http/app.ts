@@ -32,6 +32,7 @@ import { usageRoutes } from './routes/usage.js';
 import { verifyRoute } from './routes/verify.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { App, Services } from './types.js';
+import { ADMIN_ROUTE_ERRORS } from './schemas.js';
 import { formatValidationErrors, validatorCompiler } from './validation.js';
 
 export interface AppOptions {
@@ -290,9 +291,15 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     route.onResponse = [...hooksOf(route.onResponse), countResponse(s, url, logThrottle)];
     const needed = route.config?.permission;
     if (needed === undefined) return;
-    // Each admin route documents, in OpenAPI, the permission it needs (the security suite reads it).
-    const schema = (route.schema ??= {}) as { description?: string; security?: unknown };
+    // What every admin route shares is declared here once, not per route: in OpenAPI, the bearer
+    // scheme, the 401/403 problems and the permission it needs (the security suite reads it).
+    const schema = (route.schema ??= {}) as {
+      description?: string;
+      security?: unknown;
+      response?: Record<string, unknown>;
+    };
     schema.security = [{ bearerAuth: [] }];
+    schema.response = { ...ADMIN_ROUTE_ERRORS, ...schema.response };
     const scope = route.config?.scope ?? {};
     schema.description = `Requires the admin permission \`${needed}\`.${scopeDescription(scope)}${schema.description ? ` ${schema.description}` : ''}`;
     // Authentication runs first (onRequest), before any body is read or validated, so an

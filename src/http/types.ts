@@ -58,5 +58,3 @@ export function actorOf(req: FastifyRequest): Actor {
   if (req.actor === null) throw new KeywardenError('UNAUTHENTICATED', 'this route needs an admin key');
   return req.actor;
 }
-
-export const bearer = [{ bearerAuth: [] }];

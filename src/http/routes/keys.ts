@@ -10,9 +10,9 @@ import {
   Problem,
   ReasonBody,
 } from '../schemas.js';
-import { actorOf, bearer, type App, type Services } from '../types.js';
+import { actorOf, type App, type Services } from '../types.js';
 
-const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem };
+const errors = { 400: Problem, 404: Problem, 409: Problem, 422: Problem };
 
 /** The key lifecycle: create, list, get, patch, disable/enable, delete (SPEC §3). */
 export function keyRoutes(app: App, s: Services): void {
@@ -21,7 +21,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'Create a key; the plaintext key is in this response only',
-      security: bearer,
       body: KeyCreate,
       response: { 201: KeyWithSecret, ...errors },
     },
@@ -33,7 +32,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'List keys',
-      security: bearer,
       querystring: KeyListQuery,
       response: { 200: KeyList, ...errors },
     },
@@ -48,7 +46,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'One key',
-      security: bearer,
       params: IdParams,
       response: { 200: KeyRecord, ...errors },
     },
@@ -60,7 +57,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'Change a key (name, owner, permissions, limits, credits, expiry, allowlist, metadata)',
-      security: bearer,
       params: IdParams,
       body: KeyPatch,
       response: { 200: KeyRecord, ...errors },
@@ -74,7 +70,6 @@ export function keyRoutes(app: App, s: Services): void {
       schema: {
         tags: ['keys'],
         summary: action === 'disable' ? 'Disable a key at once (reversible)' : 'Enable a disabled key',
-        security: bearer,
         params: IdParams,
         body: ReasonBody,
         response: { 200: KeyRecord, ...errors },
@@ -89,7 +84,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'Reclaim a key: permanently invalid, record and history kept',
-      security: bearer,
       params: IdParams,
       response: { 200: KeyRecord, ...errors },
     },
@@ -101,7 +95,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'New secret, same id and configuration; the old one may live on for a grace period',
-      security: bearer,
       params: IdParams,
       body: Type.Optional(
         Type.Object(
