@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import { aKey, ManualClock, call, createKey, verify, describeEachDialect } from '../testing/harness.js';
 
 describeEachDialect('key lifecycle over HTTP', (t) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { CompiledQuery, sql } from 'kysely';
 import { logsQuery } from '../storage/usage-repo.js';
 import { ManualClock, call, createKey, verify, describeEachDialect } from '../testing/harness.js';

@@ -23,7 +23,7 @@ async function layerConfig(): Promise<Linter.Config[]> {
   return [
     {
       files: ['**/*.ts', '**/*.tsx'],
-      languageOptions: { parser: tseslint.parser as Linter.Parser },
+      languageOptions: { parser: tseslint.parser },
       plugins: {
         '@typescript-eslint': tseslint.plugin as unknown as NonNullable<Linter.Config['plugins']>[string],
       },
