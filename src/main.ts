@@ -25,12 +25,12 @@ import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import type { ServiceContext } from './services/context.js';
 import { GovernanceService } from './services/governance-service.js';
-import { ConsoleSessions } from './console/sessions.js';
+import { ConsoleSessions } from './services/console-sessions.js';
 import { KeysService } from './services/keys-service.js';
 import { WebhookService, type Resolve } from './services/webhooks/index.js';
 import { PolicyService } from './services/policy-service.js';
 import { Verifier } from './services/verifier.js';
-import { migrate, openStorage, type Storage } from './storage/db.js';
+import { isStorageUnavailable, migrate, openStorage, type Storage } from './storage/db.js';
 import { getMeta, insertMeta } from './storage/meta-repo.js';
 import { withAuditKey } from './storage/audit-repo.js';
 import { ConfigError } from './config.js';
@@ -190,6 +190,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
         return false;
       }
     },
+    isStorageUnavailable,
   };
   const app = await buildApp(services, {
     logger: log,

@@ -202,6 +202,20 @@ export interface VerifyResult {
   rotation?: { replacedAt: string; expiresAt: string };
 }
 
+/** Who asks: a verifier limited to a team only sees that team's keys (others are NOT_FOUND). */
+export interface VerifyScope {
+  team: string | null;
+  userAgent?: string | null;
+}
+
+/**
+ * The verification port: what the in-process SDK adapter needs from the service's verifier
+ * (services/verifier.ts implements it). Synchronous answers are allowed for the hot path.
+ */
+export interface KeyVerifier {
+  verify(input: VerifyInput, scope: VerifyScope): VerifyResult | Promise<VerifyResult>;
+}
+
 /** Shapes the answer. Identity is included once the key is identified, even on rejection. */
 export function resultOf(found: ResolvedSecret | null, decision: Decision): VerifyResult {
   if (found === null) return { valid: false, code: decision.code };

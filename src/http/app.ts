@@ -13,8 +13,8 @@ import type { Logger } from 'pino';
 import type { EdgeConfig, TrustProxy } from '../config.js';
 import { KeywardenError } from '../core/errors.js';
 import { adminAllows, type Actor, type AdminPermission } from '../core/model.js';
-import { consoleRoutes } from '../console/routes.js';
-import { consoleStatic } from '../console/static.js';
+import { consoleRoutes } from './console/routes.js';
+import { consoleStatic } from './console/static.js';
 import { checkScope, scopeDescription } from './authorize.js';
 import { parseJsonBody } from './body.js';
 import { AuthThrottle } from './auth-throttle.js';
@@ -32,6 +32,7 @@ import { usageRoutes } from './routes/usage.js';
 import { verifyRoute } from './routes/verify.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { App, Services } from './types.js';
+import { ADMIN_ROUTE_ERRORS } from './schemas.js';
 import { formatValidationErrors, validatorCompiler } from './validation.js';
 
 export interface AppOptions {
@@ -220,6 +221,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   const loggerInstance: FastifyBaseLogger = opts.logger;
   const edge = opts.edge;
   const throttle = new AuthThrottle({ limit: edge.authFailuresPerMinute });
+  const onError = errorHandler(s.isStorageUnavailable);
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: opts.bodyLimitBytes,
@@ -234,7 +236,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     serverFactory: (handler) => edgeServer(handler, edge),
     // Errors Fastify raises before routing (bad percent-encoding, over-long parameters): ours too.
     frameworkErrors: (err, req, reply) => {
-      void errorHandler(err, req, reply);
+      void onError(err, req, reply);
     },
     // What fails before a request exists (timeouts, oversized headers) is problem+json as well.
     clientErrorHandler: clientError,
@@ -249,7 +251,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler(onError);
   // Shutdown: idle keep-alive connections are closed and in-flight requests answered; a request
   // that still arrives (on a busy keep-alive connection) gets a 503 problem and `Connection: close`.
   let draining = false;
@@ -289,9 +291,15 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     route.onResponse = [...hooksOf(route.onResponse), countResponse(s, url, logThrottle)];
     const needed = route.config?.permission;
     if (needed === undefined) return;
-    // Each admin route documents, in OpenAPI, the permission it needs (the security suite reads it).
-    const schema = (route.schema ??= {}) as { description?: string; security?: unknown };
+    // What every admin route shares is declared here once, not per route: in OpenAPI, the bearer
+    // scheme, the 401/403 problems and the permission it needs (the security suite reads it).
+    const schema = (route.schema ??= {}) as {
+      description?: string;
+      security?: unknown;
+      response?: Record<string, unknown>;
+    };
     schema.security = [{ bearerAuth: [] }];
+    schema.response = { ...ADMIN_ROUTE_ERRORS, ...schema.response };
     const scope = route.config?.scope ?? {};
     schema.description = `Requires the admin permission \`${needed}\`.${scopeDescription(scope)}${schema.description ? ` ${schema.description}` : ''}`;
     // Authentication runs first (onRequest), before any body is read or validated, so an

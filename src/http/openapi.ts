@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TSchema } from '@sinclair/typebox';
-import { CONSOLE_HEADERS } from '../console/headers.js';
+import { CONSOLE_HEADERS } from './console/headers.js';
 import {
   AdminKeyCreate,
   AdminKeyList,

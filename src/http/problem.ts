@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardenError, statusOf, titleOf, type ErrorCode } from '../core/errors.js';
-import { isStorageUnavailable } from '../storage/db.js';
 
 /**
  * The path of a request's URL, for logs and details: never its query string, where a client may
@@ -94,9 +93,22 @@ function codeOfStatus(status: number): ErrorCode {
 
 /**
  * The one error handler: expected errors become their problem; validation errors name the
- * field; anything unexpected is logged with the request id and answered as a bare 500.
+ * field; an unreachable database is a 503; anything unexpected is logged with the request id and
+ * answered as a bare 500. Which driver errors mean "storage unreachable" is storage's knowledge,
+ * so the composition root passes that predicate in (http/ never imports storage/ directly).
  */
-export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function errorHandler(
+  isStorageUnavailable: (err: unknown) => boolean,
+): (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => FastifyReply {
+  return (err, req, reply) => handleError(err, req, reply, isStorageUnavailable);
+}
+
+function handleError(
+  err: FastifyError,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  isStorageUnavailable: (err: unknown) => boolean,
+): FastifyReply {
   if (err instanceof KeywardenError) return sendProblem(reply, err.code, err.detail, err.status);
   if (err.validation !== undefined) return sendProblem(reply, 'VALIDATION_FAILED', err.message);
   const mapped = FASTIFY_CODES[err.code];

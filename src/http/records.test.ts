@@ -1,249 +1,229 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 import { CompiledQuery, sql } from 'kysely';
 import { logsQuery } from '../storage/usage-repo.js';
-import {
-  DIALECTS,
-  ManualClock,
-  call,
-  createKey,
-  startServer,
-  verify,
-  type TestServer,
-} from '../testing/harness.js';
+import { ManualClock, call, createKey, verify, describeEachDialect } from '../testing/harness.js';
 
-for (const dialect of DIALECTS) {
-  describe(`usage, verification log and audit (${dialect.name})`, () => {
-    let t: TestServer;
-    const clock = new ManualClock(Date.parse('2026-06-01T10:00:00.000Z'));
-    before(async () => {
-      t = await startServer(dialect, { clock });
-    });
-    after(async () => t.close());
-    const flush = (): Promise<void> => t.kw.services.ctx.usage.flush();
+describeEachDialect('usage, verification log and audit', (t, dialect) => {
+  const clock = new ManualClock(Date.parse('2026-06-01T10:00:00.000Z'));
+  const flush = (): Promise<void> => t.kw.services.ctx.usage.flush();
 
-    test('every verification is logged with its outcome; lastUsedAt moves on valid ones only', async () => {
-      const k = await createKey(t, { permissions: ['agents:invoke'] });
-      await verify(t, { key: k.key, permission: 'agents:invoke', resource: 'agt_1', ip: '203.0.113.1' });
-      clock.advance(60);
-      await verify(t, { key: k.key, permission: 'workflows:run', ip: '203.0.113.2' });
-      await verify(t, { key: k.key, environment: 'staging' });
-      await verify(t, { key: 'garbage' });
-      await flush();
-      const logs = await call(t, 'GET', `/v1/logs?keyId=${k.id}`);
-      assert.equal(logs.status, 200);
-      const items = logs.body.items as {
-        code: string;
-        keyStart: string;
-        ip: string | null;
-        environment: string;
-        permissions: string[];
-      }[];
-      assert.deepEqual(
-        items.map((i) => i.code),
-        ['ENVIRONMENT_MISMATCH', 'INSUFFICIENT_PERMISSIONS', 'VALID'],
-      );
-      assert.equal(items[2]?.keyStart, k.key.slice(0, 12));
-      assert.deepEqual(items[2]?.permissions, ['agents:invoke']);
-      assert.equal(items[0]?.environment, 'staging');
-      const malformed = await call(t, 'GET', '/v1/logs?code=MALFORMED');
-      assert.equal((malformed.body.items as unknown[]).length, 1);
-      const rec = await call(t, 'GET', `/v1/keys/${k.id}`);
-      assert.equal(rec.body.lastUsedAt, '2026-06-01T10:00:00.000Z', 'only the VALID call counts');
-      const windowed = await call(
-        t,
-        'GET',
-        `/v1/logs?keyId=${k.id}&from=2026-06-01T10:00:30Z&to=2026-06-01T11:00:00Z`,
-      );
-      assert.equal((windowed.body.items as unknown[]).length, 2);
-      const p1 = await call(t, 'GET', `/v1/logs?keyId=${k.id}&limit=2`);
-      assert.equal((p1.body.items as unknown[]).length, 2);
-      const p2 = await call(
-        t,
-        'GET',
-        `/v1/logs?keyId=${k.id}&limit=2&cursor=${p1.body.nextCursor as string}`,
-      );
-      assert.deepEqual(
-        (p2.body.items as { code: string }[]).map((i) => i.code),
-        ['VALID'],
-      );
-      assert.equal(p2.body.nextCursor, null);
-    });
-
-    test('usage: counts per day by outcome, IPs, user agents and permissions actually used', async () => {
-      const k = await createKey(t, { permissions: ['agents:invoke', 'logs:read'] });
-      for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.1']) {
-        await call(
-          t,
-          'POST',
-          '/v1/verify',
-          { key: k.key, environment: 'production', permission: 'agents:invoke', resource: 'agt_7', ip },
-          t.root,
-          { 'user-agent': 'crm-bot/1.0' },
-        );
-      }
-      await verify(t, { key: k.key, permission: 'billing:charge', userAgent: 'partner-sdk/2' });
-      clock.advance(86_400);
-      await verify(t, { key: k.key, permission: 'logs:read' });
-      await flush();
-      const u = await call(t, 'GET', `/v1/keys/${k.id}/usage`);
-      assert.equal(u.status, 200, u.raw);
-      assert.deepEqual(u.body.days, [
-        { day: '2026-06-01', counts: { INSUFFICIENT_PERMISSIONS: 1, VALID: 3 } },
-        { day: '2026-06-02', counts: { VALID: 1 } },
-      ]);
-      assert.deepEqual(u.body.totals, { INSUFFICIENT_PERMISSIONS: 1, VALID: 4 });
-      assert.deepEqual(u.body.ips, [
-        { value: '10.0.0.1', count: 2 },
-        { value: '10.0.0.2', count: 1 },
-      ]);
-      // The end client's user agent when the platform passes it, else the caller's header.
-      assert.deepEqual(
-        (u.body.userAgents as { value: string }[]).map((x) => x.value),
-        ['crm-bot/1.0', 'lightMyRequest', 'partner-sdk/2'],
-      );
-      assert.deepEqual(u.body.permissionsUsed, [
-        { value: 'agents:invoke:agt_7', count: 3 },
-        { value: 'logs:read', count: 1 },
-      ]);
-      assert.equal(u.body.lastUsedAt, new Date(clock.now()).toISOString());
-    });
-
-    test('log filters by code: VALID walks the primary key, other codes use the code index', async () => {
-      const k = await createKey(t, { permissions: ['agents:invoke'] });
-      await verify(t, { key: k.key, permission: 'agents:invoke' });
-      await verify(t, { key: k.key, permission: 'agents:invoke' });
-      await verify(t, { key: k.key, permission: 'billing:charge' });
-      await flush();
-      // The two VALID calls share their minute and combination: one row counting 2.
-      const codes = async (code: string): Promise<string[]> =>
-        (
-          (await call(t, 'GET', `/v1/logs?keyId=${k.id}&code=${code}`)).body.items as {
-            code: string;
-            count: number;
-          }[]
-        ).map((i) => `${i.code}×${i.count}`);
-      assert.deepEqual(await codes('VALID'), ['VALID×2']);
-      assert.deepEqual(await codes('INSUFFICIENT_PERMISSIONS'), ['INSUFFICIENT_PERMISSIONS×1']);
-      // The index holds only codes other than VALID; SQLite uses it only for a query that names
-      // that predicate (PostgreSQL also infers it from code = 'MALFORMED').
-      const q = logsQuery(t.kw.storage.db, { code: 'MALFORMED' }, 51).compile();
-      const plan = await t.kw.storage.db.connection().execute(async (conn) => {
-        if (dialect.name === 'sqlite') {
-          const r = await conn.executeQuery(
-            CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]),
-          );
-          return JSON.stringify(r.rows);
-        }
-        // PostgreSQL picks a sequential scan for a table this small; forbid it to see the index is usable.
-        await sql`set enable_seqscan = off`.execute(conn);
-        try {
-          const r = await conn.executeQuery(CompiledQuery.raw(`explain ${q.sql}`, [...q.parameters]));
-          return JSON.stringify(r.rows);
-        } finally {
-          await sql`reset enable_seqscan`.execute(conn);
-        }
-      });
-      assert.match(plan, /vlog_code_rare/);
-    });
-
-    test('log retention removes rows older than the configured days', async () => {
-      const k = await createKey(t);
-      await verify(t, { key: k.key });
-      await flush();
-      const before = (await call(t, 'GET', `/v1/logs?keyId=${k.id}`)).body.items as unknown[];
-      assert.equal(before.length, 1);
-      clock.advance(29 * 86_400);
-      await t.kw.jobs.sweepLogs();
-      assert.equal(((await call(t, 'GET', `/v1/logs?keyId=${k.id}`)).body.items as unknown[]).length, 1);
-      clock.advance(2 * 86_400);
-      assert.ok((await t.kw.jobs.sweepLogs()) >= 1);
-      assert.equal(((await call(t, 'GET', `/v1/logs?keyId=${k.id}`)).body.items as unknown[]).length, 0);
-    });
-
-    test('every admin action is audited with actor, target, before/after and ip, in the same transaction', async () => {
-      const k = await createKey(t, { name: 'crm-prod-audited' });
-      await call(t, 'PATCH', `/v1/keys/${k.id}`, { purpose: 'changed' });
-      await call(t, 'POST', `/v1/keys/${k.id}/disable`, { reason: 'test' });
-      await call(t, 'POST', `/v1/keys/${k.id}/enable`);
-      await call(t, 'POST', `/v1/keys/${k.id}/regenerate`, { gracePeriodSeconds: 60 });
-      await call(t, 'DELETE', `/v1/keys/${k.id}`);
-      const r = await call(t, 'GET', `/v1/audit?target=${k.id}`);
-      const items = r.body.items as {
-        action: string;
-        actor: string;
-        ip: string;
-        before: { purpose?: string } | null;
-        after: { purpose?: string; status?: string };
-      }[];
-      assert.deepEqual(
-        items.map((i) => i.action),
-        ['key.delete', 'key.regenerate', 'key.enable', 'key.disable', 'key.update', 'key.create'],
-      );
-      const update = items[4];
-      assert.equal(update?.before?.purpose, 'agent-call');
-      assert.equal(update?.after.purpose, 'changed');
-      assert.ok(items.every((i) => i.actor.startsWith('adm_') && i.ip === '127.0.0.1'));
-      const byAction = await call(t, 'GET', '/v1/audit?action=key.disable');
-      assert.ok((byAction.body.items as { target: string }[]).some((i) => i.target === k.id));
-      // A change refused half-way writes no audit row either.
-      const count = (await call(t, 'GET', `/v1/audit?target=${k.id}&limit=500`)).body.items as unknown[];
-      assert.equal((await call(t, 'POST', `/v1/keys/${k.id}/enable`)).status, 409);
-      assert.equal(
-        ((await call(t, 'GET', `/v1/audit?target=${k.id}&limit=500`)).body.items as unknown[]).length,
-        count.length,
-      );
-    });
-
-    test('the audit hash chain detects a row edited directly in the database', async () => {
-      const ok = await call(t, 'GET', '/v1/audit/verify');
-      assert.equal(ok.body.ok, true);
-      assert.ok((ok.body.entries as number) > 5);
-      const victim = (
-        (await call(t, 'GET', '/v1/audit?action=key.update')).body.items as { id: number }[]
-      )[0];
-      assert.ok(victim);
-      await sql`update audit_log set after = ${'{"purpose":"innocent"}'} where id = ${victim.id}`.execute(
-        t.kw.storage.db,
-      );
-      const broken = await call(t, 'GET', '/v1/audit/verify');
-      assert.deepEqual(broken.body, { ok: false, entries: broken.body.entries, brokenAt: victim.id });
-    });
-
-    test('no plaintext key reaches logs, audit rows, metrics or the verification log', async () => {
-      const keys: string[] = [t.root];
-      const k = await createKey(t);
-      keys.push(k.key);
-      const regen = await call(t, 'POST', `/v1/keys/${k.id}/regenerate`);
-      keys.push(regen.body.key as string);
-      const adm = await call(t, 'POST', '/v1/admin-keys', { name: 'ops', permissions: ['keys:read'] });
-      keys.push(adm.body.key as string);
-      for (const key of keys) await verify(t, { key });
-      await call(t, 'POST', '/v1/keys', { name: 'x', environment: 'production', bogus: keys[1] });
-      await call(t, 'GET', '/v1/keys', undefined, keys[1] ?? '');
-      await flush();
-      const audit = await sql<{ s: string }>`select before || ' ' || after as s from audit_log`.execute(
-        t.kw.storage.db,
-      );
-      const vlog = await t.kw.storage.db.selectFrom('verification_log').selectAll().execute();
-      const metrics = (await call(t, 'GET', '/metrics', undefined, null)).raw;
-      const haystacks = {
-        logs: t.logs(),
-        audit: JSON.stringify(audit.rows),
-        vlog: JSON.stringify(vlog),
-        metrics,
-      };
-      for (const key of keys) {
-        const secretPart = key.slice(12, -4);
-        for (const [where, text] of Object.entries(haystacks)) {
-          assert.ok(!text.includes(secretPart), `a key's secret part appears in ${where}`);
-        }
-      }
-      assert.match(
-        t.logs(),
-        /request refused/,
-        'the refused calls above were logged (so the check above read something)',
-      );
-    });
+  test('every verification is logged with its outcome; lastUsedAt moves on valid ones only', async () => {
+    const k = await createKey(t, { permissions: ['agents:invoke'] });
+    await verify(t, { key: k.key, permission: 'agents:invoke', resource: 'agt_1', ip: '203.0.113.1' });
+    clock.advance(60);
+    await verify(t, { key: k.key, permission: 'workflows:run', ip: '203.0.113.2' });
+    await verify(t, { key: k.key, environment: 'staging' });
+    await verify(t, { key: 'garbage' });
+    await flush();
+    const logs = await call(t, 'GET', `/v1/logs?keyId=${k.id}`);
+    assert.equal(logs.status, 200);
+    const items = logs.body.items as {
+      code: string;
+      keyStart: string;
+      ip: string | null;
+      environment: string;
+      permissions: string[];
+    }[];
+    assert.deepEqual(
+      items.map((i) => i.code),
+      ['ENVIRONMENT_MISMATCH', 'INSUFFICIENT_PERMISSIONS', 'VALID'],
+    );
+    assert.equal(items[2]?.keyStart, k.key.slice(0, 12));
+    assert.deepEqual(items[2]?.permissions, ['agents:invoke']);
+    assert.equal(items[0]?.environment, 'staging');
+    const malformed = await call(t, 'GET', '/v1/logs?code=MALFORMED');
+    assert.equal((malformed.body.items as unknown[]).length, 1);
+    const rec = await call(t, 'GET', `/v1/keys/${k.id}`);
+    assert.equal(rec.body.lastUsedAt, '2026-06-01T10:00:00.000Z', 'only the VALID call counts');
+    const windowed = await call(
+      t,
+      'GET',
+      `/v1/logs?keyId=${k.id}&from=2026-06-01T10:00:30Z&to=2026-06-01T11:00:00Z`,
+    );
+    assert.equal((windowed.body.items as unknown[]).length, 2);
+    const p1 = await call(t, 'GET', `/v1/logs?keyId=${k.id}&limit=2`);
+    assert.equal((p1.body.items as unknown[]).length, 2);
+    const p2 = await call(t, 'GET', `/v1/logs?keyId=${k.id}&limit=2&cursor=${p1.body.nextCursor as string}`);
+    assert.deepEqual(
+      (p2.body.items as { code: string }[]).map((i) => i.code),
+      ['VALID'],
+    );
+    assert.equal(p2.body.nextCursor, null);
   });
-}
+
+  test('usage: counts per day by outcome, IPs, user agents and permissions actually used', async () => {
+    const k = await createKey(t, { permissions: ['agents:invoke', 'logs:read'] });
+    for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.1']) {
+      await call(
+        t,
+        'POST',
+        '/v1/verify',
+        { key: k.key, environment: 'production', permission: 'agents:invoke', resource: 'agt_7', ip },
+        t.root,
+        { 'user-agent': 'crm-bot/1.0' },
+      );
+    }
+    await verify(t, { key: k.key, permission: 'billing:charge', userAgent: 'partner-sdk/2' });
+    clock.advance(86_400);
+    await verify(t, { key: k.key, permission: 'logs:read' });
+    await flush();
+    const u = await call(t, 'GET', `/v1/keys/${k.id}/usage`);
+    assert.equal(u.status, 200, u.raw);
+    assert.deepEqual(u.body.days, [
+      { day: '2026-06-01', counts: { INSUFFICIENT_PERMISSIONS: 1, VALID: 3 } },
+      { day: '2026-06-02', counts: { VALID: 1 } },
+    ]);
+    assert.deepEqual(u.body.totals, { INSUFFICIENT_PERMISSIONS: 1, VALID: 4 });
+    assert.deepEqual(u.body.ips, [
+      { value: '10.0.0.1', count: 2 },
+      { value: '10.0.0.2', count: 1 },
+    ]);
+    // The end client's user agent when the platform passes it, else the caller's header.
+    assert.deepEqual(
+      (u.body.userAgents as { value: string }[]).map((x) => x.value),
+      ['crm-bot/1.0', 'lightMyRequest', 'partner-sdk/2'],
+    );
+    assert.deepEqual(u.body.permissionsUsed, [
+      { value: 'agents:invoke:agt_7', count: 3 },
+      { value: 'logs:read', count: 1 },
+    ]);
+    assert.equal(u.body.lastUsedAt, new Date(clock.now()).toISOString());
+  });
+
+  test('log filters by code: VALID walks the primary key, other codes use the code index', async () => {
+    const k = await createKey(t, { permissions: ['agents:invoke'] });
+    await verify(t, { key: k.key, permission: 'agents:invoke' });
+    await verify(t, { key: k.key, permission: 'agents:invoke' });
+    await verify(t, { key: k.key, permission: 'billing:charge' });
+    await flush();
+    // The two VALID calls share their minute and combination: one row counting 2.
+    const codes = async (code: string): Promise<string[]> =>
+      (
+        (await call(t, 'GET', `/v1/logs?keyId=${k.id}&code=${code}`)).body.items as {
+          code: string;
+          count: number;
+        }[]
+      ).map((i) => `${i.code}×${i.count}`);
+    assert.deepEqual(await codes('VALID'), ['VALID×2']);
+    assert.deepEqual(await codes('INSUFFICIENT_PERMISSIONS'), ['INSUFFICIENT_PERMISSIONS×1']);
+    // The index holds only codes other than VALID; SQLite uses it only for a query that names
+    // that predicate (PostgreSQL also infers it from code = 'MALFORMED').
+    const q = logsQuery(t.kw.storage.db, { code: 'MALFORMED' }, 51).compile();
+    const plan = await t.kw.storage.db.connection().execute(async (conn) => {
+      if (dialect.name === 'sqlite') {
+        const r = await conn.executeQuery(
+          CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]),
+        );
+        return JSON.stringify(r.rows);
+      }
+      // PostgreSQL picks a sequential scan for a table this small; forbid it to see the index is usable.
+      await sql`set enable_seqscan = off`.execute(conn);
+      try {
+        const r = await conn.executeQuery(CompiledQuery.raw(`explain ${q.sql}`, [...q.parameters]));
+        return JSON.stringify(r.rows);
+      } finally {
+        await sql`reset enable_seqscan`.execute(conn);
+      }
+    });
+    assert.match(plan, /vlog_code_rare/);
+  });
+
+  test('log retention removes rows older than the configured days', async () => {
+    const k = await createKey(t);
+    await verify(t, { key: k.key });
+    await flush();
+    const before = (await call(t, 'GET', `/v1/logs?keyId=${k.id}`)).body.items as unknown[];
+    assert.equal(before.length, 1);
+    clock.advance(29 * 86_400);
+    await t.kw.jobs.sweepLogs();
+    assert.equal(((await call(t, 'GET', `/v1/logs?keyId=${k.id}`)).body.items as unknown[]).length, 1);
+    clock.advance(2 * 86_400);
+    assert.ok((await t.kw.jobs.sweepLogs()) >= 1);
+    assert.equal(((await call(t, 'GET', `/v1/logs?keyId=${k.id}`)).body.items as unknown[]).length, 0);
+  });
+
+  test('every admin action is audited with actor, target, before/after and ip, in the same transaction', async () => {
+    const k = await createKey(t, { name: 'crm-prod-audited' });
+    await call(t, 'PATCH', `/v1/keys/${k.id}`, { purpose: 'changed' });
+    await call(t, 'POST', `/v1/keys/${k.id}/disable`, { reason: 'test' });
+    await call(t, 'POST', `/v1/keys/${k.id}/enable`);
+    await call(t, 'POST', `/v1/keys/${k.id}/regenerate`, { gracePeriodSeconds: 60 });
+    await call(t, 'DELETE', `/v1/keys/${k.id}`);
+    const r = await call(t, 'GET', `/v1/audit?target=${k.id}`);
+    const items = r.body.items as {
+      action: string;
+      actor: string;
+      ip: string;
+      before: { purpose?: string } | null;
+      after: { purpose?: string; status?: string };
+    }[];
+    assert.deepEqual(
+      items.map((i) => i.action),
+      ['key.delete', 'key.regenerate', 'key.enable', 'key.disable', 'key.update', 'key.create'],
+    );
+    const update = items[4];
+    assert.equal(update?.before?.purpose, 'agent-call');
+    assert.equal(update?.after.purpose, 'changed');
+    assert.ok(items.every((i) => i.actor.startsWith('adm_') && i.ip === '127.0.0.1'));
+    const byAction = await call(t, 'GET', '/v1/audit?action=key.disable');
+    assert.ok((byAction.body.items as { target: string }[]).some((i) => i.target === k.id));
+    // A change refused half-way writes no audit row either.
+    const count = (await call(t, 'GET', `/v1/audit?target=${k.id}&limit=500`)).body.items as unknown[];
+    assert.equal((await call(t, 'POST', `/v1/keys/${k.id}/enable`)).status, 409);
+    assert.equal(
+      ((await call(t, 'GET', `/v1/audit?target=${k.id}&limit=500`)).body.items as unknown[]).length,
+      count.length,
+    );
+  });
+
+  test('the audit hash chain detects a row edited directly in the database', async () => {
+    const ok = await call(t, 'GET', '/v1/audit/verify');
+    assert.equal(ok.body.ok, true);
+    assert.ok((ok.body.entries as number) > 5);
+    const victim = ((await call(t, 'GET', '/v1/audit?action=key.update')).body.items as { id: number }[])[0];
+    assert.ok(victim);
+    await sql`update audit_log set after = ${'{"purpose":"innocent"}'} where id = ${victim.id}`.execute(
+      t.kw.storage.db,
+    );
+    const broken = await call(t, 'GET', '/v1/audit/verify');
+    assert.deepEqual(broken.body, { ok: false, entries: broken.body.entries, brokenAt: victim.id });
+  });
+
+  test('no plaintext key reaches logs, audit rows, metrics or the verification log', async () => {
+    const keys: string[] = [t.root];
+    const k = await createKey(t);
+    keys.push(k.key);
+    const regen = await call(t, 'POST', `/v1/keys/${k.id}/regenerate`);
+    keys.push(regen.body.key as string);
+    const adm = await call(t, 'POST', '/v1/admin-keys', { name: 'ops', permissions: ['keys:read'] });
+    keys.push(adm.body.key as string);
+    for (const key of keys) await verify(t, { key });
+    await call(t, 'POST', '/v1/keys', { name: 'x', environment: 'production', bogus: keys[1] });
+    await call(t, 'GET', '/v1/keys', undefined, keys[1] ?? '');
+    await flush();
+    const audit = await sql<{ s: string }>`select before || ' ' || after as s from audit_log`.execute(
+      t.kw.storage.db,
+    );
+    const vlog = await t.kw.storage.db.selectFrom('verification_log').selectAll().execute();
+    const metrics = (await call(t, 'GET', '/metrics', undefined, null)).raw;
+    const haystacks = {
+      logs: t.logs(),
+      audit: JSON.stringify(audit.rows),
+      vlog: JSON.stringify(vlog),
+      metrics,
+    };
+    for (const key of keys) {
+      const secretPart = key.slice(12, -4);
+      for (const [where, text] of Object.entries(haystacks)) {
+        assert.ok(!text.includes(secretPart), `a key's secret part appears in ${where}`);
+      }
+    }
+    assert.match(
+      t.logs(),
+      /request refused/,
+      'the refused calls above were logged (so the check above read something)',
+    );
+  });
+  return { clock };
+});

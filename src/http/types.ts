@@ -4,7 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import { KeywardenError } from '../core/errors.js';
 import type { RouteScope } from './authorize.js';
 import type { Actor, AdminPermission } from '../core/model.js';
-import type { ConsoleSessions } from '../console/sessions.js';
+import type { ConsoleSessions } from '../services/console-sessions.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ServiceContext } from '../services/context.js';
 import type { KeysService } from '../services/keys-service.js';
@@ -45,6 +45,8 @@ export interface Services {
   sessions: ConsoleSessions;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
+  /** True when an error means the database is unreachable: answered as a 503, not a 500. */
+  isStorageUnavailable: (err: unknown) => boolean;
   /**
    * Resolves a request without an Authorization header to an actor from another credential
    * (the web console's session cookie), or null. Must check CSRF for state-changing methods.
@@ -56,5 +58,3 @@ export function actorOf(req: FastifyRequest): Actor {
   if (req.actor === null) throw new KeywardenError('UNAUTHENTICATED', 'this route needs an admin key');
   return req.actor;
 }
-
-export const bearer = [{ bearerAuth: [] }];

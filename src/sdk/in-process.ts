@@ -1,11 +1,11 @@
-import type { Verifier } from '../services/verifier.js';
+import type { KeyVerifier } from '../core/verify.js';
 import type { VerifierLike } from './guard.js';
 
 /**
  * Verification against the embedded store and cache, with no network hop, for platforms that
  * run Keywarden inside their own process: `inProcessVerifier((await createKeywarden(config)).services)`.
  */
-export function inProcessVerifier(services: { verifier: Verifier }): VerifierLike {
+export function inProcessVerifier(services: { verifier: KeyVerifier }): VerifierLike {
   return {
     verify: (r) =>
       Promise.resolve(

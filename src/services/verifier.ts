@@ -7,8 +7,10 @@ import {
   resolveSecret,
   resultOf,
   type ResolvedSecret,
+  type KeyVerifier,
   type VerifyInput,
   type VerifyResult,
+  type VerifyScope,
 } from '../core/verify.js';
 import { findByHashIn, toRecord } from '../storage/keys-repo.js';
 import { nowIso, type ServiceContext } from './context.js';
@@ -16,11 +18,7 @@ import { nowIso, type ServiceContext } from './context.js';
 /** While the invalidation bus is down, a cached entry older than this is re-read. */
 const STALE_WHEN_DISCONNECTED_MS = 1000;
 
-/** Who asks: a verifier limited to a team only sees that team's keys (others are NOT_FOUND). */
-export interface VerifyScope {
-  team: string | null;
-  userAgent?: string | null;
-}
+export type { VerifyScope };
 
 /**
  * The hot path: format and checksum (no storage) → hash → cache (positive and negative
@@ -28,7 +26,7 @@ export interface VerifyScope {
  * handed to a batching sink, never written synchronously. Why each step is written as it is, and
  * what guards it: docs/hot-path.md.
  */
-export class Verifier {
+export class Verifier implements KeyVerifier {
   /** Concurrent misses for one hash share one storage read. */
   private readonly loading = new Map<string, Promise<CacheValue>>();
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { after, before, describe } from 'node:test';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../config.js';
@@ -56,10 +57,47 @@ export interface TestServer {
 }
 
 /** A fresh, initialised Keywarden on its own SQLite dir or PostgreSQL schema. */
-export async function startServer(
-  dialect: Dialect,
-  opts: Omit<CreateOptions, 'logger' | 'schema'> & { clock?: Clock; env?: Record<string, string> } = {},
-): Promise<TestServer> {
+/** What startServer takes besides the dialect. */
+export type ServerOptions = Omit<CreateOptions, 'logger' | 'schema'> & {
+  clock?: Clock;
+  env?: Record<string, string>;
+};
+
+/**
+ * One `describe` per dialect with a server started before its tests and closed after them: the
+ * preamble the HTTP suites share. `body` runs once per dialect, receives the server (usable from
+ * inside the tests, once `before` has run) and may return startServer's options (e.g. the clock
+ * it declared).
+ */
+export function describeEachDialect(
+  title: string,
+  // A body with nothing to configure returns nothing.
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
+  body: (t: TestServer, dialect: Dialect) => ServerOptions | void,
+): void {
+  for (const dialect of DIALECTS) {
+    describe(`${title} (${dialect.name})`, () => {
+      let real: TestServer | undefined;
+      const started = (): TestServer => {
+        if (real === undefined) throw new Error('the test server is used before it started');
+        return real;
+      };
+      // The suite's tests read the server lazily, so `t.base` and friends are the started one's.
+      const t = new Proxy({} as TestServer, {
+        get: (_target, key) => Reflect.get(started(), key) as unknown,
+      });
+      // Registered before the body's own hooks, so that those already see a started server.
+      let opts: ServerOptions = {};
+      before(async () => {
+        real = await startServer(dialect, opts);
+      });
+      after(async () => real?.close());
+      opts = body(t, dialect) ?? {};
+    });
+  }
+}
+
+export async function startServer(dialect: Dialect, opts: ServerOptions = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'kw-test-'));
   const schema = dialect.name === 'postgres' ? `kw_t_${randomBytes(6).toString('hex')}` : undefined;
   const config = loadConfig({

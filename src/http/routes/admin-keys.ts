@@ -9,11 +9,11 @@ import {
   Problem,
 } from '../schemas.js';
 import { Type } from '@sinclair/typebox';
-import { actorOf, bearer, type App, type Services } from '../types.js';
+import { actorOf, type App, type Services } from '../types.js';
 
 const HIERARCHY =
   "Needs every permission the target holds and a scope that includes the target's team; the last active global `*` key cannot be disabled or deleted (409).";
-const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem };
+const errors = { 400: Problem, 404: Problem, 409: Problem, 422: Problem };
 
 /** Admin keys (`admin:manage`): create (shown once), list, get, disable/enable, delete. */
 export function adminKeyRoutes(app: App, s: Services): void {
@@ -23,7 +23,6 @@ export function adminKeyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['admin-keys'],
       summary: 'Create an admin key, optionally limited to one team; the plaintext is in this response only',
-      security: bearer,
       body: AdminKeyCreate,
       response: { 201: AdminKeyWithSecret, ...errors },
     },
@@ -33,7 +32,6 @@ export function adminKeyRoutes(app: App, s: Services): void {
     config,
     schema: {
       tags: ['admin-keys'],
-      security: bearer,
       querystring: Type.Object(
         { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) },
         { additionalProperties: false },
@@ -46,7 +44,6 @@ export function adminKeyRoutes(app: App, s: Services): void {
     config,
     schema: {
       tags: ['admin-keys'],
-      security: bearer,
       params: IdParams,
       response: { 200: AdminKeyRecord, ...errors },
     },
@@ -58,7 +55,6 @@ export function adminKeyRoutes(app: App, s: Services): void {
       tags: ['admin-keys'],
       summary: 'Revoke an admin key for good',
       description: HIERARCHY,
-      security: bearer,
       params: IdParams,
       response: { 200: AdminKeyRecord, ...errors },
     },
@@ -71,7 +67,6 @@ export function adminKeyRoutes(app: App, s: Services): void {
       summary:
         'New secret for an admin key (same id, permissions, team); the old one stops working now; the plaintext is in this response only',
       description: `${HIERARCHY} Clears a leak mark, so the key may be enabled again.`,
-      security: bearer,
       params: IdParams,
       response: { 200: AdminKeyWithSecret, ...errors },
     },
@@ -86,7 +81,6 @@ export function adminKeyRoutes(app: App, s: Services): void {
           action === 'enable'
             ? `${HIERARCHY} A key whose secret was reported leaked is 409 until regenerated.`
             : HIERARCHY,
-        security: bearer,
         params: IdParams,
         response: { 200: AdminKeyRecord, ...errors },
       },

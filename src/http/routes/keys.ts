@@ -10,7 +10,7 @@ import {
   Problem,
   ReasonBody,
 } from '../schemas.js';
-import { actorOf, bearer, type App, type Services } from '../types.js';
+import { actorOf, type App, type Services } from '../types.js';
 
 /** The key page's record: the key, plus its open rotation grace window when there is one. */
 const KeyRecordWithRotation = Type.Composite([
@@ -31,7 +31,7 @@ const KeyRecordWithRotation = Type.Composite([
   }),
 ]);
 
-const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem };
+const errors = { 400: Problem, 404: Problem, 409: Problem, 422: Problem };
 
 /** The key lifecycle: create, list, get, patch, disable/enable, delete (SPEC §3). */
 export function keyRoutes(app: App, s: Services): void {
@@ -40,7 +40,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'Create a key; the plaintext key is in this response only',
-      security: bearer,
       body: KeyCreate,
       response: { 201: KeyWithSecret, ...errors },
     },
@@ -52,7 +51,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'List keys',
-      security: bearer,
       querystring: KeyListQuery,
       response: { 200: KeyList, ...errors },
     },
@@ -67,7 +65,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'One key',
-      security: bearer,
       params: IdParams,
       response: { 200: KeyRecordWithRotation, ...errors },
     },
@@ -79,7 +76,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'End a rotation grace window now: the previous secret stops working at once',
-      security: bearer,
       params: IdParams,
       response: { 200: KeyRecord, ...errors },
     },
@@ -91,7 +87,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'Change a key (name, owner, permissions, limits, credits, expiry, allowlist, metadata)',
-      security: bearer,
       params: IdParams,
       body: KeyPatch,
       response: { 200: KeyRecord, ...errors },
@@ -105,7 +100,6 @@ export function keyRoutes(app: App, s: Services): void {
       schema: {
         tags: ['keys'],
         summary: action === 'disable' ? 'Disable a key at once (reversible)' : 'Enable a disabled key',
-        security: bearer,
         params: IdParams,
         body: ReasonBody,
         response: { 200: KeyRecord, ...errors },
@@ -120,7 +114,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'Reclaim a key: permanently invalid, record and history kept',
-      security: bearer,
       params: IdParams,
       response: { 200: KeyRecord, ...errors },
     },
@@ -132,7 +125,6 @@ export function keyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'New secret, same id and configuration; the old one may live on for a grace period',
-      security: bearer,
       params: IdParams,
       body: Type.Optional(
         Type.Object(

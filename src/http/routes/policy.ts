@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { DeepPartial, Policy as PolicyDoc } from '../../core/policy.js';
 import { Problem, RateLimit } from '../schemas.js';
-import { actorOf, bearer, type App, type Services } from '../types.js';
+import { actorOf, type App, type Services } from '../types.js';
 
 const Days = Type.Integer({ minimum: 1, maximum: 36_500 });
 const EnvPolicy = Type.Object(
@@ -85,8 +85,7 @@ export function policyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['governance'],
       summary: 'The policy in force',
-      security: bearer,
-      response: { 200: Policy, 401: Problem, 403: Problem },
+      response: { 200: Policy },
     },
     handler: async () => s.policies.get(),
   });
@@ -97,9 +96,8 @@ export function policyRoutes(app: App, s: Services): void {
       tags: ['governance'],
       summary:
         'Replace the policy; existing keys are not changed (the governance report lists those that no longer comply)',
-      security: bearer,
       body: PolicyInput,
-      response: { 200: Policy, 400: Problem, 401: Problem, 403: Problem },
+      response: { 200: Policy, 400: Problem },
     },
     handler: async (req) => s.policies.put(actorOf(req), req.body as DeepPartial<PolicyDoc>),
   });
@@ -108,9 +106,8 @@ export function policyRoutes(app: App, s: Services): void {
     schema: {
       tags: ['governance'],
       summary: "The policy a team's keys follow: the deployment policy tightened by the team's",
-      security: bearer,
       params: TeamParams,
-      response: { 200: EffectivePolicy, 400: Problem, 401: Problem, 403: Problem },
+      response: { 200: EffectivePolicy, 400: Problem },
     },
     handler: async (req) => withTeamPattern(await s.policies.forTeam(req.params.team)),
   });
@@ -122,10 +119,9 @@ export function policyRoutes(app: App, s: Services): void {
         "Set a team's policy, which may only tighten the deployment's (a looser value is 422 POLICY_VIOLATION naming the rule); answers the effective policy",
       description:
         'Same shape as PUT /v1/policy; what is omitted follows the deployment. naming.pattern is an additional pattern names must also match; naming.denyList adds names.',
-      security: bearer,
       params: TeamParams,
       body: PolicyInput,
-      response: { 200: EffectivePolicy, 400: Problem, 401: Problem, 403: Problem, 422: Problem },
+      response: { 200: EffectivePolicy, 400: Problem, 422: Problem },
     },
     handler: async (req) =>
       withTeamPattern(

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
 import { listLogs, usageOf } from '../../storage/usage-repo.js';
 import { AdminErrors, Cursor, IdParams, Limit, Nullable, PageOf, Problem, VerifyCode } from '../schemas.js';
-import { actorOf, bearer, type App, type Services } from '../types.js';
+import { actorOf, type App, type Services } from '../types.js';
 
 const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
 const Count = Type.Object({ value: Type.String(), count: Type.Integer() });
@@ -40,7 +40,6 @@ export function usageRoutes(app: App, s: Services): void {
       tags: ['logs'],
       summary:
         'Verification log: a row per minute per distinct call (key, environment, outcome, client, permissions, resource) with its count, newest first',
-      security: bearer,
       querystring: Type.Object(
         {
           keyId: Type.Optional(Type.String({ maxLength: 64 })),
@@ -98,7 +97,6 @@ export function usageRoutes(app: App, s: Services): void {
       tags: ['logs'],
       summary:
         'Verifications per day by outcome, lastUsedAt, client IPs and user agents seen, permissions used',
-      security: bearer,
       params: IdParams,
       querystring: Type.Object(
         { days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, default: 90 })) },
@@ -116,8 +114,6 @@ export function usageRoutes(app: App, s: Services): void {
           userAgents: Type.Array(Count),
           permissionsUsed: Type.Array(Count),
         }),
-        401: Problem,
-        403: Problem,
         404: Problem,
       },
     },

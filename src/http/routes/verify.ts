@@ -2,7 +2,7 @@ import { KeywardenError } from '../../core/errors.js';
 import { isValidIp, quotedAddress } from '../../core/cidr.js';
 import { isRequiredPermission, isResourceId } from '../../core/permissions.js';
 import { Problem, VerifyRequest, VerifyResponse } from '../schemas.js';
-import { actorOf, bearer, type App, type Services } from '../types.js';
+import { actorOf, type App, type Services } from '../types.js';
 
 /** `POST /v1/verify`: always 200 for a well-formed request; the outcome is data (SPEC §2). */
 export function verifyRoute(app: App, s: Services): void {
@@ -11,9 +11,8 @@ export function verifyRoute(app: App, s: Services): void {
     schema: {
       tags: ['verify'],
       summary: 'Is this key allowed to do this?',
-      security: bearer,
       body: VerifyRequest,
-      response: { 200: VerifyResponse, 400: Problem, 401: Problem, 403: Problem },
+      response: { 200: VerifyResponse, 400: Problem },
     },
     // Not async: a cached key's answer is sent without a promise (Fastify sends a returned value).
     handler: (req) => {

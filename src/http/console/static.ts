@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { App } from '../http/types.js';
+import type { App } from '../types.js';
 import { CONSOLE_HEADERS, consoleHeaders } from './headers.js';
 
 /** Where `npm run build` (vite) puts the console: `console/dist` at the repository's root. */
-export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../console/dist/', import.meta.url));
+export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
 
 /** Hashed file names never change content, so browsers may keep them for a year. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';

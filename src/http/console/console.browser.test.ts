@@ -9,8 +9,8 @@ import {
   openContext,
   screenshot,
   seriousViolations,
-} from '../testing/browser.js';
-import { createKey, startServer, type TestServer } from '../testing/harness.js';
+} from '../../testing/browser.js';
+import { createKey, startServer, type TestServer } from '../../testing/harness.js';
 
 /**
  * The web console in a real browser (Debian's Chromium via playwright-core) against a real

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
-import { call, startServer } from '../testing/harness.js';
+import { call, startServer } from '../../testing/harness.js';
 import { consoleStatic } from './static.js';
 
 async function appServing(dir: string): Promise<ReturnType<typeof bare>> {

@@ -3,8 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import { KeywardenError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Actor } from '../core/model.js';
-import type { AdminService } from '../services/admin-service.js';
-import type { ServiceContext } from '../services/context.js';
+import type { AdminService } from './admin-service.js';
+import type { ServiceContext } from './context.js';
 
 export const SESSION_COOKIE = 'kw_session';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { KeywardenError } from '../core/errors.js';
-import { Problem } from '../http/schemas.js';
-import type { App, Services } from '../http/types.js';
-import { SESSION_COOKIE } from './sessions.js';
+import { KeywardenError } from '../../core/errors.js';
+import { Problem } from '../schemas.js';
+import type { App, Services } from '../types.js';
+import { SESSION_COOKIE } from '../../services/console-sessions.js';
 import { consoleHeaders } from './headers.js';
 
 const SessionInfo = Type.Object({

@@ -8,8 +8,8 @@ import {
   openContext,
   screenshot,
   seriousViolations,
-} from '../testing/browser.js';
-import { createKey, startServer, type TestServer } from '../testing/harness.js';
+} from '../../testing/browser.js';
+import { createKey, startServer, type TestServer } from '../../testing/harness.js';
 
 /**
  * More of the console in a real browser against a real server (one server, one browser): the
