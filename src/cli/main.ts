@@ -38,10 +38,32 @@ function program(json: boolean): Command {
   // Sub-commands inherit the override so their usage errors also come back as exceptions.
   const walk = (c: Command): void => {
     c.exitOverride();
+    deferMandatoryOptions(c);
     c.commands.forEach(walk);
   };
   walk(p);
   return p;
+}
+
+/**
+ * Commander checks mandatory options before unknown ones, so `keys create --nmae x` said
+ * "required option '--name' not specified". The mandatory check is moved to a preAction hook,
+ * which runs after the unknown-option check: a typo is reported as unknown (with a suggestion).
+ */
+function deferMandatoryOptions(c: Command): void {
+  const mandatory = c.options.filter((o) => o.mandatory);
+  if (mandatory.length === 0) return;
+  for (const o of mandatory) o.mandatory = false;
+  c.hook('preAction', (cmd) => {
+    for (const o of mandatory) {
+      if (cmd.getOptionValue(o.attributeName()) === undefined) {
+        cmd.error(`error: required option '${o.flags}' not specified`, {
+          exitCode: 1,
+          code: 'commander.missingMandatoryOptionValue',
+        });
+      }
+    }
+  });
 }
 
 /**
