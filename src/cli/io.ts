@@ -44,11 +44,21 @@ export function exitQuietlyOnClosedPipe(): void {
   }
 }
 
+/** Where the CLI writes; replaceable so tests can run the CLI in-process. */
+export const output = {
+  out: (text: string): void => {
+    process.stdout.write(text);
+  },
+  err: (text: string): void => {
+    process.stderr.write(text);
+  },
+};
+
 export const print = (line = ''): void => {
-  process.stdout.write(`${line}\n`);
+  output.out(`${line}\n`);
 };
 export const printErr = (line: string): void => {
-  process.stderr.write(`${line}\n`);
+  output.err(`${line}\n`);
 };
 export const printJson = (value: unknown): void => {
   print(JSON.stringify(value, null, 2));

@@ -9,7 +9,7 @@ import { recordCommands } from './commands/records.js';
 import { scanCommand } from './commands/scan.js';
 import { serverCommands } from './commands/server.js';
 import { verifyCommand } from './commands/verify.js';
-import { exitQuietlyOnClosedPipe, printErr, Refused, UsageError } from './io.js';
+import { exitQuietlyOnClosedPipe, output, printErr, Refused, UsageError } from './io.js';
 
 function program(json: boolean): Command {
   const p = new Command('keywarden')
@@ -22,6 +22,12 @@ function program(json: boolean): Command {
     // Inherited by the sub-commands created below: their help lists the global options too.
     .configureHelp({ showGlobalOptions: true })
     .configureOutput({
+      writeOut: (str: string) => {
+        output.out(str);
+      },
+      writeErr: (str: string) => {
+        output.err(str);
+      },
       // Under --json, commander's own usage errors are problem objects like the others.
       outputError: (str: string, write: (s: string) => void) => {
         write(json ? `${JSON.stringify(usageProblem(str.replace(/^error: /, '').trim()))}\n` : str);

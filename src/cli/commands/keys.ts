@@ -260,36 +260,38 @@ export function keysCommand(program: Command): void {
       .description('change a key, by id (key_…) or name (only the flags given)')
       .option('--name <name>')
       .option('--add-permission <perm>', 'add to the current permissions, repeatable', collect)
-      .option('--remove-permission <perm>', 'remove from the current permissions, repeatable', collect)
-      .option('--no-ratelimit', 'remove every rate limit')
-      .option('--no-ip-allowlist', 'allow any client IP')
-      .option('--no-credits', 'no credit limit'),
-  ).action(async (ref: string, f: KeyFlags, cmd: Command) => {
-    const o = g(cmd);
-    const body = keyBody(f);
-    const edits = f.addPermission !== undefined || f.removePermission !== undefined;
-    if (Object.keys(body).length === 0 && !edits)
-      throw new UsageError('nothing to change: give at least one flag');
-    if (edits && f.permission !== undefined)
-      throw new UsageError('give --permission (replaces the list) or --add/--remove-permission, not both');
-    const c = clientFrom(o);
-    const id = await resolveKey(c, ref);
-    if (edits) {
-      const current = (await c.getKey(id)).permissions;
-      const remove = new Set(f.removePermission ?? []);
-      const missing = [...remove].filter((p) => !current.includes(p));
-      if (missing.length > 0)
-        throw new UsageError(`--remove-permission: the key does not have ${missing.join(', ')}`);
-      const kept = current.filter((p) => !remove.has(p));
-      body.permissions = [...kept, ...(f.addPermission ?? []).filter((p) => !kept.includes(p))];
-    }
-    const k = await c.updateKey(id, body);
-    if (o.json === true) {
-      printJson(k);
-      return;
-    }
-    print(keyTable(k));
-  });
+      .option('--remove-permission <perm>', 'remove from the current permissions, repeatable', collect),
+  )
+    // After the options they negate: declared first, commander would default them to true.
+    .option('--no-ratelimit', 'remove every rate limit')
+    .option('--no-ip-allowlist', 'allow any client IP')
+    .option('--no-credits', 'no credit limit')
+    .action(async (ref: string, f: KeyFlags, cmd: Command) => {
+      const o = g(cmd);
+      const body = keyBody(f);
+      const edits = f.addPermission !== undefined || f.removePermission !== undefined;
+      if (Object.keys(body).length === 0 && !edits)
+        throw new UsageError('nothing to change: give at least one flag');
+      if (edits && f.permission !== undefined)
+        throw new UsageError('give --permission (replaces the list) or --add/--remove-permission, not both');
+      const c = clientFrom(o);
+      const id = await resolveKey(c, ref);
+      if (edits) {
+        const current = (await c.getKey(id)).permissions;
+        const remove = new Set(f.removePermission ?? []);
+        const missing = [...remove].filter((p) => !current.includes(p));
+        if (missing.length > 0)
+          throw new UsageError(`--remove-permission: the key does not have ${missing.join(', ')}`);
+        const kept = current.filter((p) => !remove.has(p));
+        body.permissions = [...kept, ...(f.addPermission ?? []).filter((p) => !kept.includes(p))];
+      }
+      const k = await c.updateKey(id, body);
+      if (o.json === true) {
+        printJson(k);
+        return;
+      }
+      print(keyTable(k));
+    });
 
   for (const action of ['disable', 'enable'] as const) {
     const sub = keys
