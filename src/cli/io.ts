@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import Table from 'cli-table3';
 import { KeywardenClient } from '../sdk/client.js';
 import type { KeyRecord } from '../core/model.js';
@@ -43,20 +44,94 @@ export function exitQuietlyOnClosedPipe(): void {
   }
 }
 
+/** Where the CLI writes; replaceable so tests can run the CLI in-process. */
+export const output = {
+  out: (text: string): void => {
+    process.stdout.write(text);
+  },
+  err: (text: string): void => {
+    process.stderr.write(text);
+  },
+};
+
 export const print = (line = ''): void => {
-  process.stdout.write(`${line}\n`);
+  output.out(`${line}\n`);
 };
 export const printErr = (line: string): void => {
-  process.stderr.write(`${line}\n`);
+  output.err(`${line}\n`);
 };
 export const printJson = (value: unknown): void => {
   print(JSON.stringify(value, null, 2));
 };
 
+/** The terminal's width: `COLUMNS`, else the terminal's own; undefined when output is not a terminal. */
+export function terminalWidth(): number | undefined {
+  const env = Number(process.env.COLUMNS);
+  if (Number.isInteger(env) && env > 0) return env;
+  return process.stdout.isTTY ? process.stdout.columns : undefined;
+}
+
+/**
+ * Column widths (padding included) that fit `width`: the widest columns give way first, down
+ * to a few characters each; cli-table3 then truncates the cells with "…".
+ */
+export function fitColumns(natural: number[], width: number): number[] {
+  const w = [...natural];
+  const borders = w.length + 1;
+  const min = 5;
+  while (w.reduce((a, b) => a + b, 0) + borders > width) {
+    let widest = 0;
+    for (let i = 1; i < w.length; i++) if ((w[i] ?? 0) > (w[widest] ?? 0)) widest = i;
+    if ((w[widest] ?? 0) <= min) break;
+    w[widest] = (w[widest] ?? 0) - 1;
+  }
+  return w;
+}
+
+/** No rule between rows: only the header is underlined. */
+const NO_ROW_RULES = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+
 export function table(head: string[], rows: (string | number | null | undefined)[][]): string {
-  const t = new Table({ head, style: { head: [], border: [] } });
-  for (const r of rows) t.push(r.map((c) => (c === null || c === undefined ? '–' : String(c))));
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '–' : String(c))));
+  const width = terminalWidth();
+  let colWidths: number[] | undefined;
+  if (width !== undefined) {
+    const natural = head.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)) + 2);
+    colWidths = fitColumns(natural, width);
+  }
+  const t = new Table({
+    head,
+    style: { head: [], border: [] },
+    chars: NO_ROW_RULES,
+    ...(colWidths === undefined ? {} : { colWidths, truncate: '…', wordWrap: false }),
+  });
+  for (const r of cells) t.push(r);
   return t.toString();
+}
+
+/** How the CLI asks a question on a terminal; replaceable in tests. */
+export const terminal = {
+  isInteractive: (): boolean => process.stdin.isTTY,
+  ask: async (question: string): Promise<string> => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return await rl.question(question);
+    } finally {
+      rl.close();
+    }
+  },
+};
+
+/**
+ * Asks before a destructive change on a terminal. `--yes`, or no terminal (scripts, CI), skips
+ * the question; anything but y/yes cancels (exit 1, nothing changed).
+ */
+export async function confirm(question: string, yes: boolean | undefined): Promise<void> {
+  if (yes === true || !terminal.isInteractive()) return;
+  if (!/^y(es)?$/i.test((await terminal.ask(`${question} [y/N] `)).trim())) {
+    printErr('cancelled: nothing changed');
+    throw new Refused('cancelled');
+  }
 }
 
 /** "3 h ago" style relative time, for tables. */

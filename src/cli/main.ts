@@ -9,7 +9,7 @@ import { recordCommands } from './commands/records.js';
 import { scanCommand } from './commands/scan.js';
 import { serverCommands } from './commands/server.js';
 import { verifyCommand } from './commands/verify.js';
-import { exitQuietlyOnClosedPipe, printErr, Refused, UsageError } from './io.js';
+import { exitQuietlyOnClosedPipe, output, printErr, Refused, UsageError } from './io.js';
 
 function program(json: boolean): Command {
   const p = new Command('keywarden')
@@ -22,6 +22,12 @@ function program(json: boolean): Command {
     // Inherited by the sub-commands created below: their help lists the global options too.
     .configureHelp({ showGlobalOptions: true })
     .configureOutput({
+      writeOut: (str: string) => {
+        output.out(str);
+      },
+      writeErr: (str: string) => {
+        output.err(str);
+      },
       // Under --json, commander's own usage errors are problem objects like the others.
       outputError: (str: string, write: (s: string) => void) => {
         write(json ? `${JSON.stringify(usageProblem(str.replace(/^error: /, '').trim()))}\n` : str);
@@ -38,10 +44,32 @@ function program(json: boolean): Command {
   // Sub-commands inherit the override so their usage errors also come back as exceptions.
   const walk = (c: Command): void => {
     c.exitOverride();
+    deferMandatoryOptions(c);
     c.commands.forEach(walk);
   };
   walk(p);
   return p;
+}
+
+/**
+ * Commander checks mandatory options before unknown ones, so `keys create --nmae x` said
+ * "required option '--name' not specified". The mandatory check is moved to a preAction hook,
+ * which runs after the unknown-option check: a typo is reported as unknown (with a suggestion).
+ */
+function deferMandatoryOptions(c: Command): void {
+  const mandatory = c.options.filter((o) => o.mandatory);
+  if (mandatory.length === 0) return;
+  for (const o of mandatory) o.mandatory = false;
+  c.hook('preAction', (cmd) => {
+    for (const o of mandatory) {
+      if (cmd.getOptionValue(o.attributeName()) === undefined) {
+        cmd.error(`error: required option '${o.flags}' not specified`, {
+          exitCode: 1,
+          code: 'commander.missingMandatoryOptionValue',
+        });
+      }
+    }
+  });
 }
 
 /**

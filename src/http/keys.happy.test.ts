@@ -114,6 +114,8 @@ describeEachDialect('key lifecycle over HTTP', (t) => {
     const v = await verify(t, { key: k.key, permission: 'agents:invoke:agt_42' });
     assert.equal(v.code, 'DISABLED');
     assert.equal(v.valid, false);
+    const again = await call(t, 'POST', `/v1/keys/${k.id}/disable`, {});
+    assert.equal(again.body.disabledReason, 'suspicious traffic', 'a second disable keeps the reason');
     const e = await call(t, 'POST', `/v1/keys/${k.id}/enable`);
     assert.equal(e.status, 200);
     assert.equal(e.body.status, 'active');

@@ -274,7 +274,12 @@ export class KeysService {
         );
       const changes: KeyChanges = enabled
         ? { status: 'active', disabled_at: null, disabled_reason: null }
-        : { status: 'disabled', disabled_at: at, disabled_reason: reason ?? null };
+        : {
+            status: 'disabled',
+            disabled_at: at,
+            // A second disable without a reason keeps the reason given first.
+            disabled_reason: reason ?? (before.disabledAt !== null ? before.disabledReason : null),
+          };
       return {
         changes,
         // Inside the transaction: a leak reported concurrently cannot slip between check and enable.

@@ -1,24 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import Database from 'better-sqlite3';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../logger.js';
 import { createKeywarden } from '../../main.js';
-import { print, printJson, Refused, showSecret, UsageError } from '../io.js';
-
-/** Asks on a terminal; `--yes` (or no terminal: scripts) skips the question. */
-export async function confirm(question: string, yes: boolean | undefined): Promise<boolean> {
-  if (yes === true || !process.stdin.isTTY) return true;
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
-}
+import { confirm, print, printJson, Refused, showSecret, UsageError } from '../io.js';
 
 /**
  * Operator commands that work on the store itself (no server, no admin key): `keywarden backup`
@@ -88,9 +76,7 @@ export function operatorCommands(program: Command): void {
       const g = cmd.optsWithGlobals<{ json?: boolean }>();
       const config = loadConfig();
       const where = config.databaseUrl === undefined ? config.dataDir : 'KEYWARDEN_DATABASE_URL';
-      if (!(await confirm(`Create a new root admin key (permissions *) in the store at ${where}?`, o.yes))) {
-        throw new Refused('cancelled');
-      }
+      await confirm(`Create a new root admin key (permissions *) in the store at ${where}?`, o.yes);
       const kw = await createKeywarden(config, { logger: createLogger('silent') });
       try {
         const operator = `${userInfo().username}@${hostname()}`;

@@ -1,6 +1,15 @@
 import type { Command } from 'commander';
 import { SECTIONS } from '../../core/governance.js';
-import { clientFrom, print, printJson, Refused, showSecret, table, type GlobalOptions } from '../io.js';
+import {
+  clientFrom,
+  confirm,
+  print,
+  printJson,
+  Refused,
+  showSecret,
+  table,
+  type GlobalOptions,
+} from '../io.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -117,15 +126,20 @@ export function recordCommands(program: Command): void {
       ),
     );
   });
-  admins.command('delete <id>').action(async (id: string, _f: unknown, cmd: Command) => {
-    const o = cmd.optsWithGlobals<GlobalOptions>();
-    const r = await clientFrom(o).deleteAdminKey(id);
-    if (o.json === true) {
-      printJson(r);
-      return;
-    }
-    print(`${r.name} (${r.id}) is deleted`);
-  });
+  admins
+    .command('delete <id>')
+    .description('delete an admin key (asks on a terminal unless --yes)')
+    .option('--yes', 'do not ask for confirmation')
+    .action(async (id: string, f: { yes?: boolean }, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions>();
+      await confirm(`Delete admin key ${id}? Programs using it are refused at once.`, f.yes);
+      const r = await clientFrom(o).deleteAdminKey(id);
+      if (o.json === true) {
+        printJson(r);
+        return;
+      }
+      print(`${r.name} (${r.id}) is deleted`);
+    });
 
   program
     .command('report')
