@@ -3,6 +3,12 @@ import type { FastifyRequest } from 'fastify';
 import { KeywardenError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Actor } from '../core/model.js';
+import {
+  endSessionByTokenHash,
+  findSessionByTokenHash,
+  insertSession,
+  touchSession,
+} from '../storage/sessions-repo.js';
 import type { AdminService } from './admin-service.js';
 import type { ServiceContext } from './context.js';
 
@@ -68,21 +74,18 @@ export class ConsoleSessions {
     const sessionToken = token();
     const csrfToken = csrfOf(sessionToken);
     const expiresAt = new Date(now + this.opts.maxHours * 3_600_000).toISOString();
-    await this.ctx.storage.db
-      .insertInto('console_sessions')
-      .values({
-        id: newId('ses', now),
-        token_hash: sha256(sessionToken),
-        csrf_hash: sha256(csrfToken),
-        admin_key_id: actor.id,
-        created_at: at,
-        last_seen_at: at,
-        expires_at: expiresAt,
-        ended_at: null,
-        ip,
-        user_agent: userAgent?.slice(0, 256) ?? null,
-      })
-      .execute();
+    await insertSession(this.ctx.storage.db, {
+      id: newId('ses', now),
+      token_hash: sha256(sessionToken),
+      csrf_hash: sha256(csrfToken),
+      admin_key_id: actor.id,
+      created_at: at,
+      last_seen_at: at,
+      expires_at: expiresAt,
+      ended_at: null,
+      ip,
+      user_agent: userAgent?.slice(0, 256) ?? null,
+    });
     return {
       token: sessionToken,
       info: {
@@ -97,11 +100,7 @@ export class ConsoleSessions {
   async authenticate(req: FastifyRequest): Promise<Actor | null> {
     const raw = readCookie(req.headers.cookie, SESSION_COOKIE);
     if (raw === undefined || raw === '') return null;
-    const s = await this.ctx.storage.db
-      .selectFrom('console_sessions')
-      .selectAll()
-      .where('token_hash', '=', sha256(raw))
-      .executeTakeFirst();
+    const s = await findSessionByTokenHash(this.ctx.storage.db, sha256(raw));
     const now = this.ctx.clock.now();
     if (s === undefined || s.ended_at !== null)
       throw new KeywardenError('UNAUTHENTICATED', 'the console session has ended; sign in again');
@@ -124,22 +123,14 @@ export class ConsoleSessions {
     }
     const actor = await this.admin.actorById(s.admin_key_id, req.ip);
     if (now - Date.parse(s.last_seen_at) > TOUCH_EVERY_MS) {
-      await this.ctx.storage.db
-        .updateTable('console_sessions')
-        .set({ last_seen_at: new Date(now).toISOString() })
-        .where('id', '=', s.id)
-        .execute();
+      await touchSession(this.ctx.storage.db, s.id, new Date(now).toISOString());
     }
     return actor;
   }
 
   async info(req: FastifyRequest, actor: Actor): Promise<SessionInfo> {
     const raw = readCookie(req.headers.cookie, SESSION_COOKIE) ?? '';
-    const s = await this.ctx.storage.db
-      .selectFrom('console_sessions')
-      .select(['expires_at'])
-      .where('token_hash', '=', sha256(raw))
-      .executeTakeFirst();
+    const s = await findSessionByTokenHash(this.ctx.storage.db, sha256(raw));
     const record = await this.admin.get(actor, actor.id);
     return {
       csrfToken: csrfOf(raw),
@@ -151,10 +142,10 @@ export class ConsoleSessions {
   async signOut(req: FastifyRequest): Promise<void> {
     const raw = readCookie(req.headers.cookie, SESSION_COOKIE);
     if (raw === undefined) return;
-    await this.ctx.storage.db
-      .updateTable('console_sessions')
-      .set({ ended_at: new Date(this.ctx.clock.now()).toISOString() })
-      .where('token_hash', '=', sha256(raw))
-      .execute();
+    await endSessionByTokenHash(
+      this.ctx.storage.db,
+      sha256(raw),
+      new Date(this.ctx.clock.now()).toISOString(),
+    );
   }
 }
