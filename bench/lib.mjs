@@ -183,6 +183,8 @@ export async function freshKeywarden(extraEnv = {}, opts = {}) {
     KEYWARDEN_DATA_DIR: dir,
     KEYWARDEN_LOG_LEVEL: 'silent',
     KEYWARDEN_CACHE_MAX: '2000000',
+    // PostgreSQL runs need the server secret; SQLite ones would generate one into the temp dir.
+    KEYWARDEN_SECRET: 'bench-secret-for-keywarden-benchmarks-only-0123456789',
     ...extraEnv,
   });
   const kw = await createKeywarden(config, { logger: createLogger('silent'), ...opts });
