@@ -37,6 +37,8 @@ export async function run() {
     KEYWARDEN_DATABASE_SCHEMA: schema,
     KEYWARDEN_REDIS_URL: redis,
     KEYWARDEN_REDIS_PREFIX: `${schema}:`,
+    // Nodes sharing PostgreSQL need one server secret.
+    KEYWARDEN_SECRET: 'bench-secret-for-keywarden-benchmarks-only-0123456789',
   };
   const first = await startNode(env);
   const root = /(kw_adm_[0-9A-Za-z]+)/.exec(first.out())[1];
