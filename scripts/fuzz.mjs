@@ -11,7 +11,15 @@ const t = await startServer({ name: 'sqlite' });
 try {
   const port = await listen(t);
   const t0 = performance.now();
-  const report = await runFuzz({ port, rootKey: t.root, seed, requests, db: t.kw.storage.db });
+  const report = await runFuzz({
+    port,
+    rootKey: t.root,
+    seed,
+    requests,
+    db: t.kw.storage.db,
+    // Verifications are written by a timed flush: commit them before each window (see runFuzz).
+    settle: () => t.kw.services.ctx.usage.flush(),
+  });
   const s = ((performance.now() - t0) / 1000).toFixed(1);
   console.log(
     `fuzz: ${report.requests} requests, seed ${seed}, ${s} s, by status ${JSON.stringify(report.byStatus)}`,
