@@ -176,6 +176,8 @@ export function progress(label, done, total) {
   );
 }
 
+const BENCH_SECRET = 'bench-secret-for-keywarden-benchmarks-only-0123456789';
+
 /** A fresh embedded Keywarden in a temp dir (or a PostgreSQL schema), silent, with a large cache. */
 export async function freshKeywarden(extraEnv = {}, opts = {}) {
   const dir = mkdtempSync(join(os.tmpdir(), 'kw-bench-'));
@@ -183,8 +185,9 @@ export async function freshKeywarden(extraEnv = {}, opts = {}) {
     KEYWARDEN_DATA_DIR: dir,
     KEYWARDEN_LOG_LEVEL: 'silent',
     KEYWARDEN_CACHE_MAX: '2000000',
-    // PostgreSQL runs need the server secret; SQLite ones would generate one into the temp dir.
-    KEYWARDEN_SECRET: 'bench-secret-for-keywarden-benchmarks-only-0123456789',
+    // PostgreSQL needs the server secret given; on SQLite the store generates its own into the
+    // data dir, which a server later started on the same dir (http.mjs) reads.
+    ...(extraEnv.KEYWARDEN_DATABASE_URL ? { KEYWARDEN_SECRET: BENCH_SECRET } : {}),
     ...extraEnv,
   });
   const kw = await createKeywarden(config, { logger: createLogger('silent'), ...opts });
