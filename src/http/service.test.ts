@@ -63,7 +63,10 @@ describe('service endpoints', () => {
           string,
           {
             requestBody?: {
-              content: Record<string, { schema: { additionalProperties?: boolean; required?: string[] } }>;
+              content: Record<
+                string,
+                { schema: { $ref?: string; additionalProperties?: boolean; required?: string[] } }
+              >;
             };
           }
         >
@@ -87,7 +90,11 @@ describe('service endpoints', () => {
     ]) {
       assert.ok(doc.paths[p], `${p} missing`);
     }
-    const create = doc.paths['/v1/keys']?.post?.requestBody?.content['application/json']?.schema;
+    // Request bodies are named component schemas ($ref): follow the reference to the schema itself.
+    const body = doc.paths['/v1/keys']?.post?.requestBody?.content['application/json']?.schema;
+    const components = (r.body as { components?: { schemas?: Record<string, typeof body> } }).components;
+    const create =
+      body?.$ref !== undefined ? components?.schemas?.[body.$ref.replace('#/components/schemas/', '')] : body;
     assert.equal(create?.additionalProperties, false, 'the documented schema is the validating one');
     assert.deepEqual(create?.required, ['name', 'environment']);
   });
