@@ -60,6 +60,8 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/logs': 'listVerificationLogs',
   'GET /v1/policy': 'getPolicy',
   'PUT /v1/policy': 'updatePolicy',
+  'POST /v1/policy/preview': 'previewPolicy',
+  'POST /v1/teams/:team/policy/preview': 'previewTeamPolicy',
   'GET /v1/reports/governance': 'getGovernanceReport',
   'POST /v1/leaks': 'reportLeaks',
   'POST /v1/webhooks': 'createWebhook',
@@ -115,6 +117,8 @@ const NAMED_AT: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'GET /v1/logs': { 'response.200': 'LogPage', 'response.200.properties.items.items': 'LogEntry' },
   'GET /v1/policy': { 'response.200': 'Policy' },
   'PUT /v1/policy': { body: 'PolicyUpdate', 'response.200': 'Policy' },
+  'POST /v1/policy/preview': { body: 'PolicyUpdate', 'response.200': 'PolicyPreview' },
+  'POST /v1/teams/:team/policy/preview': { body: 'PolicyUpdate', 'response.200': 'PolicyPreview' },
   'GET /v1/reports/governance': { 'response.200': 'GovernanceReport' },
   'POST /v1/leaks': { body: 'LeakReportRequest', 'response.200': 'LeakReportResult' },
   'POST /v1/webhooks': {

@@ -31,6 +31,12 @@ describe('SDK client', () => {
     assert.equal((await kw.enableKey(record.id)).status, 'active');
     const regen = await kw.regenerateKey(record.id, 60);
     assert.equal((await kw.verify({ key: regen.key, environment: 'production' })).code, 'VALID');
+    const preview = await kw.previewPolicy({ naming: { denyList: ['sdk'] } });
+    assert.deepEqual(
+      preview.rules.map((r) => [r.rule, r.keys.map((k) => k.name)]),
+      [['naming.denyList', ['crm-prod-sdk']]],
+    );
+    assert.deepEqual((await kw.previewTeamPolicy('crm', { requireOwner: true })).rules, []);
     assert.equal((await kw.deleteKey(record.id)).status, 'deleted');
     assert.equal((await kw.verifyAudit()).ok, true);
     assert.ok((await kw.listAudit({ target: record.id })).items.length >= 5);

@@ -1,5 +1,6 @@
 import type { AdminKeyRecord, KeyRecord } from '../core/model.js';
 import type { Page } from '../core/page.js';
+import type { PolicyPreview } from '../core/policy-preview.js';
 import type { VerifyResult } from '../core/verify.js';
 import { parseKey } from '../core/keys.js';
 
@@ -29,7 +30,7 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
-export type { Page };
+export type { Page, PolicyPreview };
 
 export type KeyInput = Partial<
   Omit<
@@ -182,6 +183,14 @@ export class KeywardenClient {
   }
   putPolicy(policy: Record<string, unknown>): Promise<Record<string, unknown>> {
     return this.request('PUT', '/v1/policy', policy);
+  }
+  /** Which existing keys would stop complying with `putPolicy(policy)`, by rule; changes nothing. */
+  previewPolicy(policy: Record<string, unknown>): Promise<PolicyPreview> {
+    return this.request('POST', '/v1/policy/preview', policy);
+  }
+  /** Which of `team`'s keys would stop complying with that team policy, by rule; changes nothing. */
+  previewTeamPolicy(team: string, policy: Record<string, unknown>): Promise<PolicyPreview> {
+    return this.request('POST', `/v1/teams/${encodeURIComponent(team)}/policy/preview`, policy);
   }
   governanceReport(): Promise<Record<string, unknown>> {
     return this.request('GET', '/v1/reports/governance');

@@ -1,5 +1,5 @@
 import { KeywardenError } from '../core/errors.js';
-import type { Actor } from '../core/model.js';
+import type { Actor, KeyRecord } from '../core/model.js';
 import { namingPatternProblem } from '../core/naming-pattern.js';
 import {
   DEFAULT_POLICY,
@@ -12,7 +12,9 @@ import {
   type KeyFacts,
   type Policy,
 } from '../core/policy.js';
+import { policyPreview, type PolicyPreview } from '../core/policy-preview.js';
 import { appendAudit } from '../storage/audit-repo.js';
+import { liveKeyRows, toRecord } from '../storage/keys-repo.js';
 import { getMeta, listMetaPrefix, putMeta } from '../storage/meta-repo.js';
 import { nowIso, type ServiceContext } from './context.js';
 
@@ -30,9 +32,7 @@ export class PolicyService {
 
   /** Replaces the policy (omitted fields take their defaults). Existing keys are not touched: the report lists those that no longer comply. */
   async put(actor: Actor, doc: DeepPartial<Policy>): Promise<Policy> {
-    const next = withDefaults(doc);
-    const refused = namingPatternProblem(next.naming.pattern);
-    if (refused !== null) throw new KeywardenError('VALIDATION_FAILED', refused, 422);
+    const next = PolicyService.checkedDeployment(doc);
     const before = await this.get();
     const at = nowIso(this.ctx);
     await this.ctx.storage.db.transaction().execute(async (trx) => {
@@ -81,20 +81,8 @@ export class PolicyService {
    * POLICY_VIOLATION naming its rule. Answers the effective policy.
    */
   async putTeam(actor: Actor, team: string, doc: DeepPartial<Policy>): Promise<Policy> {
-    const pattern = doc.naming?.pattern;
-    if (pattern != null) {
-      // The same linear-time engine and limits as the deployment's pattern (no ReDoS via a team).
-      const problem = namingPatternProblem(pattern);
-      if (problem !== null) throw new KeywardenError('VALIDATION_FAILED', problem, 422);
-    }
     const base = await this.get();
-    const loose = tighteningViolations(doc, base)[0];
-    if (loose !== undefined) {
-      throw new KeywardenError(
-        'POLICY_VIOLATION',
-        `team policy rule ${loose.rule} would loosen the deployment policy: ${loose.detail}`,
-      );
-    }
+    PolicyService.checkTeamDoc(doc, base);
     const before = (await this.teamDoc(team)) ?? null;
     const at = nowIso(this.ctx);
     await this.ctx.storage.db.transaction().execute(async (trx) => {
@@ -111,6 +99,70 @@ export class PolicyService {
       });
     });
     return effectivePolicy(base, doc);
+  }
+
+  /** A deployment policy document as PUT would store it, or the same 422 PUT would answer. */
+  private static checkedDeployment(doc: DeepPartial<Policy>): Policy {
+    const next = withDefaults(doc);
+    const refused = namingPatternProblem(next.naming.pattern);
+    if (refused !== null) throw new KeywardenError('VALIDATION_FAILED', refused, 422);
+    return next;
+  }
+
+  /** Refuses a team policy document as PUT would: a bad pattern, or any value looser than `base`. */
+  private static checkTeamDoc(doc: DeepPartial<Policy>, base: Policy): void {
+    const pattern = doc.naming?.pattern;
+    if (pattern != null) {
+      // The same linear-time engine and limits as the deployment's pattern (no ReDoS via a team).
+      const problem = namingPatternProblem(pattern);
+      if (problem !== null) throw new KeywardenError('VALIDATION_FAILED', problem, 422);
+    }
+    const loose = tighteningViolations(doc, base)[0];
+    if (loose !== undefined) {
+      throw new KeywardenError(
+        'POLICY_VIOLATION',
+        `team policy rule ${loose.rule} would loosen the deployment policy: ${loose.detail}`,
+      );
+    }
+  }
+
+  /** The keys of `team` (null: every team) not deleted, as records. */
+  private async liveKeys(team: string | null): Promise<KeyRecord[]> {
+    const at = nowIso(this.ctx);
+    return (await liveKeyRows(this.ctx.storage.db, team)).map((r) => toRecord(r, at));
+  }
+
+  /**
+   * What PUT /v1/policy with `doc` would do to existing keys, changing nothing: every key (of
+   * every team, with its team's policy applied on top of the new deployment policy) that would
+   * stop complying, by rule. Refuses what PUT refuses, with the same problem.
+   */
+  async preview(doc: DeepPartial<Policy>): Promise<PolicyPreview> {
+    const nextBase = PolicyService.checkedDeployment(doc);
+    const current = await this.resolver();
+    const docs = await listMetaPrefix(this.ctx.storage.db, TEAM_POLICY_PREFIX);
+    const teamDocs = new Map(
+      docs.map(([name, raw]) => [
+        name.slice(TEAM_POLICY_PREFIX.length),
+        JSON.parse(raw) as DeepPartial<Policy>,
+      ]),
+    );
+    const next = (team: string | null): Policy =>
+      team === null ? nextBase : effectivePolicy(nextBase, teamDocs.get(team));
+    return policyPreview(await this.liveKeys(null), current, next);
+  }
+
+  /** What PUT /v1/teams/{team}/policy with `doc` would do to the team's keys, changing nothing. */
+  async previewTeam(team: string, doc: DeepPartial<Policy>): Promise<PolicyPreview> {
+    const base = await this.get();
+    PolicyService.checkTeamDoc(doc, base);
+    const current = effectivePolicy(base, await this.teamDoc(team));
+    const next = effectivePolicy(base, doc);
+    return policyPreview(
+      await this.liveKeys(team),
+      () => current,
+      () => next,
+    );
   }
 
   /**

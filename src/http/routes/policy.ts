@@ -1,5 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { DeepPartial, Policy as PolicyDoc } from '../../core/policy.js';
+import { KeywardenError } from '../../core/errors.js';
+import { adminAllows } from '../../core/model.js';
 import { Problem, RateLimit } from '../schemas.js';
 import { actorOf, type App, type Services } from '../types.js';
 
@@ -73,6 +75,48 @@ const TeamParams = Type.Object(
   { additionalProperties: false },
 );
 
+const PreviewKey = Type.Object(
+  {
+    keyId: Type.String(),
+    name: Type.String(),
+    environment: Type.Union([
+      Type.Literal('production'),
+      Type.Literal('staging'),
+      Type.Literal('development'),
+    ]),
+    team: Type.Union([Type.String(), Type.Null()]),
+    detail: Type.String({ description: 'why the key would break the rule' }),
+  },
+  { additionalProperties: false },
+);
+/** What a policy change would do to existing keys (nothing is changed). */
+const PolicyPreview = Type.Object(
+  {
+    checked: Type.Integer({ description: 'keys evaluated: every key of the scope that is not deleted' }),
+    affected: Type.Integer({ description: 'distinct keys that would stop complying with at least one rule' }),
+    rules: Type.Array(
+      Type.Object(
+        {
+          rule: Type.String({ description: 'the policy rule, as in POLICY_VIOLATION details' }),
+          keys: Type.Array(PreviewKey),
+        },
+        { additionalProperties: false },
+      ),
+      { description: 'per rule that some key complies with today and would not then, the keys and why' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** A preview lists keys: besides policy:write (the route's permission) it needs keys:read. */
+function needsKeysRead(req: Parameters<typeof actorOf>[0]): void {
+  if (!adminAllows(actorOf(req), 'keys:read'))
+    throw new KeywardenError(
+      'FORBIDDEN',
+      'this admin key lacks the "keys:read" permission (a preview lists the keys a policy would affect)',
+    );
+}
+
 const withTeamPattern = (p: PolicyDoc): PolicyDoc & { naming: { teamPattern: string | null } } => ({
   ...p,
   naming: { ...p.naming, teamPattern: p.naming.teamPattern ?? null },
@@ -101,6 +145,22 @@ export function policyRoutes(app: App, s: Services): void {
     },
     handler: async (req) => s.policies.put(actorOf(req), req.body as DeepPartial<PolicyDoc>),
   });
+  app.post('/v1/policy/preview', {
+    config: { permission: 'policy:write', scope: { global: true } },
+    schema: {
+      tags: ['governance'],
+      summary:
+        'Preview a policy: which existing keys would stop complying with PUT /v1/policy of this body, by rule (nothing is changed)',
+      description:
+        'Same body as PUT /v1/policy and the same refusals (400, 422). Also needs `keys:read`. A key already breaking a rule is not listed for it again.',
+      body: PolicyInput,
+      response: { 200: PolicyPreview, 400: Problem, 422: Problem },
+    },
+    handler: async (req) => {
+      needsKeysRead(req);
+      return s.policies.preview(req.body as DeepPartial<PolicyDoc>);
+    },
+  });
   app.get('/v1/teams/:team/policy', {
     config: { permission: 'keys:read', scope: { teamParam: 'team' } },
     schema: {
@@ -127,5 +187,22 @@ export function policyRoutes(app: App, s: Services): void {
       withTeamPattern(
         await s.policies.putTeam(actorOf(req), req.params.team, req.body as DeepPartial<PolicyDoc>),
       ),
+  });
+  app.post('/v1/teams/:team/policy/preview', {
+    config: { permission: 'policy:write', scope: { teamParam: 'team' } },
+    schema: {
+      tags: ['governance'],
+      summary:
+        "Preview a team policy: which of the team's keys would stop complying with PUT /v1/teams/{team}/policy of this body, by rule (nothing is changed)",
+      description:
+        'Same body as PUT /v1/teams/{team}/policy and the same refusals (a looser value is 422 POLICY_VIOLATION). Also needs `keys:read`.',
+      params: TeamParams,
+      body: PolicyInput,
+      response: { 200: PolicyPreview, 400: Problem, 422: Problem },
+    },
+    handler: async (req) => {
+      needsKeysRead(req);
+      return s.policies.previewTeam(req.params.team, req.body as DeepPartial<PolicyDoc>);
+    },
   });
 }
