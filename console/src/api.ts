@@ -3,10 +3,11 @@
 import type { AdminKeyRecord, AdminPermission, KeyRecord } from '../../src/core/model.js';
 import type { Page } from '../../src/core/page.js';
 import type { Policy } from '../../src/core/policy.js';
+import type { PolicyPreview } from '../../src/core/policy-preview.js';
 import type { VerifyCode } from '../../src/core/codes.js';
 import { SECTIONS, type Section } from '../../src/core/governance.js';
 
-export type { AdminKeyRecord, AdminPermission, KeyRecord, Page, Policy, Section, VerifyCode };
+export type { AdminKeyRecord, AdminPermission, KeyRecord, Page, Policy, PolicyPreview, Section, VerifyCode };
 export { SECTIONS };
 
 /** An API answer that was not a success, in the words of its problem+json `detail`. */
@@ -77,12 +78,50 @@ export interface Finding {
   keyId: string;
   name: string;
   environment: string;
+  /** The key's owner team and status (reports from before these fields lack them). */
+  team?: string | null;
+  status?: KeyRecord['status'];
   reason: string;
   suggestedPermissions?: string[];
   granted?: string[];
 }
 
 export type Report = { generatedAt: string; summary: Record<Section, number> } & Record<Section, Finding[]>;
+
+/**
+ * Whether Keywarden answered the last call: one store for the whole console, so that a server
+ * that went away shows one banner (not an error per section), forms refuse to be sent, and every
+ * view that failed on the network reloads when it answers again.
+ */
+let reachable = true;
+const reachListeners = new Set<() => void>();
+function setReachable(v: boolean): void {
+  if (reachable === v) return;
+  reachable = v;
+  for (const l of reachListeners) l();
+}
+export const connection = {
+  reachable: (): boolean => reachable,
+  subscribe(l: () => void): () => void {
+    reachListeners.add(l);
+    return () => {
+      reachListeners.delete(l);
+    };
+  },
+  /** Asks the server whether it answers (any HTTP answer counts); true when it does. */
+  async probe(): Promise<boolean> {
+    try {
+      await fetch('/healthz', { method: 'GET', cache: 'no-store' });
+      setReachable(true);
+      return true;
+    } catch {
+      setReachable(false);
+      return false;
+    }
+  },
+};
+
+export const UNREACHABLE = 'Keywarden could not be reached. Is the server running?';
 
 let csrfToken: string | null = null;
 let onSessionLost: ((detail: string) => void) | null = null;
@@ -120,8 +159,10 @@ export async function api<T>(
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch {
-    throw new ApiError(0, 'NETWORK', 'Keywarden could not be reached. Is the server running?');
+    setReachable(false);
+    throw new ApiError(0, 'NETWORK', UNREACHABLE);
   }
+  setReachable(true);
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   let data: unknown = null;
@@ -149,6 +190,9 @@ export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** True for a failure to reach the server at all (as opposed to an answer that was an error). */
+export const isNetworkError = (err: unknown): boolean => err instanceof ApiError && err.code === 'NETWORK';
 
 export const can = (s: Session, p: AdminPermission): boolean =>
   s.adminKey.permissions.includes('*') || s.adminKey.permissions.includes(p);

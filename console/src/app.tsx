@@ -1,6 +1,17 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
-import { api, ApiError, can, messageOf, setApiSession, type Session } from './api.js';
-import { navigate, useHashRoute } from './hooks.js';
+import {
+  api,
+  ApiError,
+  can,
+  connection,
+  isNetworkError,
+  messageOf,
+  setApiSession,
+  type AdminPermission,
+  type Session,
+} from './api.js';
+import { exact } from './format.js';
+import { navigate, useHashRoute, useReachable } from './hooks.js';
 import { Toasts } from './components/ui.js';
 import { AdminKeysPage } from './pages/admin-keys.js';
 import { AuditPage } from './pages/audit.js';
@@ -14,24 +25,58 @@ import { SignIn } from './pages/sign-in.js';
 interface NavItem {
   to: string;
   label: string;
-  visible: (s: Session) => boolean;
+  /** The admin permission the page needs: without it the page is neither listed nor shown by URL. */
+  needs: AdminPermission;
 }
 
 const NAV: NavItem[] = [
-  { to: '/keys', label: 'API Keys', visible: (s) => can(s, 'keys:read') },
-  { to: '/governance', label: 'Governance', visible: (s) => can(s, 'keys:read') },
-  { to: '/logs', label: 'Verification log', visible: (s) => can(s, 'logs:read') },
-  { to: '/audit', label: 'Audit log', visible: (s) => can(s, 'audit:read') },
-  { to: '/admin-keys', label: 'Admin keys', visible: (s) => can(s, 'admin:manage') },
-  { to: '/policy', label: 'Policy', visible: (s) => can(s, 'keys:read') },
+  { to: '/keys', label: 'API Keys', needs: 'keys:read' },
+  { to: '/governance', label: 'Governance', needs: 'keys:read' },
+  { to: '/logs', label: 'Verification log', needs: 'logs:read' },
+  { to: '/audit', label: 'Audit log', needs: 'audit:read' },
+  { to: '/admin-keys', label: 'Admin keys', needs: 'admin:manage' },
+  { to: '/policy', label: 'Policy', needs: 'keys:read' },
 ];
+
+/** While the server is away: one banner for the whole console, a probe every few seconds. */
+function Unreachable(): ReactNode {
+  const reachable = useReachable();
+  useEffect(() => {
+    if (reachable) return;
+    const t = setInterval(() => {
+      void connection.probe();
+    }, 3000);
+    return () => {
+      clearInterval(t);
+    };
+  }, [reachable]);
+  if (reachable) return null;
+  return (
+    <div className="offline-banner" role="alert">
+      Keywarden cannot be reached. Nothing can be loaded or changed until it answers; the console retries
+      every few seconds.{' '}
+      <button
+        type="button"
+        onClick={() => {
+          void connection.probe();
+        }}
+      >
+        Retry now
+      </button>
+    </div>
+  );
+}
 
 /** The shell: asks for the session, shows sign-in or the navigation and the current page. */
 export function App(): ReactNode {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   const [menuOpen, setMenuOpen] = useState(false);
+  const [askAgain, setAskAgain] = useState(0);
   const route = useHashRoute();
+  const reachable = useReachable();
+  /** The CSRF token of a session whose sign-out could not reach the server yet. */
+  const [pendingSignOut, setPendingSignOut] = useState<string | null>(null);
 
   const lost = useCallback((detail: string) => {
     setSession(null);
@@ -44,12 +89,37 @@ export function App(): ReactNode {
         setSession(s);
       },
       (e: unknown) => {
-        // No session is the usual answer (401); anything else is worth saying.
-        if (!(e instanceof ApiError && e.status === 401)) setNotice(messageOf(e));
+        // No session is the usual answer (401); unreachable is the banner's; anything else is worth saying.
+        if (!(e instanceof ApiError && e.status === 401) && !isNetworkError(e)) setNotice(messageOf(e));
         setSession(null);
       },
     );
-  }, []);
+  }, [askAgain]);
+
+  // Reachable again: a console that could not ask for its session asks now (it may still have one),
+  // and a sign-out that could not reach the server is sent.
+  useEffect(() => {
+    if (!reachable) return;
+    if (pendingSignOut !== null) {
+      setApiSession(pendingSignOut, null);
+      api('DELETE', '/console/api/session').then(
+        () => {
+          setApiSession(null, null);
+          setPendingSignOut(null);
+          setNotice('You signed out: the session has now been ended on the server too.');
+        },
+        (e: unknown) => {
+          // Any answer but silence: the session is over there or cannot be ended; stop asking.
+          if (isNetworkError(e)) return;
+          setApiSession(null, null);
+          setPendingSignOut(null);
+        },
+      );
+    } else if (session === null && notice === null) {
+      setAskAgain((n) => n + 1);
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only the return of the server triggers this
+  }, [reachable]);
 
   useEffect(() => {
     setApiSession(session?.csrfToken ?? null, lost);
@@ -60,6 +130,10 @@ export function App(): ReactNode {
   useEffect(() => {
     setMenuOpen(false);
     const item = NAV.find((n) => route.startsWith(n.to));
+    if (signedIn && item !== undefined && !can(session, item.needs)) {
+      document.title = `Not available · Keywarden`;
+      return;
+    }
     document.title = signedIn ? `${item?.label ?? 'API Keys'} · Keywarden` : 'Sign in · Keywarden';
   }, [route, signedIn]);
 
@@ -74,6 +148,7 @@ export function App(): ReactNode {
     return (
       <SignIn
         notice={notice}
+        banner={<Unreachable />}
         onSignedIn={(s) => {
           setApiSession(s.csrfToken, lost);
           setNotice(null);
@@ -92,7 +167,19 @@ export function App(): ReactNode {
         navigate('/keys');
       },
       (e: unknown) => {
-        setNotice(messageOf(e));
+        if (!isNetworkError(e)) {
+          setNotice(messageOf(e));
+          return;
+        }
+        // The server is away: this page forgets the session now, and the server is told when it
+        // answers again (until then the session cookie stays valid there, until it expires).
+        setApiSession(null, null);
+        setPendingSignOut(session.csrfToken);
+        setNotice(
+          `Signed out of this page. Keywarden could not be reached to end the session: it is ended there as soon as the server answers (this page retries), or at the latest when it expires at ${exact(session.expiresAt)}.`,
+        );
+        setSession(null);
+        navigate('/keys');
       },
     );
   };
@@ -119,7 +206,7 @@ export function App(): ReactNode {
         </button>
         <nav aria-label="Main" id="main-nav" className={menuOpen ? 'open' : undefined}>
           <ul>
-            {NAV.filter((n) => n.visible(session)).map((n) => (
+            {NAV.filter((n) => can(session, n.needs)).map((n) => (
               <li key={n.to}>
                 <a
                   href={`#${n.to}`}
@@ -144,6 +231,7 @@ export function App(): ReactNode {
           </button>
         </div>
       </header>
+      <Unreachable />
       {notice !== null ? (
         <p className="error" role="alert">
           {notice}
@@ -166,6 +254,22 @@ function skipToMain(e: { preventDefault: () => void }): void {
 function page(route: string, session: Session): ReactNode {
   const [path = '', search = ''] = route.split('?');
   const [, section, id] = path.split('/');
+  // A page this admin key may not use is not shown by URL either: say what it needs.
+  const item = NAV.find((n) => n.to === `/${section ?? ''}`);
+  if (item !== undefined && !can(session, item.needs)) {
+    return (
+      <section aria-labelledby="denied-title">
+        <h1 id="denied-title">{item.label}</h1>
+        <p className="notice" role="status">
+          This page needs the admin permission <code>{item.needs}</code>, which the admin key{' '}
+          <strong>{session.adminKey.name}</strong> does not have.
+        </p>
+        <p>
+          <a href="#/keys">Go to API Keys</a>
+        </p>
+      </section>
+    );
+  }
   switch (section) {
     case 'keys':
       return id !== undefined && id !== '' ? (
@@ -180,7 +284,7 @@ function page(route: string, session: Session): ReactNode {
     case 'audit':
       return <AuditPage session={session} />;
     case 'admin-keys':
-      return <AdminKeysPage session={session} />;
+      return <AdminKeysPage session={session} search={search} />;
     case 'policy':
       return <PolicyPage session={session} />;
     default:

@@ -1,11 +1,17 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
-import { messageOf } from './api.js';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { connection, isNetworkError, messageOf } from './api.js';
 
 export interface Loaded<T> {
   data: T | null;
+  /** The server's answer when it refused; null when the server could not be reached (the shell says so, once). */
   error: string | null;
   loading: boolean;
   reload: () => void;
+}
+
+/** Whether Keywarden answered the last call (see `connection` in api.ts). */
+export function useReachable(): boolean {
+  return useSyncExternalStore(connection.subscribe, connection.reachable);
 }
 
 /**
@@ -17,7 +23,16 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
+  const [lostAt, setLostAt] = useState(false);
   const seq = useRef(0);
+  const reachable = useReachable();
+  // A view that failed because the server was away loads again, by itself, once it answers.
+  useEffect(() => {
+    if (reachable && lostAt) {
+      setLostAt(false);
+      setTick((t) => t + 1);
+    }
+  }, [reachable, lostAt]);
   useEffect(() => {
     const mine = ++seq.current;
     setLoading(true);
@@ -32,7 +47,8 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
         if (mine !== seq.current) return;
         // Rows of an earlier request beside this error would be taken for its answer.
         setData(null);
-        setError(messageOf(e));
+        if (isNetworkError(e)) setLostAt(true);
+        setError(isNetworkError(e) ? null : messageOf(e));
         setLoading(false);
       },
     );

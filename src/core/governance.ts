@@ -36,6 +36,9 @@ export type GovernanceReport = Record<Section, Finding[]> & {
   summary: Record<Section, number>;
 };
 
+/** "1 time", "3 times", "1 day". */
+const times = (n: number, one: string): string => `${n} ${n === 1 ? one : `${one}s`}`;
+
 /** Unused grants are only judged on keys that have lived this long (a new key has not used anything yet). */
 export const UNUSED_GRANT_MIN_AGE_DAYS = 7;
 const DAY = 86_400_000;
@@ -65,7 +68,14 @@ export function governanceReport(
   const staleMs = policy.staleAfterDays * DAY;
   for (const k of keys) {
     if (k.status === 'deleted') continue;
-    const base = { keyId: k.id, name: k.name, environment: k.environment };
+    // The team and status let a reader group findings by team and tell handled keys apart.
+    const base = {
+      keyId: k.id,
+      name: k.name,
+      environment: k.environment,
+      team: k.owner.team,
+      status: k.status,
+    };
     const live = k.status === 'active';
 
     if (k.owner.team === null || k.owner.contact === null) {
@@ -127,7 +137,7 @@ export function governanceReport(
             reason:
               left <= 0
                 ? `expired at ${k.expiresAt}`
-                : `expires in ${Math.ceil(left / DAY)} days (${k.expiresAt})`,
+                : `expires in ${times(Math.ceil(left / DAY), 'day')} (${k.expiresAt})`,
             expiresAt: k.expiresAt,
           });
         }
@@ -158,7 +168,7 @@ export function governanceReport(
     if (mismatch !== undefined && k.environment !== 'production') {
       r.testKeysInProduction.push({
         ...base,
-        reason: `${k.environment} key presented to a production verifier ${mismatch.count} times (last ${mismatch.lastAt})`,
+        reason: `${k.environment} key presented to a production verifier ${times(mismatch.count, 'time')} (last ${mismatch.lastAt})`,
         ...mismatch,
       });
     }

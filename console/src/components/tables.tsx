@@ -3,16 +3,30 @@ import type { AuditEntry, LogEntry } from '../api.js';
 import { Empty, When } from './ui.js';
 
 /** Verification log rows (newest first). */
-export function LogTable({ rows, showKey }: { rows: LogEntry[]; showKey: boolean }): ReactNode {
+export function LogTable({
+  rows,
+  showKey,
+  names,
+  filtered = false,
+}: {
+  rows: LogEntry[];
+  showKey: boolean;
+  /** Key names by id: the key column shows names, the id on hover. */
+  names?: ReadonlyMap<string, string>;
+  filtered?: boolean;
+}): ReactNode {
   if (rows.length === 0)
-    return (
+    return filtered ? (
+      <Empty>No verification matches these filters.</Empty>
+    ) : (
       <Empty>
         No verifications recorded yet (they are written within a second or so, one row per minute per distinct
         call).
       </Empty>
     );
   return (
-    <div className="table-wrap">
+    // Focusable: on a phone the table scrolls sideways, and a row without links has nothing to tab to.
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="Verifications table">
       <table>
         <caption className="sr-only">Verifications</caption>
         <thead>
@@ -38,7 +52,12 @@ export function LogTable({ rows, showKey }: { rows: LogEntry[]; showKey: boolean
                   {r.overflow ? (
                     <span className="muted">other calls (row limit of the minute reached)</span>
                   ) : r.keyId !== null ? (
-                    <a href={`#/keys/${r.keyId}`}>{r.keyStart ?? r.keyId}</a>
+                    <a
+                      href={`#/keys/${r.keyId}`}
+                      title={`${r.keyId}${r.keyStart !== null ? ` (${r.keyStart}…)` : ''}`}
+                    >
+                      {names?.get(r.keyId) ?? r.keyStart ?? r.keyId}
+                    </a>
                   ) : (
                     (r.keyStart ?? '—')
                   )}

@@ -1,7 +1,8 @@
 import { useEffect, useId, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
-import { messageOf } from '../api.js';
+import { isNetworkError, messageOf } from '../api.js';
 import { exact, relative, STATUS_LABEL } from '../format.js';
 import type { KeyRecord } from '../api.js';
+import { useReachable } from '../hooks.js';
 
 /**
  * A modal on the native <dialog>: the browser traps focus inside and Esc closes it. When it goes
@@ -16,6 +17,7 @@ export function Dialog(props: {
 }): ReactNode {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
+  const reachable = useReachable();
   useEffect(() => {
     const d = ref.current;
     if (d === null || d.open) return;
@@ -44,16 +46,30 @@ export function Dialog(props: {
           ×
         </button>
       </header>
+      {reachable ? null : (
+        <p className="error" role="alert">
+          Keywarden cannot be reached: nothing here can be sent until it answers again.
+        </p>
+      )}
       {props.children}
     </dialog>
   );
 }
 
-export function ErrorNote({ error }: { error: string | null }): ReactNode {
+/** A refusal in the server's words; with `onRetry`, a way to ask again. */
+export function ErrorNote({ error, onRetry }: { error: string | null; onRetry?: () => void }): ReactNode {
   if (error === null) return null;
   return (
     <p className="error" role="alert">
       {error}
+      {onRetry !== undefined ? (
+        <>
+          {' '}
+          <button type="button" onClick={onRetry}>
+            Try again
+          </button>
+        </>
+      ) : null}
     </p>
   );
 }
@@ -452,11 +468,14 @@ export function useSubmit(): {
 } {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const reachable = useReachable();
   return {
-    busy,
+    // Nothing is sent to a server that is away: the form waits (the dialog says why).
+    busy: busy || !reachable,
     error,
     setError,
     run: (call, then) => {
+      if (!reachable) return;
       setBusy(true);
       setError(null);
       call().then(
@@ -466,7 +485,8 @@ export function useSubmit(): {
         },
         (e: unknown) => {
           setBusy(false);
-          setError(messageOf(e));
+          // Unreachable: the shell's banner and the dialog say so; the entries stay for a retry.
+          setError(isNetworkError(e) ? null : messageOf(e));
         },
       );
     },

@@ -24,9 +24,15 @@ import {
 import { masked } from '../format.js';
 import { useLoad } from '../hooks.js';
 
-function CreateAdminKey({ onClose }: { onClose: (created: boolean) => void }): ReactNode {
-  const [name, setName] = useState('');
-  const [team, setTeam] = useState('');
+function CreateAdminKey({
+  onClose,
+  initialTeam,
+}: {
+  onClose: (created: boolean) => void;
+  initialTeam: string;
+}): ReactNode {
+  const [name, setName] = useState(initialTeam === '' ? '' : `${initialTeam}-admin`);
+  const [team, setTeam] = useState(initialTeam);
   const [perms, setPerms] = useState<AdminPermission[]>(['keys:read']);
   const s = useSubmit();
   const [created, setCreated] = useState<WithSecret<AdminKeyRecord> | null>(null);
@@ -133,7 +139,9 @@ type Pending = { k: AdminKeyRecord; action: 'disable' | 'enable' | 'delete' };
  * deleting needs the name typed, and the last active root key offers neither (the API refuses
  * it too). A change updates its row in place and a toast offers Undo where it can be undone.
  */
-export function AdminKeysPage({ session }: { session: Session }): ReactNode {
+export function AdminKeysPage({ session, search }: { session: Session; search: string }): ReactNode {
+  // `#/admin-keys?create=<team>` (the governance page's remedy) opens the form for that team.
+  const createFor = new URLSearchParams(search).get('create');
   const pager = usePager({});
   const list = useLoad(
     () =>
@@ -143,7 +151,7 @@ export function AdminKeysPage({ session }: { session: Session }): ReactNode {
       ),
     [pager.cursor],
   );
-  const [creating, setCreating] = useState(false);
+  const [creating, setCreating] = useState(createFor !== null);
   const [pending, setPending] = useState<Pending | null>(null);
   // Rows changed on this page since the list was read: shown in place of the listed record.
   const [changed, setChanged] = useState<Record<string, AdminKeyRecord>>({});
@@ -184,7 +192,7 @@ export function AdminKeysPage({ session }: { session: Session }): ReactNode {
           Create admin key
         </button>
       </div>
-      <ErrorNote error={list.error} />
+      <ErrorNote error={list.error} onRetry={list.reload} />
       {list.data === null ? (
         list.loading ? (
           <Loading what="admin keys" />
@@ -285,8 +293,10 @@ export function AdminKeysPage({ session }: { session: Session }): ReactNode {
       ) : null}
       {creating ? (
         <CreateAdminKey
+          initialTeam={createFor ?? ''}
           onClose={(created) => {
             setCreating(false);
+            if (createFor !== null) window.history.replaceState(null, '', '#/admin-keys');
             if (created) {
               setChanged({});
               list.reload();

@@ -1,8 +1,9 @@
 import { useState, type ReactNode } from 'react';
 import { AUDIT_ACTIONS } from '../../../src/core/codes.js';
 import { api, can, query, type AdminKeyRecord, type AuditEntry, type Page, type Session } from '../api.js';
+import { Suggest, usePickedKey } from '../components/names.js';
 import { AuditTable } from '../components/tables.js';
-import { ErrorNote, Loading, Pager, usePager } from '../components/ui.js';
+import { Empty, ErrorNote, Loading, Pager, usePager } from '../components/ui.js';
 import { useDebounced, useLoad } from '../hooks.js';
 
 interface ChainStatus {
@@ -37,17 +38,35 @@ export function AuditPage({ session }: { session: Session }): ReactNode {
   const [target, setTarget] = useState('');
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
+  // Actors by admin key name (an id works too); targets by key name, or any id (adm_…, team:…).
+  const actorText = useDebounced(actor.trim(), 250);
+  const byName = Object.entries(names).find(([, n]) => n === actorText)?.[0];
+  const actorId =
+    actorText === '' ? undefined : (byName ?? (/^(adm_|root$|system$)/.test(actorText) ? actorText : null));
+  const rawTarget = /^(key_|adm_|wh_|team:|policy$)/.test(target.trim());
+  const picked = usePickedKey(rawTarget ? '' : target);
+  const targetId = rawTarget ? target.trim() : picked.id;
   const filters = {
     action,
-    actor: useDebounced(actor.trim(), 250),
-    target: useDebounced(target.trim(), 250),
+    actor: actorId ?? undefined,
+    target: targetId ?? undefined,
     from: dayStart(from),
     to: dayEnd(to),
   };
   const pager = usePager(filters);
+  const noMatch =
+    actorId === null
+      ? `No admin key is named “${actorText}”.`
+      : targetId === null
+        ? `No key is named “${target.trim()}”.`
+        : null;
+  const blocked = noMatch !== null || (!rawTarget && picked.pending);
   const rows = useLoad(
-    () => api<Page<AuditEntry>>('GET', `/v1/audit${query({ ...filters, limit: 50, cursor: pager.cursor })}`),
-    [JSON.stringify(filters), pager.cursor],
+    () =>
+      blocked
+        ? Promise.resolve(null)
+        : api<Page<AuditEntry>>('GET', `/v1/audit${query({ ...filters, limit: 50, cursor: pager.cursor })}`),
+    [JSON.stringify(filters), pager.cursor, blocked],
   );
   const chain = useLoad(() => api<ChainStatus>('GET', '/v1/audit/verify'), []);
   return (
@@ -97,27 +116,20 @@ export function AuditPage({ session }: { session: Session }): ReactNode {
             ))}
           </select>
         </label>
-        <label>
-          Actor (admin key id)
-          <input
-            value={actor}
-            spellCheck={false}
-            onChange={(e) => {
-              setActor(e.target.value);
-            }}
-          />
-        </label>
-        <label>
-          Target
-          <input
-            value={target}
-            spellCheck={false}
-            placeholder="key_…"
-            onChange={(e) => {
-              setTarget(e.target.value);
-            }}
-          />
-        </label>
+        <Suggest
+          label="Actor"
+          value={actor}
+          placeholder="admin key name"
+          options={Object.values(names)}
+          onChange={setActor}
+        />
+        <Suggest
+          label="Target"
+          value={target}
+          placeholder="key name or id"
+          options={picked.suggestions.map((k) => k.name)}
+          onChange={setTarget}
+        />
         <label>
           From
           <input
@@ -139,10 +151,12 @@ export function AuditPage({ session }: { session: Session }): ReactNode {
           />
         </label>
       </form>
-      <ErrorNote error={rows.error} />
-      {rows.data !== null ? (
+      <ErrorNote error={rows.error} onRetry={rows.reload} />
+      {noMatch !== null ? (
+        <Empty>{noMatch} Pick one from the suggestions, or clear the field.</Empty>
+      ) : rows.data !== null ? (
         <AuditTable rows={rows.data.items} names={names} />
-      ) : rows.loading ? (
+      ) : rows.loading || blocked ? (
         <Loading what="the audit log" />
       ) : null}
       <Pager page={pager.page} nextCursor={rows.data?.nextCursor} onNext={pager.next} onPrev={pager.prev} />

@@ -10,7 +10,17 @@ import {
   type Session,
 } from '../api.js';
 import { KeyImpact } from '../components/impact.js';
-import { ConfirmDialog, Empty, EnvBadge, ErrorNote, Loading, toast, When } from '../components/ui.js';
+import {
+  ConfirmDialog,
+  Empty,
+  EnvBadge,
+  ErrorNote,
+  Loading,
+  StatusBadge,
+  toast,
+  When,
+} from '../components/ui.js';
+import { exact, plural } from '../format.js';
 import { useLoad } from '../hooks.js';
 
 const TITLES: Record<Section, [string, string]> = {
@@ -136,7 +146,128 @@ function Remedies(props: {
   );
 }
 
-/** The hygiene report: each section with its count and keys, and the remedies that exist. */
+/** ISO times inside the report's sentences, in the console's one format. */
+const human = (reason: string): string =>
+  reason.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, (iso) => exact(iso));
+
+const NO_ADMIN = /^team "(.+)" has no active admin key/;
+
+/** Findings of one section, by owner team (teams in order, "no team" last). */
+function byTeam(findings: Finding[]): [string | null, Finding[]][] {
+  const groups = new Map<string | null, Finding[]>();
+  for (const f of findings) groups.set(f.team ?? null, [...(groups.get(f.team ?? null) ?? []), f]);
+  return [...groups.entries()].sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : a.localeCompare(b)));
+}
+
+/** One team's findings in a section: a shared cause once, with its one action; the rest as rows. */
+function TeamGroup(props: {
+  section: Section;
+  team: string | null;
+  findings: Finding[];
+  session: Session;
+  handled: Record<string, string | undefined>;
+  setHandled: (id: string, note: string | undefined) => void;
+}): ReactNode {
+  const { section, team, findings } = props;
+  // Handled keys (disabled, expired) are not part of a cause to act on: they stay as greyed rows.
+  const adminless =
+    section === 'unowned' && team !== null
+      ? findings.filter((f) => NO_ADMIN.test(f.reason) && (f.status === undefined || f.status === 'active'))
+      : [];
+  const rows = findings.filter((f) => !adminless.includes(f));
+  const label = team === null ? 'No owner team' : `Team ${team}`;
+  return (
+    <section className="team-group" aria-label={`${TITLES[section][0]}: ${label}`}>
+      <h3>
+        {label} <span className="count">{plural(findings.length, 'key')}</span>
+      </h3>
+      {adminless.length > 0 && team !== null ? (
+        <div className="cause">
+          <span>
+            {plural(adminless.length, 'key')}: team <strong>{team}</strong> has no active admin key to answer
+            for {adminless.length === 1 ? 'it' : 'them'}.
+          </span>
+          {can(props.session, 'admin:manage') ? (
+            <a className="button" href={`#/admin-keys?create=${encodeURIComponent(team)}`}>
+              Create an admin key for team {team}
+            </a>
+          ) : null}
+          <details>
+            <summary>Show the {plural(adminless.length, 'key')}</summary>
+            <ul className="plain">
+              {adminless.map((f) => (
+                <li key={f.keyId}>
+                  <a href={`#/keys/${f.keyId}`}>{f.name}</a> <EnvBadge env={f.environment} />
+                </li>
+              ))}
+            </ul>
+          </details>
+        </div>
+      ) : null}
+      {rows.length > 0 ? (
+        <div className="table-wrap">
+          <table>
+            <caption className="sr-only">
+              {TITLES[section][0]} keys of {label.toLowerCase()}
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Key</th>
+                <th scope="col">Environment</th>
+                <th scope="col">Why</th>
+                <th scope="col">Remedy</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((f) => {
+                const id = `${section}-${f.keyId}`;
+                const done = f.status !== undefined && f.status !== 'active';
+                return (
+                  <tr key={id} className={done || props.handled[id] !== undefined ? 'handled' : undefined}>
+                    <th scope="row">
+                      <a href={`#/keys/${f.keyId}`}>{f.name}</a>
+                      {done && f.status !== undefined ? (
+                        <>
+                          {' '}
+                          <StatusBadge status={f.status} />
+                        </>
+                      ) : null}
+                    </th>
+                    <td>
+                      <EnvBadge env={f.environment} />
+                    </td>
+                    <td>{human(f.reason)}</td>
+                    <td>
+                      {done ? (
+                        <span className="muted">Handled: the key no longer verifies</span>
+                      ) : (
+                        <Remedies
+                          section={section}
+                          f={f}
+                          session={props.session}
+                          handled={props.handled[id]}
+                          setHandled={(note) => {
+                            props.setHandled(id, note);
+                          }}
+                        />
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
+/**
+ * The hygiene report: each section collapsible with its count, its findings grouped by owner
+ * team with one action per shared cause, handled (disabled or expired) keys greyed and offered
+ * nothing, times in the console's format.
+ */
 export function GovernancePage({ session }: { session: Session }): ReactNode {
   const report = useLoad(() => api<Report>('GET', '/v1/reports/governance'), []);
   const [handled, setHandled] = useState<Record<string, string | undefined>>({});
@@ -155,7 +286,7 @@ export function GovernancePage({ session }: { session: Session }): ReactNode {
           Refresh
         </button>
       </div>
-      <ErrorNote error={report.error} />
+      <ErrorNote error={report.error} onRetry={report.reload} />
       {r === null ? (
         report.loading ? (
           <Loading what="the report" />
@@ -172,7 +303,9 @@ export function GovernancePage({ session }: { session: Session }): ReactNode {
                   href={`#/governance`}
                   onClick={(e) => {
                     e.preventDefault();
-                    document.getElementById(`sec-${s}`)?.scrollIntoView();
+                    const d = document.getElementById(`sec-${s}`);
+                    if (d instanceof HTMLDetailsElement) d.open = true;
+                    d?.scrollIntoView();
                   }}
                 >
                   <strong>{r.summary[s]}</strong> {TITLES[s][0]}
@@ -181,53 +314,32 @@ export function GovernancePage({ session }: { session: Session }): ReactNode {
             ))}
           </ul>
           {SECTIONS.map((s) => (
-            <section key={s} id={`sec-${s}`} className="card" aria-labelledby={`sec-${s}-title`}>
-              <h2 id={`sec-${s}-title`}>
-                {TITLES[s][0]} <span className="count">{r.summary[s]}</span>
-              </h2>
-              <p className="muted">{TITLES[s][1]}</p>
-              {r[s].length === 0 ? (
-                <Empty>Nothing here.</Empty>
-              ) : (
-                <div className="table-wrap">
-                  <table>
-                    <caption className="sr-only">{TITLES[s][0]} keys</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Key</th>
-                        <th scope="col">Environment</th>
-                        <th scope="col">Why</th>
-                        <th scope="col">Remedy</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {r[s].map((f) => (
-                        <tr
-                          key={`${s}-${f.keyId}`}
-                          className={handled[`${s}-${f.keyId}`] !== undefined ? 'handled' : undefined}
-                        >
-                          <th scope="row">{f.name}</th>
-                          <td>
-                            <EnvBadge env={f.environment} />
-                          </td>
-                          <td>{f.reason}</td>
-                          <td>
-                            <Remedies
-                              section={s}
-                              f={f}
-                              session={session}
-                              handled={handled[`${s}-${f.keyId}`]}
-                              setHandled={(note) => {
-                                setHandled((h) => ({ ...h, [`${s}-${f.keyId}`]: note }));
-                              }}
-                            />
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
-              )}
+            <section key={s} className="card" aria-labelledby={`sec-${s}-title`}>
+              <details id={`sec-${s}`} className="gov-section" open={r[s].length > 0}>
+                <summary>
+                  <h2 id={`sec-${s}-title`}>
+                    {TITLES[s][0]} <span className="count">{r.summary[s]}</span>
+                  </h2>
+                </summary>
+                <p className="muted">{TITLES[s][1]}</p>
+                {r[s].length === 0 ? (
+                  <Empty>Nothing here.</Empty>
+                ) : (
+                  byTeam(r[s]).map(([team, findings]) => (
+                    <TeamGroup
+                      key={team ?? ''}
+                      section={s}
+                      team={team}
+                      findings={findings}
+                      session={session}
+                      handled={handled}
+                      setHandled={(id, note) => {
+                        setHandled((h) => ({ ...h, [id]: note }));
+                      }}
+                    />
+                  ))
+                )}
+              </details>
             </section>
           ))}
         </>

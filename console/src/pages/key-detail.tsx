@@ -14,7 +14,7 @@ import { DeleteDialog, EndGraceDialog, RegenerateDialog, ToggleDialog } from '..
 import { AuditTable, LogTable } from '../components/tables.js';
 import { EnvBadge, ErrorNote, Loading, StatusBadge, toast, When } from '../components/ui.js';
 import { UsageChart } from '../components/usage-chart.js';
-import { masked, rateLimitText } from '../format.js';
+import { masked, plural, rateLimitText } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { useAdminNames } from './audit.js';
 
@@ -33,6 +33,35 @@ function Field({ label, children }: { label: string; children: ReactNode }): Rea
 }
 
 const none = <span className="muted">none</span>;
+
+/** The usage API's breakdown: client IPs, user agents and permissions used, most frequent first. */
+function UsageBreakdown({ usage }: { usage: Usage }): ReactNode {
+  const lists: [string, { value: string; count: number }[], string][] = [
+    ['Client IPs', usage.ips, 'no client IP recorded'],
+    ['User agents', usage.userAgents, 'no user agent recorded'],
+    ['Permissions used', usage.permissionsUsed, 'no permission checked in a successful call'],
+  ];
+  return (
+    <div className="grid-3">
+      {lists.map(([title, items, empty]) => (
+        <section key={title} aria-label={title}>
+          <h3>{title}</h3>
+          {items.length === 0 ? (
+            <p className="muted">{empty}</p>
+          ) : (
+            <ul className="plain">
+              {items.slice(0, 10).map((i) => (
+                <li key={i.value}>
+                  <code>{i.value}</code> <span className="muted">{plural(i.count, 'call')}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      ))}
+    </div>
+  );
+}
 
 /** A deleted key's page says when and by whom (from its audit trail, when the caller may read it). */
 function DeletedNote({
@@ -98,11 +127,14 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
         <p>
           <a href="#/keys">← API Keys</a>
         </p>
-        {key.loading ? <Loading what="the key" /> : <ErrorNote error={key.error} />}
+        {key.loading ? <Loading what="the key" /> : <ErrorNote error={key.error} onRetry={key.reload} />}
       </section>
     );
   }
   const k = key.data;
+  const refused = Object.entries(usage.data?.totals ?? {})
+    .filter(([code]) => code !== 'VALID')
+    .reduce((n, [, c]) => n + c, 0);
   const done = (changed: boolean): void => {
     // Edit and delete say so in a toast (disable/enable do, with Undo; regenerate shows the secret).
     if (changed && action === 'edit') toast(`${k.name}: changes saved.`);
@@ -243,7 +275,16 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
               <When at={k.updatedAt} full />
             </Field>
             <Field label="Last used">
-              <When at={k.lastUsedAt} full />
+              {k.lastUsedAt !== null ? (
+                <When at={k.lastUsedAt} full />
+              ) : (
+                <span data-testid="never-used">
+                  never: no call with this key has been accepted yet
+                  {refused > 0
+                    ? ` (${plural(refused, 'refused attempt')} in the last ${CHART_DAYS} days, listed under Recent verifications)`
+                    : ''}
+                </span>
+              )}
             </Field>
             <Field label="Secret rotated">
               <When at={k.rotatedAt} never="never" full />
@@ -275,9 +316,12 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
       {logsAllowed ? (
         <section className="card" aria-labelledby="usage-title">
           <h2 id="usage-title">Verifications per day</h2>
-          <ErrorNote error={usage.error} />
+          <ErrorNote error={usage.error} onRetry={usage.reload} />
           {usage.data !== null ? (
-            <UsageChart usage={usage.data} days={CHART_DAYS} />
+            <>
+              <UsageChart usage={usage.data} days={CHART_DAYS} />
+              <UsageBreakdown usage={usage.data} />
+            </>
           ) : (
             <Loading what="usage" />
           )}
@@ -286,7 +330,7 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
       {logsAllowed ? (
         <section className="card" aria-labelledby="recent-title">
           <h2 id="recent-title">Recent verifications</h2>
-          <ErrorNote error={logs.error} />
+          <ErrorNote error={logs.error} onRetry={logs.reload} />
           {logs.data !== null ? (
             <LogTable rows={logs.data.items} showKey={false} />
           ) : (
@@ -300,7 +344,7 @@ export function KeyDetailPage({ id, session }: { id: string; session: Session })
       {auditAllowed ? (
         <section className="card" aria-labelledby="trail-title">
           <h2 id="trail-title">Audit trail</h2>
-          <ErrorNote error={audit.error} />
+          <ErrorNote error={audit.error} onRetry={audit.reload} />
           {audit.data !== null ? (
             <AuditTable rows={audit.data.items} names={names} />
           ) : (

@@ -4,7 +4,7 @@ import { api, can, query, type KeyRecord, type Page, type Policy, type Session }
 import { CreateKeyDialog } from '../components/create-key.js';
 import { Empty, EnvBadge, ErrorNote, Loading, Pager, StatusBadge, When, usePager } from '../components/ui.js';
 import { masked, permissionsSummary, rateLimitText } from '../format.js';
-import { useDebounced, useLoad } from '../hooks.js';
+import { useDebounced, useLoad, useReachable } from '../hooks.js';
 
 const PAGE_SIZE = 50;
 const DAY = 86_400_000;
@@ -49,10 +49,11 @@ export function KeysPage({ session, search }: { session: Session; search: string
   const [q, setQ] = useState(initial.q);
   const [sort, setSort] = useState<{ by: SortBy; desc: boolean }>({ by: 'createdAt', desc: true });
   const [creating, setCreating] = useState(false);
+  const reachable = useReachable();
   const filters = {
     environment,
     status,
-    team: useDebounced(team.trim(), 250),
+    team,
     q: useDebounced(q.trim(), 250),
   };
   const filterKey = JSON.stringify(filters);
@@ -77,6 +78,14 @@ export function KeysPage({ session, search }: { session: Session; search: string
     [filterKey, pager.cursor],
   );
   const policy = useLoad(() => api<Policy>('GET', '/v1/policy'), []);
+  // The teams to choose from: those owning keys (one read of up to 500 keys, when the page opens).
+  const teamList = useLoad(() => api<Page<KeyRecord>>('GET', '/v1/keys?limit=500'), []);
+  const teams = [
+    ...new Set([
+      ...(teamList.data?.items ?? []).flatMap((k) => (k.owner.team === null ? [] : [k.owner.team])),
+      ...(team !== '' ? [team] : []),
+    ]),
+  ].sort();
   const warnDays = policy.data?.rotationWarningDays ?? 30;
   const items = (keys.data?.items ?? [])
     .filter((k) => status !== '' || k.status !== 'deleted')
@@ -111,6 +120,7 @@ export function KeysPage({ session, search }: { session: Session; search: string
           <button
             type="button"
             className="primary"
+            disabled={!reachable}
             onClick={() => {
               setCreating(true);
             }}
@@ -172,13 +182,19 @@ export function KeysPage({ session, search }: { session: Session; search: string
         </label>
         <label>
           Owner team
-          <input
+          <select
             value={team}
             onChange={(e) => {
               setTeam(e.target.value);
             }}
-            placeholder="any"
-          />
+          >
+            <option value="">Any</option>
+            {teams.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
         </label>
         {filtered ? (
           <button
@@ -195,7 +211,7 @@ export function KeysPage({ session, search }: { session: Session; search: string
           </button>
         ) : null}
       </form>
-      <ErrorNote error={keys.error} />
+      <ErrorNote error={keys.error} onRetry={keys.reload} />
       {keys.loading && keys.data === null ? <Loading what="keys" /> : null}
       {keys.data !== null ? (
         <p className="muted" role="status" data-testid="key-count">

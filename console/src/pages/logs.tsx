@@ -1,20 +1,36 @@
-import { useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { api, query, type LogEntry, type Page } from '../api.js';
+import { Suggest, useKeyNames, usePickedKey } from '../components/names.js';
 import { LogTable } from '../components/tables.js';
-import { ErrorNote, Loading, Pager, usePager } from '../components/ui.js';
+import { Empty, ErrorNote, Loading, Pager, usePager } from '../components/ui.js';
 import { VERIFY_CODES } from '../../../src/core/codes.js';
-import { useDebounced, useLoad } from '../hooks.js';
+import { useLoad } from '../hooks.js';
 
-/** The verification log, filtered by key and outcome. */
+/**
+ * The verification log, filtered by key (picked by name, with suggestions; an id works too) and
+ * outcome. A name no key has says so, instead of an empty log.
+ */
 export function LogsPage({ keyId: initialKey }: { keyId: string | undefined }): ReactNode {
-  const [keyId, setKeyId] = useState(initialKey ?? '');
+  const [keyText, setKeyText] = useState(initialKey ?? '');
   const [code, setCode] = useState('');
-  const filters = { keyId: useDebounced(keyId.trim(), 250), code };
+  const initialName = useKeyNames(initialKey === undefined ? [] : [initialKey]).get(initialKey ?? '');
+  // Arriving from a key's page: the field shows its name once known.
+  useEffect(() => {
+    if (initialName !== undefined) setKeyText((t) => (t === initialKey ? initialName : t));
+  }, [initialName, initialKey]);
+  const picked = usePickedKey(keyText);
+  const filters = { keyId: picked.id ?? undefined, code };
   const pager = usePager(filters);
+  const blocked = picked.pending || picked.id === null;
   const logs = useLoad(
-    () => api<Page<LogEntry>>('GET', `/v1/logs${query({ ...filters, limit: 50, cursor: pager.cursor })}`),
-    [JSON.stringify(filters), pager.cursor],
+    () =>
+      blocked
+        ? Promise.resolve(null)
+        : api<Page<LogEntry>>('GET', `/v1/logs${query({ ...filters, limit: 50, cursor: pager.cursor })}`),
+    [JSON.stringify(filters), pager.cursor, blocked],
   );
+  const names = useKeyNames((logs.data?.items ?? []).flatMap((r) => (r.keyId === null ? [] : [r.keyId])));
+  const filtered = keyText.trim() !== '' || code !== '';
   return (
     <section aria-labelledby="logs-title">
       <h1 id="logs-title">Verification log</h1>
@@ -26,17 +42,13 @@ export function LogsPage({ keyId: initialKey }: { keyId: string | undefined }): 
           e.preventDefault();
         }}
       >
-        <label>
-          Key id
-          <input
-            value={keyId}
-            placeholder="key_…"
-            spellCheck={false}
-            onChange={(e) => {
-              setKeyId(e.target.value);
-            }}
-          />
-        </label>
+        <Suggest
+          label="Key"
+          value={keyText}
+          placeholder="name or key_…"
+          options={picked.suggestions.map((k) => k.name)}
+          onChange={setKeyText}
+        />
         <label>
           Outcome
           <select
@@ -53,11 +65,33 @@ export function LogsPage({ keyId: initialKey }: { keyId: string | undefined }): 
             ))}
           </select>
         </label>
+        {filtered ? (
+          <button
+            type="button"
+            className="clear"
+            onClick={() => {
+              setKeyText('');
+              setCode('');
+            }}
+          >
+            Clear filters
+          </button>
+        ) : null}
       </form>
-      <ErrorNote error={logs.error} />
-      {logs.data !== null ? (
-        <LogTable rows={logs.data.items} showKey />
-      ) : logs.loading ? (
+      <ErrorNote error={logs.error} onRetry={logs.reload} />
+      {picked.id === null ? (
+        <Empty>
+          No key is named “{keyText.trim()}”.{' '}
+          {picked.suggestions.length > 0
+            ? `Did you mean ${picked.suggestions
+                .slice(0, 3)
+                .map((k) => k.name)
+                .join(', ')}?`
+            : 'Type part of a name to see suggestions.'}
+        </Empty>
+      ) : logs.data !== null ? (
+        <LogTable rows={logs.data.items} showKey names={names} filtered={filtered} />
+      ) : logs.loading || blocked ? (
         <Loading what="verifications" />
       ) : null}
       <Pager page={pager.page} nextCursor={logs.data?.nextCursor} onNext={pager.next} onPrev={pager.prev} />

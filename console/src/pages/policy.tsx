@@ -1,10 +1,40 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { ENVIRONMENTS } from '../../../src/core/codes.js';
 import { namingPatternProblem } from '../../../src/core/naming-pattern.js';
-import { api, can, messageOf, type Policy, type Session } from '../api.js';
+import { api, can, messageOf, type Policy, type PolicyPreview, type Session } from '../api.js';
 import { integer } from '../components/key-form.js';
-import { ErrorNote, Loading } from '../components/ui.js';
+import { ConfirmDialog, EnvBadge, ErrorNote, Loading, toast } from '../components/ui.js';
+import { plural } from '../format.js';
 import { useLoad } from '../hooks.js';
+
+/** What saving would do to existing keys, by rule, before anything is saved. */
+function PreviewList({ preview }: { preview: PolicyPreview }): ReactNode {
+  return (
+    <div className="preview">
+      <p>
+        <strong>{plural(preview.affected, 'existing key')}</strong> of {preview.checked} would stop complying.
+        They keep working: the governance report lists them, and their next change must comply.
+      </p>
+      {preview.rules.map((r) => (
+        <section key={r.rule} aria-label={`Rule ${r.rule}`}>
+          <h3>
+            <code>{r.rule}</code> ({plural(r.keys.length, 'key')})
+          </h3>
+          <ul className="plain">
+            {r.keys.map((k) => (
+              <li key={k.keyId}>
+                <a href={`#/keys/${k.keyId}`} title={k.keyId}>
+                  {k.name}
+                </a>{' '}
+                <EnvBadge env={k.environment} /> <span className="muted">{k.detail}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ))}
+    </div>
+  );
+}
 
 function NumberField(props: {
   id: string;
@@ -36,7 +66,8 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
   const [draft, setDraft] = useState<Policy | null>(null);
   const [text, setText] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
+  const [pending, setPending] = useState<{ body: Policy; preview: PolicyPreview } | null>(null);
+  const [checking, setChecking] = useState(false);
   const editable = can(session, 'policy:write');
 
   useEffect(() => {
@@ -59,7 +90,11 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
   }, [loaded.data]);
 
   if (draft === null)
-    return loaded.loading ? <Loading what="the policy" /> : <ErrorNote error={loaded.error} />;
+    return loaded.loading ? (
+      <Loading what="the policy" />
+    ) : (
+      <ErrorNote error={loaded.error} onRetry={loaded.reload} />
+    );
   const set = (k: string) => (v: string) => {
     setText((t) => ({ ...t, [k]: v }));
   };
@@ -99,6 +134,17 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
       sharedKeyThreshold: integer('Shared-key threshold', text.sharedKeyThreshold ?? '', 1),
     };
   };
+  const save = async (body: Policy, effect: string): Promise<void> => {
+    try {
+      const p = await api<Policy>('PUT', '/v1/policy', body);
+      setError(null);
+      setDraft(p);
+      toast(`Policy saved. ${effect}`);
+    } catch (err) {
+      setError(messageOf(err));
+      throw err;
+    }
+  };
   const off = !editable;
   return (
     <section aria-labelledby="policy-title">
@@ -117,16 +163,17 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
             setError(messageOf(err));
             return;
           }
-          api<Policy>('PUT', '/v1/policy', body).then(
-            (p) => {
-              setError(null);
-              setSaved(
-                'Policy saved. Existing keys are unchanged; the governance report lists those that no longer comply.',
-              );
-              setDraft(p);
+          // First the preview: which existing keys would stop complying. None: save at once.
+          setChecking(true);
+          setError(null);
+          api<PolicyPreview>('POST', '/v1/policy/preview', body).then(
+            (preview) => {
+              setChecking(false);
+              if (preview.affected > 0) setPending({ body, preview });
+              else void save(body, 'No existing key stops complying.');
             },
             (err: unknown) => {
-              setSaved(null);
+              setChecking(false);
               setError(messageOf(err));
             },
           );
@@ -253,15 +300,31 @@ export function PolicyPage({ session }: { session: Session }): ReactNode {
           </div>
         </fieldset>
         <ErrorNote error={error} />
-        <p role="status">{saved}</p>
         {editable ? (
           <div className="actions">
-            <button type="submit" className="primary">
+            <button type="submit" className="primary" disabled={checking}>
               Save policy
             </button>
           </div>
         ) : null}
       </form>
+      {pending !== null ? (
+        <ConfirmDialog
+          title="Save the policy?"
+          confirmLabel="Save policy anyway"
+          onConfirm={() =>
+            save(
+              pending.body,
+              `${plural(pending.preview.affected, 'existing key')} no longer ${pending.preview.affected === 1 ? 'complies' : 'comply'}: see Governance.`,
+            ).catch(() => undefined)
+          }
+          onClose={() => {
+            setPending(null);
+          }}
+        >
+          <PreviewList preview={pending.preview} />
+        </ConfirmDialog>
+      ) : null}
     </section>
   );
 }

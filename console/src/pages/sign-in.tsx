@@ -1,22 +1,31 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { api, messageOf, type Session } from '../api.js';
+import { api, isNetworkError, messageOf, type Session } from '../api.js';
 import { ErrorNote } from '../components/ui.js';
+import { useReachable } from '../hooks.js';
 
 /**
  * Sign in with an admin key: it goes to the server once and is exchanged for an HttpOnly session
  * cookie. The field is cleared whatever the answer; nothing keeps the key in the browser.
  */
-export function SignIn(props: { notice: string | null; onSignedIn: (s: Session) => void }): ReactNode {
+export function SignIn(props: {
+  notice: string | null;
+  banner: ReactNode;
+  onSignedIn: (s: Session) => void;
+}): ReactNode {
+  const reachable = useReachable();
   const [adminKey, setAdminKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const field = useRef<HTMLInputElement>(null);
   // The one thing to do on this page: the field has the focus on load.
+  // While the server is away the field is closed (a key typed now could not be sent), and it
+  // takes the focus again when the server answers.
   useEffect(() => {
-    field.current?.focus();
-  }, []);
+    if (reachable) field.current?.focus();
+  }, [reachable]);
   return (
     <main className="center">
+      {props.banner}
       <form
         className="card sign-in"
         aria-labelledby="sign-in-title"
@@ -32,7 +41,7 @@ export function SignIn(props: { notice: string | null; onSignedIn: (s: Session) 
             },
             (err: unknown) => {
               setBusy(false);
-              setError(messageOf(err));
+              setError(isNetworkError(err) ? null : messageOf(err));
             },
           );
         }}
@@ -51,6 +60,7 @@ export function SignIn(props: { notice: string | null; onSignedIn: (s: Session) 
           spellCheck={false}
           placeholder="kw_adm_…"
           required
+          disabled={!reachable}
           value={adminKey}
           onChange={(e) => {
             setAdminKey(e.target.value);
@@ -61,7 +71,7 @@ export function SignIn(props: { notice: string | null; onSignedIn: (s: Session) 
           the root admin key once.
         </p>
         <ErrorNote error={error} />
-        <button type="submit" className="primary" disabled={busy}>
+        <button type="submit" className="primary" disabled={busy || !reachable}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
