@@ -102,14 +102,14 @@ function setReachable(v: boolean): void {
 }
 export const connection = {
   reachable: (): boolean => reachable,
-  subscribe(l: () => void): () => void {
+  subscribe: (l: () => void): (() => void) => {
     reachListeners.add(l);
     return () => {
       reachListeners.delete(l);
     };
   },
   /** Asks the server whether it answers (any HTTP answer counts); true when it does. */
-  async probe(): Promise<boolean> {
+  probe: async (): Promise<boolean> => {
     try {
       await fetch('/healthz', { method: 'GET', cache: 'no-store' });
       setReachable(true);

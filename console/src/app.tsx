@@ -135,7 +135,7 @@ export function App(): ReactNode {
       return;
     }
     document.title = signedIn ? `${item?.label ?? 'API Keys'} · Keywarden` : 'Sign in · Keywarden';
-  }, [route, signedIn]);
+  }, [route, signedIn, session]);
 
   if (session === undefined) {
     return (

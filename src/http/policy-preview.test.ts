@@ -31,12 +31,13 @@ describeEachDialect('policy preview', (t) => {
       permissions: ['pay:read'],
       expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString(),
     });
-    await createKey(t, {
+    const gone = await createKey(t, {
       name: 'ops-stg-gone-sync',
       environment: 'staging',
       permissions: ['x:*'],
       expiresAt: undefined,
-    }).then(async (k) => assert.equal((await call(t, 'DELETE', `/v1/keys/${k.id}`)).status, 200));
+    });
+    assert.equal((await call(t, 'DELETE', `/v1/keys/${gone.id}`)).status, 200);
     const before = await call(t, 'GET', '/v1/policy');
     const auditBefore = (await call(t, 'GET', '/v1/audit?limit=200')).body.items as unknown[];
     const body = {

@@ -307,9 +307,10 @@ describe(
       await page.keyboard.press('Tab');
       const skip = page.getByRole('link', { name: 'Skip to content' });
       assert.equal(
-        await skip.evaluate(
-          (el) => el === (el.ownerDocument as unknown as { activeElement: unknown }).activeElement,
-        ),
+        await skip.evaluate((el) => {
+          const doc = (el as { ownerDocument: { activeElement: unknown } }).ownerDocument;
+          return el === doc.activeElement;
+        }),
         true,
       );
       await page.keyboard.press('Enter');

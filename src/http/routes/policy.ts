@@ -158,7 +158,7 @@ export function policyRoutes(app: App, s: Services): void {
     },
     handler: async (req) => {
       needsKeysRead(req);
-      return s.policies.preview(req.body as DeepPartial<PolicyDoc>);
+      return s.policies.preview(req.body);
     },
   });
   app.get('/v1/teams/:team/policy', {
@@ -202,7 +202,7 @@ export function policyRoutes(app: App, s: Services): void {
     },
     handler: async (req) => {
       needsKeysRead(req);
-      return s.policies.previewTeam(req.params.team, req.body as DeepPartial<PolicyDoc>);
+      return s.policies.previewTeam(req.params.team, req.body);
     },
   });
 }
