@@ -86,6 +86,28 @@ export function openStorage(opts: StorageOptions): Storage {
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy(), sqlite, writeTurns };
 }
 
+/**
+ * Kysely's migrator looks for its own tables with an introspection query over every schema of the
+ * database, which calls `has_schema_privilege()` and `pg_get_serial_sequence()` by schema name: when
+ * another application (or another Keywarden in the same database) drops a schema while that query
+ * runs, PostgreSQL fails it with `schema "<theirs>" does not exist` although nothing of ours is
+ * wrong. The migrator fails before it takes its lock or runs a migration, so running it again is
+ * safe; only that error, naming a schema that is not ours, is retried.
+ */
+export async function withForeignSchemaRetry<T extends { error?: unknown }>(
+  ownSchema: string | undefined,
+  run: () => Promise<T>,
+  attempts = 6,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await run();
+    const message = result.error instanceof Error ? result.error.message : '';
+    const vanished = /^schema "([^"]+)" does not exist$/.exec(message)?.[1];
+    if (vanished === undefined || vanished === ownSchema || attempt >= attempts) return result;
+    await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+  }
+}
+
 /** Creates the PostgreSQL schema (if any) and applies pending migrations. */
 export async function migrate(storage: Storage, schema?: string, keys?: ServerKeys): Promise<void> {
   if (storage.dialect === 'postgres' && schema !== undefined) {
@@ -98,7 +120,9 @@ export async function migrate(storage: Storage, schema?: string, keys?: ServerKe
     provider: migrationProvider(storage.dialect, keys),
     ...(storage.dialect === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await withForeignSchemaRetry(schema ?? 'public', () =>
+    migrator.migrateToLatest(),
+  );
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(
