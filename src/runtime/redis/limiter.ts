@@ -89,7 +89,8 @@ for s = 1, subjects do
   local sub = subs[s]
   for i = 1, sub.n do
     local ttl = math.ceil(sub.newTats[i] - now) + 1000
-    redis.call('SET', sub.tatKeys[i], tostring(sub.newTats[i]), 'PX', ttl)
+    -- %.17g keeps the double exactly (tostring keeps 14 digits: a TAT lost its sub-millisecond part)
+    redis.call('SET', sub.tatKeys[i], string.format('%.17g', sub.newTats[i]), 'PX', ttl)
   end
   if sub.balance >= 0 then
     sub.balance = sub.balance - cost
