@@ -209,6 +209,23 @@ describeEachDialect('identities over HTTP', (t) => {
     assert.equal((await go(d.key)).code, 'RATE_LIMITED');
   });
 
+  test('a cached key with an identity is answered without storage: synchronously, from the cache', async () => {
+    const idn = await identity(t, {
+      ratelimits: [{ name: 'customer', limit: 1000, windowSeconds: 60 }],
+      credits: { remaining: 1000 },
+    });
+    const k = await createKey(t, { identityId: idn.id });
+    const input = { key: k.key, environment: 'production' as const, permissions: [], cost: 1 };
+    const scope = { team: null };
+    const first = await t.kw.services.verifier.verify(input, scope);
+    assert.equal(first.code, 'VALID');
+    const hits = t.kw.services.ctx.metrics.cache.hit.n;
+    const again = t.kw.services.verifier.verify(input, scope);
+    assert.ok(!(again instanceof Promise), 'no promise: neither storage nor Redis was asked');
+    assert.deepEqual(again.identity?.credits, { remaining: 998 });
+    assert.equal(t.kw.services.ctx.metrics.cache.hit.n, hits + 1);
+  });
+
   test('usage per day and outcome summed over the identity’s keys; logs filter by identity', async () => {
     const idn = await identity(t, { credits: { remaining: 2 } });
     const a = await createKey(t, { identityId: idn.id });
