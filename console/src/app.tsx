@@ -5,6 +5,7 @@ import { Toasts } from './components/ui.js';
 import { AdminKeysPage } from './pages/admin-keys.js';
 import { AuditPage } from './pages/audit.js';
 import { GovernancePage } from './pages/governance.js';
+import { IdentitiesPage } from './pages/identities.js';
 import { KeyDetailPage } from './pages/key-detail.js';
 import { KeysPage } from './pages/keys.js';
 import { LogsPage } from './pages/logs.js';
@@ -19,6 +20,7 @@ interface NavItem {
 
 const NAV: NavItem[] = [
   { to: '/keys', label: 'API Keys', visible: (s) => can(s, 'keys:read') },
+  { to: '/identities', label: 'Identities', visible: (s) => can(s, 'keys:read') },
   { to: '/governance', label: 'Governance', visible: (s) => can(s, 'keys:read') },
   { to: '/logs', label: 'Verification log', visible: (s) => can(s, 'logs:read') },
   { to: '/audit', label: 'Audit log', visible: (s) => can(s, 'audit:read') },
@@ -173,6 +175,8 @@ function page(route: string, session: Session): ReactNode {
       ) : (
         <KeysPage session={session} search={search} />
       );
+    case 'identities':
+      return <IdentitiesPage session={session} id={id} />;
     case 'governance':
       return <GovernancePage session={session} />;
     case 'logs':
