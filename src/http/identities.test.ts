@@ -107,6 +107,42 @@ describeEachDialect('identities over HTTP', (t) => {
     ]);
   });
 
+  test('the OpenAPI document names the identity operations and schemas', async () => {
+    const doc = (await call(t, 'GET', '/openapi.json', undefined, null)).body as {
+      paths: Record<
+        string,
+        Record<string, { operationId?: string; requestBody?: unknown; responses?: unknown }>
+      >;
+      components: { schemas: Record<string, unknown> };
+    };
+    const op = (path: string, method: string): string | undefined => doc.paths[path]?.[method]?.operationId;
+    assert.deepEqual(
+      [
+        op('/v1/identities', 'post'),
+        op('/v1/identities', 'get'),
+        op('/v1/identities/{id}', 'get'),
+        op('/v1/identities/{id}', 'patch'),
+        op('/v1/identities/{id}', 'delete'),
+        op('/v1/identities/{id}/usage', 'get'),
+      ],
+      [
+        'createIdentity',
+        'listIdentities',
+        'getIdentity',
+        'updateIdentity',
+        'deleteIdentity',
+        'getIdentityUsage',
+      ],
+    );
+    for (const name of ['Identity', 'IdentityCreate', 'IdentityPatch', 'IdentityPage', 'IdentityUsage'])
+      assert.ok(name in doc.components.schemas, name);
+    const text = JSON.stringify(doc.paths['/v1/identities']?.post);
+    assert.match(text, /#\/components\/schemas\/IdentityCreate/);
+    assert.match(text, /#\/components\/schemas\/Identity"/);
+    assert.match(JSON.stringify(doc.paths['/v1/identities/{id}']?.patch), /IdentityPatch/);
+    assert.match(JSON.stringify(doc.components.schemas.VerifyResult), /externalId/);
+  });
+
   test('a key links to an identity of its own team only (422 otherwise); the key list filters by it', async () => {
     const mine = await identity(t);
     const other = await identity(t, { owner: { team: 'billing' } });
