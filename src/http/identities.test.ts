@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { aKey, call, createKey, describeEachDialect, verify, type TestServer } from '../testing/harness.js';
+import {
+  aKey,
+  call,
+  createKey,
+  describeEachDialect,
+  ManualClock,
+  verify,
+  type TestServer,
+} from '../testing/harness.js';
 
 /** Identities over HTTP on both databases: records, links, shared limits, usage, scope (issue 22). */
 
@@ -328,4 +336,26 @@ describeEachDialect('identities over HTTP', (t) => {
     assert.equal(link.status, 422, link.raw);
     assert.match(String(link.body.detail), /names no identity of team "crm"/);
   });
+});
+
+describeEachDialect('identity credits refill on schedule', (t) => {
+  const clock = new ManualClock(Date.parse('2026-06-01T10:00:00.000Z'));
+  test("an identity's shared balance refills like a key's, and its keys answer with it at once", async () => {
+    const idn = await identity(t, { credits: { remaining: 1, refill: { amount: 3, interval: 'daily' } } });
+    const k = await createKey(t, { identityId: idn.id });
+    const go = async (): Promise<Record<string, unknown>> => verify(t, { key: k.key });
+    assert.equal((await go()).code, 'VALID');
+    assert.equal((await go()).code, 'USAGE_EXCEEDED');
+    assert.equal(await t.kw.jobs.refillCredits(), 0, 'nothing is due the same day');
+    clock.ms = Date.parse('2026-06-02T00:00:01.000Z');
+    assert.equal(await t.kw.jobs.refillCredits(), 1, 'the identity refills at midnight UTC');
+    assert.equal(await t.kw.jobs.refillCredits(), 0, 'and only once');
+    const after = await go();
+    assert.equal(after.code, 'VALID');
+    assert.deepEqual((after.identity as { credits: unknown }).credits, { remaining: 2 });
+    await t.kw.services.ctx.usage.flush();
+    const rec = await call(t, 'GET', `/v1/identities/${String(idn.id)}`);
+    assert.deepEqual(rec.body.credits, { remaining: 2, refill: { amount: 3, interval: 'daily' } });
+  });
+  return { clock };
 });
