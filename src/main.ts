@@ -25,6 +25,7 @@ import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import type { ServiceContext } from './services/context.js';
 import { GovernanceService } from './services/governance-service.js';
+import { IdentitiesService } from './services/identities-service.js';
 import { ConsoleSessions } from './services/console-sessions.js';
 import { KeysService } from './services/keys-service.js';
 import { WebhookService, type Resolve } from './services/webhooks/index.js';
@@ -176,6 +177,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     ctx,
     admin,
     keys,
+    identities: new IdentitiesService(ctx),
     policies,
     webhooks,
     sessions,

@@ -16,6 +16,7 @@ import { Toasts } from './components/ui.js';
 import { AdminKeysPage } from './pages/admin-keys.js';
 import { AuditPage } from './pages/audit.js';
 import { GovernancePage } from './pages/governance.js';
+import { IdentitiesPage } from './pages/identities.js';
 import { KeyDetailPage } from './pages/key-detail.js';
 import { KeysPage } from './pages/keys.js';
 import { LogsPage } from './pages/logs.js';
@@ -31,6 +32,7 @@ interface NavItem {
 
 const NAV: NavItem[] = [
   { to: '/keys', label: 'API Keys', needs: 'keys:read' },
+  { to: '/identities', label: 'Identities', needs: 'keys:read' },
   { to: '/governance', label: 'Governance', needs: 'keys:read' },
   { to: '/logs', label: 'Verification log', needs: 'logs:read' },
   { to: '/audit', label: 'Audit log', needs: 'audit:read' },
@@ -277,6 +279,8 @@ function page(route: string, session: Session): ReactNode {
       ) : (
         <KeysPage session={session} search={search} />
       );
+    case 'identities':
+      return <IdentitiesPage session={session} id={id} />;
     case 'governance':
       return <GovernancePage session={session} />;
     case 'logs':

@@ -156,6 +156,7 @@ export function keyTable(k: KeyRecord): string {
       ['system / purpose', `${k.system ?? '–'} / ${k.purpose ?? '–'}`],
       ['owner', `${k.owner.team ?? '–'} <${k.owner.contact ?? '–'}>`],
       ['customer', k.customerId],
+      ['identity', k.identityId],
       ['permissions', k.permissions.join(', ') || '(none)'],
       [
         'rate limits',

@@ -4,6 +4,7 @@ import { KeywardenError } from '../core/errors.js';
 import { KeywardenApiError, KeywardenConnectionError } from '../sdk/client.js';
 import { drillCommand } from './commands/drill.js';
 import { operatorCommands } from './commands/operator.js';
+import { identitiesCommand } from './commands/identities.js';
 import { keysCommand } from './commands/keys.js';
 import { recordCommands } from './commands/records.js';
 import { scanCommand } from './commands/scan.js';
@@ -36,6 +37,7 @@ function program(json: boolean): Command {
   if (!json) p.showHelpAfterError();
   serverCommands(p);
   keysCommand(p);
+  identitiesCommand(p);
   verifyCommand(p);
   recordCommands(p);
   scanCommand(p);

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'CONFLICT'
   | 'POLICY_VIOLATION'
+  | 'UNKNOWN_REFERENCE'
   | 'RATE_LIMITED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -48,6 +49,7 @@ export function statusOf(code: ErrorCode): number {
     case 'HEADERS_TOO_LARGE':
       return 431;
     case 'POLICY_VIOLATION':
+    case 'UNKNOWN_REFERENCE':
       return 422;
     case 'RATE_LIMITED':
       return 429;
@@ -67,6 +69,7 @@ const TITLES: Record<ErrorCode, string> = {
   METHOD_NOT_ALLOWED: 'Method not allowed',
   CONFLICT: 'Conflict',
   POLICY_VIOLATION: 'The policy forbids this',
+  UNKNOWN_REFERENCE: 'A referenced resource does not exist',
   RATE_LIMITED: 'Too many requests',
   PAYLOAD_TOO_LARGE: 'The body is too large',
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',

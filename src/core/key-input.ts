@@ -12,6 +12,8 @@ export interface KeyInput {
   purpose?: string | null;
   owner?: Partial<Owner> | null;
   customerId?: string | null;
+  /** Links the key to an identity (its limits and credits apply too); null unlinks. */
+  identityId?: string | null;
   permissions?: string[];
   ratelimits?: RateLimit[];
   credits?: { remaining: number; refill?: Credits['refill'] | undefined } | null;

@@ -30,6 +30,8 @@ export interface KeyRecord {
   purpose: string | null;
   owner: Owner;
   customerId: string | null;
+  /** The identity whose limits and credits this key shares (issue 22; docs/identities.md). */
+  identityId: string | null;
   permissions: string[];
   ratelimits: RateLimit[];
   credits: Credits | null;

@@ -88,13 +88,30 @@ export interface LimitRequest {
   credits: number | null;
   cost: number;
   nowMs: number;
+  /**
+   * The key's identity, when it has one with limits or credits: they apply too, in the same
+   * atomic step (every limit and both balances pass and are consumed, or nothing is).
+   */
+  identity?: LimitSubject | undefined;
+}
+
+/** An identity's part of a limit request: its own counters, keyed by its id. */
+export interface LimitSubject {
+  id: string;
+  ratelimits: readonly RateLimit[];
+  credits: number | null;
 }
 
 export interface LimitOutcome {
   code: 'VALID' | 'RATE_LIMITED' | 'USAGE_EXCEEDED';
-  /** The tightest limit (fewest remaining), or the one that refused. */
+  /** The tightest limit (fewest remaining) of the key and its identity, or the one that refused. */
   ratelimit: RateLimitState | null;
+  /** The key's own balance. */
   credits: { remaining: number } | null;
+  /** With an identity: its tightest limit and its balance. */
+  identity?: { ratelimit: RateLimitState | null; credits: { remaining: number } | null };
+  /** Whose limit or balance refused: the key's or the identity's. */
+  refusedBy?: 'key' | 'identity';
 }
 
 /**
@@ -107,7 +124,7 @@ export interface Limiter {
   drainCreditUse(): Map<string, number>;
   /** Puts back uses whose write failed, so they are retried. */
   restoreCreditUse(uses: Map<string, number>): void;
-  /** Forget the balance of a key after an admin change or a refill (storage holds the new one). */
+  /** Forget the balance of a key (or an identity, by its id) after an admin change or a refill (storage holds the new one). */
   resetCredits(keyId: string): void;
   close(): Promise<void>;
 }

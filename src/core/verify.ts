@@ -1,3 +1,4 @@
+import type { IdentityView } from './identity.js';
 import { compileAllowlist, ipAllowed, type Allowlist } from './cidr.js';
 import type { VerifyCode } from './codes.js';
 import { deepFreeze, Interner } from './intern.js';
@@ -74,6 +75,8 @@ export interface ResolvedSecret extends VerifyView {
   secretExpiresAtMs: number | null;
   /** When this entry was read from storage (for staleness while invalidations may be missed). */
   loadedAtMs: number;
+  /** The key's identity (its limits and credits apply too), as read with the key; null: none. */
+  identity: IdentityView | null;
 }
 
 const PERMISSION_SETS = new Interner<{ permissions: string[]; grants: Grants }>(10_000, 2048);
@@ -88,7 +91,12 @@ const STATUSES: readonly KeyStatus[] = ['active', 'disabled', 'expired', 'delete
  * grants, owners, empty lists, enum strings) are shared between entries: they are most of an
  * entry's memory at a million keys, and fewer distinct objects also means fewer cache misses.
  */
-export function resolveSecret(full: KeyRecord, secret: SecretInfo, loadedAtMs: number): ResolvedSecret {
+export function resolveSecret(
+  full: KeyRecord,
+  secret: SecretInfo,
+  loadedAtMs: number,
+  identity: IdentityView | null = null,
+): ResolvedSecret {
   // Permissions never contain spaces (the grammar), so the joined list names the set exactly.
   const perms = PERMISSION_SETS.get(full.permissions.join(' '), () => ({
     permissions: deepFreeze(full.permissions),
@@ -117,6 +125,7 @@ export function resolveSecret(full: KeyRecord, secret: SecretInfo, loadedAtMs: n
     secretExpiresAt: secret.expiresAt,
     secretExpiresAtMs: secret.expiresAt === null ? null : Date.parse(secret.expiresAt),
     loadedAtMs,
+    identity: identity === null ? null : deepFreeze(identity),
   };
 }
 
@@ -200,6 +209,15 @@ export interface VerifyResult {
   credits?: { remaining: number } | null;
   metadata?: Record<string, unknown>;
   rotation?: { replacedAt: string; expiresAt: string };
+  /** The key's identity: its tightest limit and its balance after this call (docs/identities.md). */
+  identity?: IdentityResult;
+}
+
+export interface IdentityResult {
+  id: string;
+  externalId: string;
+  ratelimit: RateLimitState | null;
+  credits: { remaining: number } | null;
 }
 
 /** Who asks: a verifier limited to a team only sees that team's keys (others are NOT_FOUND). */
@@ -235,6 +253,15 @@ export function resultOf(found: ResolvedSecret | null, decision: Decision): Veri
     metadata: r.metadata,
   };
   if (decision.detail !== undefined) out.detail = decision.detail;
+  if (r.identity !== null) {
+    const i = r.identity;
+    out.identity = {
+      id: i.id,
+      externalId: i.externalId,
+      ratelimit: null,
+      credits: i.credits === null ? null : { remaining: i.credits.remaining },
+    };
+  }
   if (r.secretReplacedAt !== null && r.secretExpiresAt !== null)
     out.rotation = { replacedAt: r.secretReplacedAt, expiresAt: r.secretExpiresAt };
   return out;

@@ -24,6 +24,7 @@ import { lazyChildLoggers } from './request-logger.js';
 import { LogThrottle } from '../runtime/log-throttle.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
 import { auditRoutes } from './routes/audit.js';
+import { identityRoutes } from './routes/identities.js';
 import { keyRoutes } from './routes/keys.js';
 import { governanceRoutes } from './routes/governance.js';
 import { policyRoutes } from './routes/policy.js';
@@ -345,6 +346,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   serviceRoutes(app, s, edge.metricsToken);
   verifyRoute(app, s);
   keyRoutes(app, s);
+  identityRoutes(app, s);
   adminKeyRoutes(app, s);
   auditRoutes(app, s);
   usageRoutes(app, s);

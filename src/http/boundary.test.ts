@@ -35,6 +35,7 @@ interface Estate {
   keyPlain: string;
   adminTargetId: string;
   webhookId: string;
+  identityId: string;
   /** Team keys, one per admin permission. */
   admins: Map<AdminPermission, string>;
   markers: string[];
@@ -69,6 +70,7 @@ function urlFor(r: Route, target: Estate): string {
     if (r.path.startsWith('/v1/keys/')) return target.keyId;
     if (r.path.startsWith('/v1/admin-keys/')) return target.adminTargetId;
     if (r.path.startsWith('/v1/webhooks/')) return target.webhookId;
+    if (r.path.startsWith('/v1/identities/')) return target.identityId;
     throw new Error(`${r.method} ${r.path}: no resource of this kind in the test estate`);
   });
 }
@@ -85,6 +87,10 @@ function bodyFor(r: Route, target: Estate, callerTeam: string): unknown {
       });
     case 'PATCH /v1/keys/{id}':
       return { purpose: 'changed' };
+    case 'POST /v1/identities':
+      return { externalId: `${callerTeam}-made-${Math.random().toString(36).slice(2, 10)}` };
+    case 'PATCH /v1/identities/{id}':
+      return { name: 'changed' };
     case 'POST /v1/verify':
       return { key: target.keyPlain, environment: 'production' };
     case 'POST /v1/leaks':
@@ -153,6 +159,13 @@ for (const dialect of DIALECTS) {
       );
       assert.equal(w.status, 201, w.raw);
       const webhookId = (w.body.record as { id: string }).id;
+      const idn = await call(t, 'POST', '/v1/identities', {
+        externalId: `${team}-customer-ext`,
+        name: `${team}-customer-name`,
+        owner: { team, contact: `billing@${team}-people.example` },
+      });
+      assert.equal(idn.status, 201, idn.raw);
+      const identityId = idn.body.id as string;
       const p = await call(t, 'PUT', `/v1/teams/${team}/policy`, {
         naming: { denyList: [`${team}-banned`] },
       });
@@ -163,8 +176,13 @@ for (const dialect of DIALECTS) {
         keyPlain: k.body.key as string,
         adminTargetId: target.id,
         webhookId,
+        identityId,
         admins,
         markers: [
+          identityId,
+          `${team}-customer-ext`,
+          `${team}-customer-name`,
+          `billing@${team}-people.example`,
           keyId,
           `${team}-prod-boundary`,
           contact,
@@ -204,6 +222,12 @@ for (const dialect of DIALECTS) {
         'GET /v1/webhooks',
         'GET /v1/webhooks/{id}/deliveries',
         'POST /v1/admin-keys/{id}/regenerate',
+        'POST /v1/identities',
+        'GET /v1/identities',
+        'GET /v1/identities/{id}',
+        'PATCH /v1/identities/{id}',
+        'DELETE /v1/identities/{id}',
+        'GET /v1/identities/{id}/usage',
       ])
         assert.ok(names.has(r), `${r} missing`);
       assert.deepEqual(

@@ -20,6 +20,7 @@ import {
   VerifyRequest,
   VerifyResponse,
 } from './schemas.js';
+import { Identity, IdentityCreate, IdentityList, IdentityPatch, IdentityUsage } from './identity-schemas.js';
 import type { App } from './types.js';
 
 /*
@@ -48,6 +49,12 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /v1/keys/:id/enable': 'enableKey',
   'POST /v1/keys/:id/regenerate': 'regenerateKey',
   'GET /v1/keys/:id/usage': 'getKeyUsage',
+  'POST /v1/identities': 'createIdentity',
+  'GET /v1/identities': 'listIdentities',
+  'GET /v1/identities/:id': 'getIdentity',
+  'PATCH /v1/identities/:id': 'updateIdentity',
+  'DELETE /v1/identities/:id': 'deleteIdentity',
+  'GET /v1/identities/:id/usage': 'getIdentityUsage',
   'POST /v1/admin-keys': 'createAdminKey',
   'GET /v1/admin-keys': 'listAdminKeys',
   'GET /v1/admin-keys/:id': 'getAdminKey',
@@ -103,6 +110,11 @@ const NAMED: ReadonlyMap<unknown, string> = new Map<TSchema, string>([
   [AdminKeyWithSecret, 'AdminKeyWithSecret'],
   [AdminKeyList, 'AdminKeyPage'],
   [AuditEntry, 'AuditEntry'],
+  [Identity, 'Identity'],
+  [IdentityCreate, 'IdentityCreate'],
+  [IdentityPatch, 'IdentityPatch'],
+  [IdentityList, 'IdentityPage'],
+  [IdentityUsage, 'IdentityUsage'],
 ]);
 
 /** Schemas named by where a route uses them: `METHOD /path` → location in its schema → name. */

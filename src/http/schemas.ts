@@ -19,7 +19,8 @@ export const Nullable = <T extends TSchema>(t: T) => {
     ? Type.Unsafe<Static<T> | null>({ ...t, type: [type, 'null'] })
     : Type.Union([t, Type.Null()]);
 };
-const Str = (max: number, extra: object = {}) => Type.String({ minLength: 1, maxLength: max, ...extra });
+export const Str = (max: number, extra: object = {}) =>
+  Type.String({ minLength: 1, maxLength: max, ...extra });
 const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
 /** A closed set of strings as a JSON-schema enum, typed as the union of its values. */
 const OneOf = <T extends string>(values: readonly T[], description?: string) =>
@@ -36,7 +37,7 @@ export const Owner = Type.Object(
   { team: Nullable(Str(128)), contact: Nullable(Str(256)) },
   { additionalProperties: false },
 );
-const OwnerInput = Type.Object(
+export const OwnerInput = Type.Object(
   { team: Type.Optional(Nullable(Str(128))), contact: Type.Optional(Nullable(Str(256))) },
   { additionalProperties: false },
 );
@@ -65,7 +66,7 @@ export const Credits = Type.Object(
   },
   { additionalProperties: false },
 );
-const Metadata = Type.Object(
+export const Metadata = Type.Object(
   {},
   { additionalProperties: true, description: 'free JSON object, at most 8 KiB' },
 );
@@ -76,6 +77,9 @@ const mutable = {
   purpose: Type.Optional(Nullable(Str(256))),
   owner: Type.Optional(Nullable(OwnerInput)),
   customerId: Type.Optional(Nullable(Str(128))),
+  identityId: Type.Optional(
+    Nullable(Str(64, { description: 'the identity (idn_…) whose limits and credits the key shares' })),
+  ),
   permissions: Type.Optional(PermissionList),
   ratelimits: Type.Optional(Type.Array(RateLimit, { maxItems: 10 })),
   credits: Type.Optional(Nullable(Credits)),
@@ -102,6 +106,7 @@ export const KeyRecord = Type.Object({
   purpose: Nullable(Type.String()),
   owner: Owner,
   customerId: Nullable(Type.String()),
+  identityId: Nullable(Type.String()),
   permissions: Type.Array(Type.String()),
   ratelimits: Type.Array(RateLimit),
   credits: Nullable(Credits),
@@ -155,6 +160,7 @@ export const KeyListQuery = Type.Object(
     team: Type.Optional(Str(128)),
     system: Type.Optional(Str(128)),
     customerId: Type.Optional(Str(128)),
+    identityId: Type.Optional(Str(64)),
     q: Type.Optional(Type.String({ maxLength: 128 })),
     limit: Type.Optional(Limit),
     cursor: Type.Optional(Cursor),
@@ -180,6 +186,12 @@ export const VerifyRequest = Type.Object(
   },
   { additionalProperties: false },
 );
+const RateLimitStateSchema = Type.Object({
+  name: Type.String(),
+  limit: Type.Integer(),
+  remaining: Type.Integer(),
+  resetAt: Type.String(),
+});
 export const VerifyResponse = Type.Object({
   valid: Type.Boolean(),
   code: VerifyCode,
@@ -191,19 +203,21 @@ export const VerifyResponse = Type.Object({
   owner: Type.Optional(Owner),
   permissions: Type.Optional(Type.Array(Type.String())),
   expiresAt: Type.Optional(Nullable(Type.String())),
-  ratelimit: Type.Optional(
-    Nullable(
-      Type.Object({
-        name: Type.String(),
-        limit: Type.Integer(),
-        remaining: Type.Integer(),
-        resetAt: Type.String(),
-      }),
-    ),
-  ),
+  ratelimit: Type.Optional(Nullable(RateLimitStateSchema)),
   credits: Type.Optional(Nullable(Type.Object({ remaining: Type.Integer() }))),
   metadata: Type.Optional(Metadata),
   rotation: Type.Optional(Type.Object({ replacedAt: Type.String(), expiresAt: Type.String() })),
+  identity: Type.Optional(
+    Type.Object(
+      {
+        id: Type.String(),
+        externalId: Type.String(),
+        ratelimit: Nullable(RateLimitStateSchema),
+        credits: Nullable(Type.Object({ remaining: Type.Integer() })),
+      },
+      { description: "the key's identity: its tightest limit and its balance (docs/identities.md)" },
+    ),
+  ),
 });
 
 export const AdminPermission = OneOf(ADMIN_PERMISSIONS);

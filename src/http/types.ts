@@ -7,6 +7,7 @@ import type { Actor, AdminPermission } from '../core/model.js';
 import type { ConsoleSessions } from '../services/console-sessions.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ServiceContext } from '../services/context.js';
+import type { IdentitiesService } from '../services/identities-service.js';
 import type { KeysService } from '../services/keys-service.js';
 import type { GovernanceService } from '../services/governance-service.js';
 import type { PolicyService } from '../services/policy-service.js';
@@ -37,6 +38,7 @@ export type App = FastifyInstance<
 export interface Services {
   ctx: ServiceContext;
   keys: KeysService;
+  identities: IdentitiesService;
   admin: AdminService;
   verifier: Verifier;
   policies: PolicyService;

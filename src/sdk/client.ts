@@ -1,3 +1,4 @@
+import type { IdentityInput, IdentityPatch, IdentityRecord } from '../core/identity.js';
 import type { AdminKeyRecord, KeyRecord } from '../core/model.js';
 import type { Page } from '../core/page.js';
 import type { PolicyPreview } from '../core/policy-preview.js';
@@ -67,6 +68,14 @@ export interface VerifyRequest {
 }
 
 type Query = Record<string, string | number | undefined>;
+
+/** Verifications per day and outcome, summed over an identity's keys. */
+export interface IdentityUsage {
+  identityId: string;
+  keys: number;
+  days: { day: string; counts: Record<string, number> }[];
+  totals: Record<string, number>;
+}
 
 /**
  * A typed client for the admin and verify APIs.
@@ -162,6 +171,26 @@ export class KeywardenClient {
   verify(req: VerifyRequest): Promise<VerifyResult> {
     return this.request('POST', '/v1/verify', req);
   }
+  // Identities (docs/identities.md): a customer's limits and credits shared by its keys.
+  createIdentity(input: IdentityInput): Promise<IdentityRecord> {
+    return this.request('POST', '/v1/identities', input);
+  }
+  listIdentities(query: Query = {}): Promise<Page<IdentityRecord>> {
+    return this.request('GET', '/v1/identities', undefined, query);
+  }
+  getIdentity(id: string): Promise<IdentityRecord> {
+    return this.request('GET', `/v1/identities/${encodeURIComponent(id)}`);
+  }
+  updateIdentity(id: string, patch: IdentityPatch): Promise<IdentityRecord> {
+    return this.request('PATCH', `/v1/identities/${encodeURIComponent(id)}`, patch);
+  }
+  deleteIdentity(id: string): Promise<IdentityRecord & { unlinkedKeys: number }> {
+    return this.request('DELETE', `/v1/identities/${encodeURIComponent(id)}`);
+  }
+  getIdentityUsage(id: string, days?: number): Promise<IdentityUsage> {
+    return this.request('GET', `/v1/identities/${encodeURIComponent(id)}/usage`, undefined, { days });
+  }
+  // End of identities.
   getUsage(id: string): Promise<Record<string, unknown>> {
     return this.request('GET', `/v1/keys/${encodeURIComponent(id)}/usage`);
   }

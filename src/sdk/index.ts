@@ -1,5 +1,6 @@
 export { KeywardenApiError, KeywardenClient, KeywardenConnectionError } from './client.js';
-export type { ClientOptions, KeyInput, Page, PolicyPreview, VerifyRequest } from './client.js';
+export type { ClientOptions, IdentityUsage, KeyInput, Page, PolicyPreview, VerifyRequest } from './client.js';
+export type { IdentityInput, IdentityPatch, IdentityRecord } from '../core/identity.js';
 export type { AdminKeyRecord, KeyRecord } from '../core/model.js';
 export type { VerifyCode, VerifyResult } from '../core/verify.js';
 export { checkGuardOptions, guard, presentedKey, sdkUnavailableCounter } from './guard.js';

@@ -1,4 +1,5 @@
 import type { Credits } from '../core/model.js';
+import { refillableIdentities, refillIdentity } from '../storage/identities-repo.js';
 import { refillableKeys, refillKey } from '../storage/keys-repo.js';
 import { deleteLogsBefore } from '../storage/usage-repo.js';
 import type { ServiceContext } from './context.js';
@@ -60,18 +61,24 @@ export class Jobs {
     }
   }
 
-  /** Sets the balance of every key whose refill period began since its last refill. Returns how many. */
+  /**
+   * Sets the balance of every key and identity whose refill period began since its last refill.
+   * Returns how many. An identity's refill drops the cache entries of its keys (they carry its balance).
+   */
   async refillCredits(): Promise<number> {
     const now = this.ctx.clock.now();
     const at = new Date(now).toISOString();
     const { db } = this.ctx.storage;
-    const rows = await refillableKeys(db);
+    const rows = [
+      ...(await refillableKeys(db)).map((r) => ({ ...r, write: refillKey })),
+      ...(await refillableIdentities(db)).map((r) => ({ ...r, write: refillIdentity })),
+    ];
     const due = rows.flatMap((r) => {
       const refill = JSON.parse(r.credits_refill ?? 'null') as Credits['refill'];
       if (refill === null) return [];
       const boundary = periodStart(refill.interval, now);
       return (r.credits_refilled_at ?? r.created_at) < boundary
-        ? [{ id: r.id, amount: refill.amount, boundary }]
+        ? [{ id: r.id, amount: refill.amount, boundary, write: r.write }]
         : [];
     });
     if (due.length === 0) return 0;
@@ -79,7 +86,7 @@ export class Jobs {
     await this.ctx.usage.flush();
     let done = 0;
     for (const d of due) {
-      if (await refillKey(db, d.id, d.amount, at, d.boundary)) {
+      if (await d.write(db, d.id, d.amount, at, d.boundary)) {
         done++;
         this.ctx.cache.invalidateKey(d.id);
         this.ctx.limiter.resetCredits(d.id);

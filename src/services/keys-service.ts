@@ -7,6 +7,7 @@ import { ENV_CODE, generateKey, maskParts } from '../core/keys.js';
 import type { Actor, KeyRecord, StoredStatus } from '../core/model.js';
 import { isUniqueViolation } from '../storage/db.js';
 import { appendAudit } from '../storage/audit-repo.js';
+import { getIdentityRow } from '../storage/identities-repo.js';
 import {
   addSecret,
   currentSecretLeaked,
@@ -32,6 +33,27 @@ import { PolicyService } from './policy-service.js';
 export interface Rotation {
   replacedAt: string;
   previousExpiresAt: string;
+}
+
+/**
+ * A key may link only to an identity of its own team (422 otherwise). An identity of another team
+ * is refused with the same words as one that does not exist: its existence is not the caller's to learn.
+ */
+async function checkIdentityLink(
+  db: Kysely<Database>,
+  identityId: string | null | undefined,
+  team: string | null,
+): Promise<void> {
+  if (identityId === undefined || identityId === null) return;
+  const row = await getIdentityRow(db, identityId);
+  if (row === undefined || row.owner_team !== team) {
+    throw new KeywardenError(
+      'UNKNOWN_REFERENCE',
+      team === null
+        ? `identityId ${identityId} names no identity without a team (a key links to an identity of its own team)`
+        : `identityId ${identityId} names no identity of team "${team}" (a key links to an identity of its own team)`,
+    );
+  }
 }
 
 const notFound = (id: string): KeywardenError => new KeywardenError('NOT_FOUND', `no key with id ${id}`);
@@ -76,6 +98,7 @@ export class KeysService {
       },
       policy,
     );
+    await checkIdentityLink(this.db, input.identityId, owner.team);
     const defaultLimit = policy.environments[input.environment].defaultRateLimit;
     const key = generateKey(this.ctx.prefix, ENV_CODE[input.environment]);
     const { start, end } = maskParts(key);
@@ -87,6 +110,7 @@ export class KeysService {
       purpose: input.purpose ?? null,
       owner,
       customerId: input.customerId ?? null,
+      identityId: input.identityId ?? null,
       permissions: input.permissions ?? [],
       ratelimits: input.ratelimits ?? (defaultLimit !== null ? [defaultLimit] : []),
       credits: input.credits
@@ -220,6 +244,12 @@ export class KeysService {
           ? owner.team
           : ((await this.teamOf(id)) ?? null);
     const policy = await this.policies.forTeam(nextTeam);
+    // The key's identity after the patch must belong to the key's team after the patch.
+    if (patch.identityId !== undefined || patch.owner !== undefined) {
+      const identityId =
+        patch.identityId !== undefined ? patch.identityId : (await getKeyRow(this.db, id))?.identity_id;
+      await checkIdentityLink(this.db, identityId, nextTeam);
+    }
     const record = await this.change(actor, id, 'key.update', (before) => {
       if (before.status === 'deleted')
         throw new KeywardenError('CONFLICT', `key ${id} is deleted and cannot be changed`);

@@ -12,6 +12,8 @@ import {
   type VerifyResult,
   type VerifyScope,
 } from '../core/verify.js';
+import { identityView } from '../core/identity.js';
+import { findIdentityIn, toIdentity } from '../storage/identities-repo.js';
 import { findByHashIn, toRecord } from '../storage/keys-repo.js';
 import { nowIso, type ServiceContext } from './context.js';
 
@@ -92,15 +94,21 @@ export class Verifier implements KeyVerifier {
     // part of a cached verification); one that waited for the limiter reads the clock again.
     if (result.code !== 'VALID' || found === null) return this.finish(result, found, input, scope, t0, now);
     const r = found;
-    if (r.ratelimits.length === 0 && r.credits === null) {
+    const idn = r.identity;
+    const identityLimited = idn !== null && (idn.ratelimits.length > 0 || idn.credits !== null);
+    if (r.ratelimits.length === 0 && r.credits === null && !identityLimited) {
       return this.finish(result, found, input, scope, t0, now);
     }
+    // The key's limits and its identity's are one atomic decision (docs/identities.md).
     const out = ctx.limiter.consume({
       keyId: r.id,
       ratelimits: r.ratelimits,
       credits: r.credits?.remaining ?? null,
       cost: input.cost,
       nowMs: now,
+      identity: identityLimited
+        ? { id: idn.id, ratelimits: idn.ratelimits, credits: idn.credits?.remaining ?? null }
+        : undefined,
     });
     if (out instanceof Promise) {
       return out.then((o) =>
@@ -120,16 +128,24 @@ export class Verifier implements KeyVerifier {
     const r = found;
     result.ratelimit = out.ratelimit;
     result.credits = out.credits;
+    if (result.identity !== undefined && out.identity !== undefined) {
+      result.identity.ratelimit = out.identity.ratelimit;
+      result.identity.credits = out.identity.credits;
+    }
     if (out.code === 'VALID') return result;
     result.valid = false;
     result.code = out.code;
+    const byIdentity = out.refusedBy === 'identity' && r.identity !== null;
+    const whose = byIdentity ? `identity ${r.identity?.externalId ?? ''}'s ` : '';
+    const balance = byIdentity ? out.identity?.credits : out.credits;
     result.detail =
       out.code === 'RATE_LIMITED'
-        ? `rate limit "${out.ratelimit?.name ?? ''}" exhausted until ${out.ratelimit?.resetAt ?? ''}`
-        : `credits exhausted (${out.credits?.remaining ?? 0} left, this call costs ${input.cost})`;
+        ? `${whose}rate limit "${out.ratelimit?.name ?? ''}" exhausted until ${out.ratelimit?.resetAt ?? ''}`
+        : `${whose}credits exhausted (${balance?.remaining ?? 0} left, this call costs ${input.cost})`;
     ctx.metrics.rateLimitRejections.labels(out.code === 'RATE_LIMITED' ? 'ratelimit' : 'credits').inc();
     const hit = out.ratelimit;
-    const window = r.ratelimits.find((l) => l.name === hit?.name)?.windowSeconds;
+    const limits = byIdentity ? (r.identity?.ratelimits ?? []) : r.ratelimits;
+    const window = limits.find((l) => l.name === hit?.name)?.windowSeconds;
     if (out.code === 'RATE_LIMITED' && hit !== null && window !== undefined) {
       ctx.events.rateLimited(r.id, r.name, hit, window, r.owner.team);
     }
@@ -184,9 +200,15 @@ export class Verifier implements KeyVerifier {
     if (pending !== undefined) return pending;
     const epoch = this.ctx.cache.epoch;
     const p = findByHashIn(this.ctx.storage, hash)
-      .then((hit): CacheValue => {
+      .then(async (hit): Promise<CacheValue> => {
         if (hit === null) return UNKNOWN;
-        return resolveSecret(toRecord(hit.row, nowIso(this.ctx)), hit.secret, this.ctx.clock.now());
+        // A key with an identity is cached with it: a hit then needs no second read either.
+        const idRow =
+          hit.row.identity_id === null
+            ? undefined
+            : await findIdentityIn(this.ctx.storage, hit.row.identity_id);
+        const identity = idRow === undefined ? null : identityView(toIdentity(idRow));
+        return resolveSecret(toRecord(hit.row, nowIso(this.ctx)), hit.secret, this.ctx.clock.now(), identity);
       })
       .then((value) => {
         // Only cache what was read if no change happened meanwhile: the read may predate it.

@@ -25,6 +25,7 @@ export function toRecord(row: KeyRow, nowIso: string): KeyRecord {
     purpose: row.purpose,
     owner: { team: row.owner_team, contact: row.owner_contact },
     customerId: row.customer_id,
+    identityId: row.identity_id,
     permissions: JSON.parse(row.permissions) as string[],
     ratelimits: JSON.parse(row.ratelimits) as KeyRecord['ratelimits'],
     credits: row.credits_remaining === null ? null : { remaining: row.credits_remaining, refill },
@@ -77,6 +78,7 @@ export function recordToRow(r: KeyRecord, storedStatus: StoredStatus): KeysTable
     disabled_reason: r.disabledReason,
     rotated_at: r.rotatedAt,
     version: r.version,
+    identity_id: r.identityId,
   };
 }
 
@@ -264,6 +266,7 @@ export interface KeyFilter {
   team?: string | undefined;
   system?: string | undefined;
   customerId?: string | undefined;
+  identityId?: string | undefined;
   /** Case-insensitive substring of the name. */
   q?: string | undefined;
 }
@@ -281,6 +284,7 @@ export async function listKeyRows(
   if (filter.team !== undefined) q = q.where('owner_team', '=', filter.team);
   if (filter.system !== undefined) q = q.where('system', '=', filter.system);
   if (filter.customerId !== undefined) q = q.where('customer_id', '=', filter.customerId);
+  if (filter.identityId !== undefined) q = q.where('identity_id', '=', filter.identityId);
   if (filter.q !== undefined && filter.q !== '') {
     const escaped = filter.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
     q = q.where(sql<boolean>`lower(name) like ${`%${escaped}%`} escape '\\'`);
@@ -318,6 +322,7 @@ export function patchToChanges(patch: KeyPatch, owner: KeyRecord['owner']): KeyC
     c.owner_contact = owner.contact;
   }
   if (patch.customerId !== undefined) c.customer_id = patch.customerId;
+  if (patch.identityId !== undefined) c.identity_id = patch.identityId;
   if (patch.permissions !== undefined) c.permissions = JSON.stringify(patch.permissions);
   if (patch.ratelimits !== undefined) c.ratelimits = JSON.stringify(patch.ratelimits);
   if (patch.credits !== undefined) {

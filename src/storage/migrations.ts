@@ -326,6 +326,36 @@ const migrations = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): Record<s
         .execute();
     },
   },
+  '0013_identities': {
+    async up(db: Kysely<unknown>) {
+      // Identities (issue 22; docs/identities.md): one customer's limits and credits, shared by the
+      // keys that link to it. externalId is unique per deployment. Text columns get COLLATE "C"
+      // on PostgreSQL like every other (0007): ids sort byte by byte for keyset pages.
+      const text = (c: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
+        dialect === 'postgres' ? c.modifyEnd(sql`collate "C"`) : c;
+      await db.schema
+        .createTable('identities')
+        .addColumn('id', 'text', (c) => text(c.primaryKey()))
+        .addColumn('external_id', 'text', (c) => text(c.notNull().unique()))
+        .addColumn('name', 'text', text)
+        .addColumn('owner_team', 'text', text)
+        .addColumn('owner_contact', 'text', text)
+        .addColumn('ratelimits', 'text', (c) => text(c.notNull()))
+        .addColumn('credits_remaining', 'integer')
+        .addColumn('credits_refill', 'text', text)
+        .addColumn('credits_refilled_at', 'text', text)
+        .addColumn('metadata', 'text', (c) => text(c.notNull()))
+        .addColumn('created_at', 'text', (c) => text(c.notNull()))
+        .addColumn('created_by', 'text', text)
+        .addColumn('updated_at', 'text', (c) => text(c.notNull()))
+        .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+      await db.schema.createIndex('identities_team').on('identities').columns(['owner_team', 'id']).execute();
+      // Nullable, no default: adding it rewrites no row on either database.
+      await db.schema.alterTable('keys').addColumn('identity_id', 'text', text).execute();
+      await db.schema.createIndex('keys_identity').on('keys').columns(['identity_id', 'id']).execute();
+    },
+  },
 });
 
 /** The tables migrations 0001–0006 create: what 0007 gives the "C" collation. */

@@ -30,6 +30,26 @@ export interface KeysTable {
   disabled_reason: string | null;
   rotated_at: string | null;
   version: number;
+  /** The identity the key shares limits and credits with (migration 0013). */
+  identity_id: string | null;
+}
+
+/** Identities: a customer's limits and credits shared by its keys (migration 0013; docs/identities.md). */
+export interface IdentitiesTable {
+  id: string;
+  external_id: string;
+  name: string | null;
+  owner_team: string | null;
+  owner_contact: string | null;
+  ratelimits: string;
+  credits_remaining: number | null;
+  credits_refill: string | null;
+  credits_refilled_at: string | null;
+  metadata: string;
+  created_at: string;
+  created_by: string | null;
+  updated_at: string;
+  version: number;
 }
 
 export interface KeySecretsTable {
@@ -192,6 +212,7 @@ export interface Database {
   key_usage_daily: KeyUsageDailyTable;
   key_usage_seen: KeyUsageSeenTable;
   keys: KeysTable;
+  identities: IdentitiesTable;
   key_secrets: KeySecretsTable;
   admin_keys: AdminKeysTable;
   audit_log: AuditLogTable;

@@ -1,3 +1,4 @@
+import { IDENTITY_ID_PREFIX } from '../core/identity.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Storage } from './db.js';
 import type { Database, VerificationLogTable } from './schema.js';
@@ -76,8 +77,9 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
     );
   }
   for (const [id, used] of b.credits) {
+    // An identity's shared balance is keyed by its `idn_` id (docs/identities.md).
     await trx
-      .updateTable('keys')
+      .updateTable(id.startsWith(IDENTITY_ID_PREFIX) ? 'identities' : 'keys')
       .set({
         credits_remaining: sql<number>`case when credits_remaining >= ${used} then credits_remaining - ${used} else 0 end`,
       })
@@ -89,6 +91,8 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
 
 export interface LogFilter {
   keyId?: string | undefined;
+  /** Only the keys linked to this identity. */
+  identityId?: string | undefined;
   code?: string | undefined;
   from?: string | undefined;
   to?: string | undefined;
@@ -104,6 +108,12 @@ export function logsQuery(db: Db, f: LogFilter, limit: number, cursor?: string) 
     q = q.where('key_id', 'in', (eb) => eb.selectFrom('keys').select('id').where('owner_team', '=', team));
   }
   if (f.keyId !== undefined) q = q.where('key_id', '=', f.keyId);
+  if (f.identityId !== undefined) {
+    const identityId = f.identityId;
+    q = q.where('key_id', 'in', (eb) =>
+      eb.selectFrom('keys').select('id').where('identity_id', '=', identityId),
+    );
+  }
   if (f.code !== undefined) q = q.where('code', '=', f.code);
   // The code index holds only the other codes (migration 0006): naming its predicate lets SQLite use it.
   if (f.code !== undefined && f.code !== 'VALID') q = q.where('code', '<>', 'VALID');

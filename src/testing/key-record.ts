@@ -10,6 +10,7 @@ export function keyRecord(over: Partial<KeyRecord> = {}): KeyRecord {
     purpose: 'agent-call',
     owner: { team: 'crm', contact: 'crm@example.com' },
     customerId: 'cus_7',
+    identityId: null,
     permissions: ['agents:invoke:agt_42'],
     ratelimits: [],
     credits: null,

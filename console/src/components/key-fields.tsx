@@ -3,6 +3,7 @@ import { ENVIRONMENTS } from '../../../src/core/codes.js';
 import { DEFAULT_POLICY, violations } from '../../../src/core/policy.js';
 import type { Policy } from '../api.js';
 import { Text } from './field.js';
+import { IdentityPicker } from './identity-picker.js';
 import { type Expiry, type KeyFormState } from './key-form.js';
 import { LimitFields } from './limit-fields.js';
 import { PermissionFields } from './permission-fields.js';
@@ -208,6 +209,13 @@ export function KeyFields(props: {
               set({ customerId: v });
             }}
             hint="the tenant the key acts for (optional)"
+          />
+          <IdentityPicker
+            value={f.identityId}
+            team={f.team}
+            set={(v) => {
+              set({ identityId: v });
+            }}
           />
         </div>
       </fieldset>

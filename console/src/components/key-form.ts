@@ -23,6 +23,8 @@ export interface KeyFormState {
   team: string;
   contact: string;
   customerId: string;
+  /** The identity (idn_…) whose limits and credits the key shares; '' for none. */
+  identityId: string;
   permissions: string[];
   ratelimits: LimitRow[];
   creditsOn: boolean;
@@ -43,6 +45,7 @@ export function emptyForm(): KeyFormState {
     team: '',
     contact: '',
     customerId: '',
+    identityId: '',
     permissions: [],
     ratelimits: [],
     creditsOn: false,
@@ -64,6 +67,7 @@ export function formOf(k: KeyRecord): KeyFormState {
     team: k.owner.team ?? '',
     contact: k.owner.contact ?? '',
     customerId: k.customerId ?? '',
+    identityId: k.identityId ?? '',
     permissions: [...k.permissions],
     ratelimits: k.ratelimits.map((r) => ({
       name: r.name,
@@ -118,6 +122,7 @@ export function bodyOf(f: KeyFormState): Record<string, unknown> {
     purpose: orNull(f.purpose),
     owner: { team: orNull(f.team), contact: orNull(f.contact) },
     customerId: orNull(f.customerId),
+    identityId: orNull(f.identityId),
     permissions: f.permissions,
     ratelimits: f.ratelimits.map((r, i) => ({
       name: r.name.trim() === '' ? `limit-${i + 1}` : r.name.trim(),

@@ -40,7 +40,13 @@ function lastDays(days: number, now = Date.now()): string[] {
  * Verifications per day by outcome, a stacked bar chart (Chart.js on a canvas). The table beside
  * it carries the same numbers for screen readers.
  */
-export function UsageChart({ usage, days }: { usage: Usage; days: number }): ReactNode {
+export function UsageChart({
+  usage,
+  days,
+}: {
+  usage: Pick<Usage, 'days' | 'totals'>;
+  days: number;
+}): ReactNode {
   const canvas = useRef<HTMLCanvasElement>(null);
   const codes = VERIFY_CODES.filter((c) => (usage.totals[c] ?? 0) > 0);
   useEffect(() => {

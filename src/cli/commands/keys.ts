@@ -23,6 +23,8 @@ interface KeyFlags {
   team?: string;
   contact?: string;
   customer?: string;
+  /** `false` with `--no-identity`. */
+  identity?: string | false;
   permission?: string[];
   addPermission?: string[];
   removePermission?: string[];
@@ -90,6 +92,7 @@ export function keyBody(f: KeyFlags): Partial<KeyInput> {
     };
   }
   if (f.customer !== undefined) b.customerId = f.customer;
+  if (f.identity !== undefined) b.identityId = f.identity === false ? null : f.identity;
   if (f.permission !== undefined) b.permissions = f.permission;
   if (f.ip !== undefined) b.ipAllowlist = f.ip;
   if (f.ipAllowlist === false) {
@@ -155,6 +158,7 @@ function keyOptions(cmd: Command): Command {
     .option('--team <team>', 'owner team')
     .option('--contact <contact>', 'owner contact (person or mailbox)')
     .option('--customer <id>', 'customer (tenant) the key acts for')
+    .option('--identity <id>', 'the identity (idn_…) whose limits and credits the key shares')
     .option('--permission <perm>', 'resource:action[:id], repeatable', collect)
     .option('--ip <cidr>', 'allowed client IP or CIDR, repeatable', collect)
     .option(
@@ -207,6 +211,7 @@ export function keysCommand(program: Command): void {
     .option('--team <team>')
     .option('--system <system>')
     .option('--customer <id>')
+    .option('--identity <id>', 'keys of this identity (idn_…)')
     .option('--q <text>', 'name contains')
     .option('--limit <n>', 'page size', '50')
     .option('--cursor <cursor>')
@@ -220,6 +225,7 @@ export function keysCommand(program: Command): void {
         team: f.team as string | undefined,
         system: f.system as string | undefined,
         customerId: f.customer as string | undefined,
+        identityId: f.identity as string | undefined,
         q: f.q as string | undefined,
         limit: int('--limit', String(f.limit)),
         cursor: f.cursor as string | undefined,
@@ -266,6 +272,7 @@ export function keysCommand(program: Command): void {
     .option('--no-ratelimit', 'remove every rate limit')
     .option('--no-ip-allowlist', 'allow any client IP')
     .option('--no-credits', 'no credit limit')
+    .option('--no-identity', 'unlink the key from its identity')
     .action(async (ref: string, f: KeyFlags, cmd: Command) => {
       const o = g(cmd);
       const body = keyBody(f);

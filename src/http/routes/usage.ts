@@ -43,6 +43,7 @@ export function usageRoutes(app: App, s: Services): void {
       querystring: Type.Object(
         {
           keyId: Type.Optional(Type.String({ maxLength: 64 })),
+          identityId: Type.Optional(Type.String({ maxLength: 64, description: "only the identity's keys" })),
           code: Type.Optional(VerifyCode),
           from: Type.Optional(DateTime),
           to: Type.Optional(DateTime),

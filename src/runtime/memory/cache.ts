@@ -27,7 +27,10 @@ export class MemoryVerificationCache implements VerificationCache {
   private readonly unknown: DigestIndex;
   /** Entry number in `unknown` → when it was found unknown. */
   private unknownAt: number[] = [];
-  /** keyId → its entry number, or numbers while a rotation's grace window keeps two (no array per key). */
+  /**
+   * keyId (or identity id) → its entry number, or numbers while a rotation's grace window keeps two
+   * or an identity has several keys (no array per key).
+   */
   private readonly byKey = new Map<string, number | number[]>();
   epoch = 0;
 
@@ -85,9 +88,9 @@ export class MemoryVerificationCache implements VerificationCache {
     let e = this.known.find(d);
     if (e >= 0) {
       const old = this.entries[e];
-      if (old !== undefined && old.id !== value.id) this.unindex(old.id, e);
+      if (old !== undefined) this.unindexEntry(old, e);
       this.entries[e] = value;
-      if (old?.id !== value.id) this.index(value.id, e);
+      this.indexEntry(value, e);
       return;
     }
     if (this.known.size >= this.known.capacity) {
@@ -96,7 +99,7 @@ export class MemoryVerificationCache implements VerificationCache {
     }
     e = this.known.insert(d);
     this.entries[e] = value;
-    this.index(value.id, e);
+    this.indexEntry(value, e);
   }
 
   invalidateKey(keyId: string): void {
@@ -105,8 +108,11 @@ export class MemoryVerificationCache implements VerificationCache {
     if (had === undefined) return;
     this.byKey.delete(keyId);
     for (const e of typeof had === 'number' ? [had] : had) {
+      const v = this.entries[e];
       this.known.remove(e);
       this.entries[e] = undefined;
+      // An entry is indexed under its key and its identity: drop it from the other one too.
+      if (v !== undefined) this.unindexEntry(v, e);
     }
   }
 
@@ -138,7 +144,22 @@ export class MemoryVerificationCache implements VerificationCache {
   private forget(e: number): void {
     const v = this.entries[e];
     this.entries[e] = undefined;
-    if (v !== undefined) this.unindex(v.id, e);
+    if (v !== undefined) this.unindexEntry(v, e);
+  }
+
+  /**
+   * An entry is indexed by its key's id and, when the key has an identity, by the identity's id:
+   * a change to the identity (limits, balance, deletion) drops the entries of all of its keys
+   * with one `invalidateKey(identityId)` (and one bus message to the other nodes).
+   */
+  private indexEntry(v: ResolvedSecret, e: number): void {
+    this.index(v.id, e);
+    if (v.identity !== null) this.index(v.identity.id, e);
+  }
+
+  private unindexEntry(v: ResolvedSecret, e: number): void {
+    this.unindex(v.id, e);
+    if (v.identity !== null) this.unindex(v.identity.id, e);
   }
 
   private index(keyId: string, e: number): void {

@@ -1,4 +1,4 @@
-import type { LimitOutcome, LimitRequest, Limiter } from '../../core/ports.js';
+import type { LimitOutcome, LimitRequest, LimitSubject, Limiter } from '../../core/ports.js';
 import { gcra } from '../../core/ratelimit.js';
 import type { RateLimitState } from '../../core/verify.js';
 
@@ -12,7 +12,8 @@ interface CreditEntry {
 /**
  * One node's limiter. JavaScript runs one verification's decision at a time, so the
  * check-then-consume below is atomic without locks: with limit N, exactly N concurrent
- * verifications pass, whatever the interleaving of their awaits elsewhere.
+ * verifications pass, whatever the interleaving of their awaits elsewhere. A key with an identity
+ * is checked against both subjects' limits and balances before anything of either is consumed.
  */
 export class MemoryLimiter implements Limiter {
   private readonly tats = new Map<string, number>();
@@ -28,44 +29,85 @@ export class MemoryLimiter implements Limiter {
   }
 
   consume(req: LimitRequest): LimitOutcome {
-    let tightest: RateLimitState | null = null;
+    const key: LimitSubject = { id: req.keyId, ratelimits: req.ratelimits, credits: req.credits };
+    const subjects = req.identity === undefined ? [key] : [key, req.identity];
+    // 1. Every limit of the key and of its identity, without writing anything.
+    const tightest: (RateLimitState | null)[] = [];
     const updates: [string, number][] = [];
-    for (const limit of req.ratelimits) {
-      const slot = `${req.keyId}\u0000${limit.name}`;
-      const d = gcra(limit, this.tats.get(slot), req.nowMs, req.cost);
-      const state = {
-        name: limit.name,
-        limit: limit.limit,
-        remaining: d.remaining,
-        resetAt: new Date(d.resetAtMs).toISOString(),
-      };
-      if (!d.allowed) return { code: 'RATE_LIMITED', ratelimit: state, credits: this.peek(req) };
-      if (tightest === null || state.remaining < tightest.remaining) tightest = state;
-      updates.push([slot, d.newTat]);
+    for (const [s, sub] of subjects.entries()) {
+      let best: RateLimitState | null = null;
+      for (const limit of sub.ratelimits) {
+        const slot = `${sub.id}\u0000${limit.name}`;
+        const d = gcra(limit, this.tats.get(slot), req.nowMs, req.cost);
+        const state = {
+          name: limit.name,
+          limit: limit.limit,
+          remaining: d.remaining,
+          resetAt: new Date(d.resetAtMs).toISOString(),
+        };
+        if (!d.allowed) return this.outcome('RATE_LIMITED', req, state, tightest, s);
+        if (best === null || state.remaining < best.remaining) best = state;
+        updates.push([slot, d.newTat]);
+      }
+      tightest.push(best);
     }
-    let credits: { remaining: number } | null = null;
-    if (req.credits !== null) {
-      let e = this.credits.get(req.keyId);
+    // 2. Both balances, still without writing.
+    const entries: (CreditEntry | null)[] = [];
+    for (const [s, sub] of subjects.entries()) {
+      if (sub.credits === null) {
+        entries.push(null);
+        continue;
+      }
+      let e = this.credits.get(sub.id);
       if (e === undefined) {
         e = { balance: undefined, pending: 0 };
-        this.credits.set(req.keyId, e);
+        this.credits.set(sub.id, e);
       }
-      e.balance ??= Math.max(0, req.credits - e.pending);
-      if (e.balance < req.cost) {
-        return { code: 'USAGE_EXCEEDED', ratelimit: tightest, credits: { remaining: e.balance } };
-      }
+      e.balance ??= Math.max(0, sub.credits - e.pending);
+      if (e.balance < req.cost) return this.outcome('USAGE_EXCEEDED', req, null, tightest, s);
+      entries.push(e);
+    }
+    // 3. Everything passed: consume from all of them.
+    for (const e of entries) {
+      if (e === null || e.balance === undefined) continue;
       e.balance -= req.cost;
       e.pending += req.cost;
-      credits = { remaining: e.balance };
     }
     for (const [slot, tat] of updates) this.tats.set(slot, tat);
-    return { code: 'VALID', ratelimit: tightest, credits };
+    return this.outcome('VALID', req, null, tightest, -1);
   }
 
-  private peek(req: LimitRequest): { remaining: number } | null {
-    if (req.credits === null) return null;
-    const e = this.credits.get(req.keyId);
-    return { remaining: e?.balance ?? Math.max(0, req.credits - (e?.pending ?? 0)) };
+  /** The answer: the refusing limit or the tightest overall, and each subject's balance as it now is. */
+  private outcome(
+    code: LimitOutcome['code'],
+    req: LimitRequest,
+    refusing: RateLimitState | null,
+    tightest: readonly (RateLimitState | null)[],
+    refusedAt: number,
+  ): LimitOutcome {
+    let overall = refusing;
+    if (overall === null)
+      for (const t of tightest)
+        if (t !== null && (overall === null || t.remaining < overall.remaining)) overall = t;
+    const out: LimitOutcome = {
+      code,
+      ratelimit: overall,
+      credits: this.peek(req.keyId, req.credits),
+    };
+    if (req.identity !== undefined) {
+      out.identity = {
+        ratelimit: refusedAt === 1 && refusing !== null ? refusing : (tightest[1] ?? null),
+        credits: this.peek(req.identity.id, req.identity.credits),
+      };
+    }
+    if (refusedAt >= 0) out.refusedBy = refusedAt === 0 ? 'key' : 'identity';
+    return out;
+  }
+
+  private peek(id: string, stored: number | null): { remaining: number } | null {
+    if (stored === null) return null;
+    const e = this.credits.get(id);
+    return { remaining: e?.balance ?? Math.max(0, stored - (e?.pending ?? 0)) };
   }
 
   drainCreditUse(): Map<string, number> {

@@ -1,3 +1,4 @@
+import { IDENTITY_ID_PREFIX } from '../../core/identity.js';
 import type { RawSqlite } from '../db.js';
 import { splitDaily, splitSeen, type UsageBatch } from '../usage-batch.js';
 
@@ -15,6 +16,7 @@ interface SqliteStatements {
   seen: Stmt;
   lastUsed: Stmt;
   credits: Stmt;
+  identityCredits: Stmt;
 }
 const prepared = new WeakMap<RawSqlite, SqliteStatements>();
 
@@ -43,6 +45,10 @@ function statementsOf(raw: RawSqlite): SqliteStatements {
         where id = ? and (last_used_at is null or last_used_at < ?)`),
       // A guarded subtraction that never goes below zero (as the PostgreSQL path in usage-repo.ts).
       credits: raw.prepare(`update keys
+        set credits_remaining = case when credits_remaining >= ? then credits_remaining - ? else 0 end
+        where id = ? and credits_remaining is not null`),
+      // The same for an identity's shared balance (its uses are keyed by its `idn_` id).
+      identityCredits: raw.prepare(`update identities
         set credits_remaining = case when credits_remaining >= ? then credits_remaining - ? else 0 end
         where id = ? and credits_remaining is not null`),
     };
@@ -86,5 +92,6 @@ export function writeUsageRowsSqlite(raw: RawSqlite, b: UsageBatch): void {
     st.seen.run(x.key_id, x.day, x.kind, x.value, n);
   }
   for (const [id, at] of b.lastUsed) st.lastUsed.run(at, id, at);
-  for (const [id, used] of b.credits) st.credits.run(used, used, id);
+  for (const [id, used] of b.credits)
+    (id.startsWith(IDENTITY_ID_PREFIX) ? st.identityCredits : st.credits).run(used, used, id);
 }
