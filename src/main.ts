@@ -25,6 +25,7 @@ import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import type { ServiceContext } from './services/context.js';
 import { GovernanceService } from './services/governance-service.js';
+import { NarrowingService } from './services/narrowing-service.js';
 import { ConsoleSessions } from './services/console-sessions.js';
 import { KeysService } from './services/keys-service.js';
 import { WebhookService, type Resolve } from './services/webhooks/index.js';
@@ -168,6 +169,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     ...(opts.webhookResolve === undefined ? {} : { resolve: opts.webhookResolve }),
   });
   ctx.events = webhooks;
+  const narrowing = new NarrowingService(ctx, keys, { settleMs: config.usageFlushMs * 3 });
   const sessions = new ConsoleSessions(ctx, admin, {
     idleMinutes: config.sessionIdleMinutes,
     maxHours: config.sessionMaxHours,
@@ -181,6 +183,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     sessions,
     sessionAuth: (req) => sessions.authenticate(req),
     governance: new GovernanceService(ctx, keys, admin, policies),
+    narrowing,
     verifier: new Verifier(ctx),
     ready: async () => {
       try {
@@ -207,6 +210,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       ['webhook_events', async () => webhooks.scanEvents((await policies.get()).rotationWarningDays)],
       ['webhook_delivery', () => webhooks.deliverDue()],
       ['audit_anchor', () => webhooks.publishAuditAnchor()],
+      ['narrowing_end', () => narrowing.finishDue()],
     ],
   });
   // Once: a second call (a signal during a test's own close, say) waits for the first.

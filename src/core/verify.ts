@@ -3,6 +3,8 @@ import type { VerifyCode } from './codes.js';
 import { deepFreeze, Interner } from './intern.js';
 import { ENVIRONMENTS, type Environment } from './keys.js';
 import type { KeyRecord, KeyStatus, Owner, SecretInfo } from './model.js';
+import type { Narrowing, ShadowSet } from './narrowing.js';
+import { shadowSetOf } from './narrowing.js';
 import { compileGrants, firstDenied, type Grants } from './permissions.js';
 
 export { VERIFY_CODES, type VerifyCode } from './codes.js';
@@ -74,6 +76,8 @@ export interface ResolvedSecret extends VerifyView {
   secretExpiresAtMs: number | null;
   /** When this entry was read from storage (for staleness while invalidations may be missed). */
   loadedAtMs: number;
+  /** A narrowing's shadow set while its period runs (docs/narrowing.md); null for nearly every key. */
+  shadow: ShadowSet | null;
 }
 
 const PERMISSION_SETS = new Interner<{ permissions: string[]; grants: Grants }>(10_000, 2048);
@@ -88,7 +92,12 @@ const STATUSES: readonly KeyStatus[] = ['active', 'disabled', 'expired', 'delete
  * grants, owners, empty lists, enum strings) are shared between entries: they are most of an
  * entry's memory at a million keys, and fewer distinct objects also means fewer cache misses.
  */
-export function resolveSecret(full: KeyRecord, secret: SecretInfo, loadedAtMs: number): ResolvedSecret {
+export function resolveSecret(
+  full: KeyRecord,
+  secret: SecretInfo,
+  loadedAtMs: number,
+  narrowing: Narrowing | null = null,
+): ResolvedSecret {
   // Permissions never contain spaces (the grammar), so the joined list names the set exactly.
   const perms = PERMISSION_SETS.get(full.permissions.join(' '), () => ({
     permissions: deepFreeze(full.permissions),
@@ -117,7 +126,18 @@ export function resolveSecret(full: KeyRecord, secret: SecretInfo, loadedAtMs: n
     secretExpiresAt: secret.expiresAt,
     secretExpiresAtMs: secret.expiresAt === null ? null : Date.parse(secret.expiresAt),
     loadedAtMs,
+    shadow: shadowSetOf(narrowing),
   };
+}
+
+/**
+ * The shadow decision of a call the key's own permissions allowed: the permission the narrower
+ * set would have refused, or undefined (no narrowing running, or the narrower set allows it too).
+ */
+export function shadowDenied(found: ResolvedSecret, input: VerifyInput, nowMs: number): string | undefined {
+  const s = found.shadow;
+  if (s === null || nowMs >= s.endsAtMs) return undefined;
+  return firstDenied(s.grants, input.permissions, input.resource);
 }
 
 export interface Decision {

@@ -19,6 +19,7 @@ import { checkScope, scopeDescription } from './authorize.js';
 import { parseJsonBody } from './body.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { registerOpenApi } from './openapi.js';
+import { narrowingRoutes } from './routes/narrowing.js';
 import { errorHandler, pathOf, rawProblem, sendProblem } from './problem.js';
 import { lazyChildLoggers } from './request-logger.js';
 import { LogThrottle } from '../runtime/log-throttle.js';
@@ -345,6 +346,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   serviceRoutes(app, s, edge.metricsToken);
   verifyRoute(app, s);
   keyRoutes(app, s);
+  narrowingRoutes(app, s);
   adminKeyRoutes(app, s);
   auditRoutes(app, s);
   usageRoutes(app, s);

@@ -9,6 +9,7 @@ import type { AdminService } from '../services/admin-service.js';
 import type { ServiceContext } from '../services/context.js';
 import type { KeysService } from '../services/keys-service.js';
 import type { GovernanceService } from '../services/governance-service.js';
+import type { NarrowingService } from '../services/narrowing-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { Verifier } from '../services/verifier.js';
 import type { WebhookService } from '../services/webhooks/index.js';
@@ -41,6 +42,7 @@ export interface Services {
   verifier: Verifier;
   policies: PolicyService;
   governance: GovernanceService;
+  narrowing: NarrowingService;
   webhooks: WebhookService;
   sessions: ConsoleSessions;
   /** True when storage answers (for /readyz). */

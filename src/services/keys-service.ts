@@ -347,9 +347,10 @@ export class KeysService {
 
   /**
    * Read, decide, write with the version check, audit; retried on a concurrent change so no
-   * update is lost. Invalidates the cache after the commit, before returning.
+   * update is lost. Invalidates the cache after the commit, before returning. Other services
+   * that change a key (narrowing-service.ts) go through it too.
    */
-  private async change(
+  async change(
     actor: Actor,
     id: string,
     action: string,

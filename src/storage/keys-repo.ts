@@ -77,6 +77,7 @@ export function recordToRow(r: KeyRecord, storedStatus: StoredStatus): KeysTable
     disabled_reason: r.disabledReason,
     rotated_at: r.rotatedAt,
     version: r.version,
+    narrowing: null,
   };
 }
 

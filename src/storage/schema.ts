@@ -30,6 +30,8 @@ export interface KeysTable {
   disabled_reason: string | null;
   rotated_at: string | null;
   version: number;
+  /** A narrowing in progress or finished (JSON, core/narrowing.ts); null: none. Migration 0016. */
+  narrowing: string | null;
 }
 
 export interface KeySecretsTable {
@@ -116,6 +118,8 @@ export interface VerificationLogTable {
   count: number;
   /** 1: the overflow row of its minute and code (the minute's row cap was reached). */
   overflow: number;
+  /** 1: calls a narrowing's shadow set would have refused (they were not refused). Migration 0016. */
+  shadow: number;
 }
 
 /** Verifications per key, day (UTC, YYYY-MM-DD) and outcome. */
@@ -183,7 +187,26 @@ export interface ConsoleSessionsTable {
   user_agent: string | null;
 }
 
+/** Owner mail (services/mail): one row per message, retried until delivered or given up. */
+export interface MailDeliveriesTable {
+  id: string;
+  occasion: string;
+  recipient: string;
+  key_id: string | null;
+  team: string | null;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
 export interface Database {
+  mail_deliveries: MailDeliveriesTable;
   console_sessions: ConsoleSessionsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
