@@ -82,6 +82,8 @@ function bodyFor(r: Route, target: Estate, callerTeam: string): unknown {
       });
     case 'PATCH /v1/keys/{id}':
       return { purpose: 'changed' };
+    case 'POST /v1/keys/{id}/narrowing':
+      return { permissions: [], days: 7 };
     case 'POST /v1/verify':
       return { key: target.keyPlain, environment: 'production' };
     case 'POST /v1/leaks':
