@@ -70,6 +70,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/webhooks/:id': 'getWebhook',
   'DELETE /v1/webhooks/:id': 'deleteWebhook',
   'GET /v1/webhooks/:id/deliveries': 'listWebhookDeliveries',
+  'GET /v1/notifications/deliveries': 'listMailDeliveries',
   'POST /console/api/session': 'createConsoleSession',
   'GET /console/api/session': 'getConsoleSession',
   'DELETE /console/api/session': 'deleteConsoleSession',
@@ -135,6 +136,10 @@ const NAMED_AT: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'GET /v1/webhooks/:id/deliveries': {
     'response.200': 'WebhookDeliveryPage',
     'response.200.properties.items.items': 'WebhookDelivery',
+  },
+  'GET /v1/notifications/deliveries': {
+    'response.200': 'MailDeliveryPage',
+    'response.200.properties.items.items': 'MailDelivery',
   },
   'POST /console/api/session': { body: 'ConsoleSessionCreate', 'response.200': 'ConsoleSession' },
   'GET /console/api/session': { 'response.200': 'ConsoleSession' },

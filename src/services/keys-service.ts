@@ -302,6 +302,8 @@ export class KeysService {
         environment: record.environment,
         reason: record.disabledReason,
         team: record.owner.team,
+        // Who disabled it (an admin key id): owner mail says so.
+        by: actor.id,
       };
       if (action === 'key.leak') this.ctx.events.emit('key.leaked', { ...data, kind: 'key' });
       this.ctx.events.emit('key.disabled', data);
