@@ -380,7 +380,7 @@ export const SETTINGS = {
     range: '`http://…`, `https://…`',
     valid: (v) => /^https?:\/\/[^/]/.test(v),
     rule: 'must be an http:// or https:// URL',
-    echo: true,
+    echo: false,
     description: "the server's address as owners reach it: links in mail go to its console pages",
     doc: 'docs/notifications.md',
   }),
