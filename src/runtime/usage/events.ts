@@ -23,6 +23,17 @@ export interface EncodedEvents {
 /** The code of a shadow event in the columns (a narrowing's would-have-refused call): a code of its own. */
 export const SHADOW_PREFIX = 'shadow:';
 
+/** The shadow codes as constant strings (no string built per event: the table lookup hashes it). */
+const SHADOW_CODES = new Map<string, string>();
+const shadowCode = (code: string): string => {
+  let s = SHADOW_CODES.get(code);
+  if (s === undefined) {
+    s = SHADOW_PREFIX + code;
+    SHADOW_CODES.set(code, s);
+  }
+  return s;
+};
+
 export const NUMS = 2;
 export const REFS = 8;
 const R_KEY = 0;
@@ -76,7 +87,7 @@ export class EventColumns {
     refs[r + R_IP] = this.ref(e.ip);
     const ua = e.userAgent;
     refs[r + R_UA] = this.ref(ua === null || ua.length <= UA_MAX ? ua : ua.slice(0, UA_MAX));
-    refs[r + R_CODE] = this.ref(e.shadow === true ? SHADOW_PREFIX + e.code : e.code);
+    refs[r + R_CODE] = this.ref(e.shadow === true ? shadowCode(e.code) : e.code);
     refs[r + R_ENV] = this.ref(e.environment);
     const x = this.n * NUMS;
     this.nums[x] = e.at;
