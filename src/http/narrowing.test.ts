@@ -34,6 +34,24 @@ for (const dialect of DIALECTS) {
     const audits = async (id: string): Promise<string[]> =>
       ((await call(t, 'GET', `/v1/audit?target=${id}`)).body.items as Audit[]).map((a) => a.action).reverse();
 
+    test('new permissions end a running narrowing: a later autoApply cannot grant what was removed', async () => {
+      const k = await createKey(t, { permissions: ['agents:invoke', 'billing:read'], expiresAt: expires() });
+      await call(t, 'POST', `/v1/keys/${k.id}/narrowing`, {
+        permissions: ['billing:read'],
+        days: 1,
+        autoApply: true,
+      });
+      assert.equal(
+        (await call(t, 'PATCH', `/v1/keys/${k.id}`, { permissions: ['agents:invoke'] })).status,
+        200,
+      );
+      assert.equal((await call(t, 'GET', `/v1/keys/${k.id}/narrowing`)).status, 404);
+      assert.equal(
+        (await verify(t, { key: k.key, permission: 'billing:read' })).code,
+        'INSUFFICIENT_PERMISSIONS',
+      );
+    });
+
     test('422 unless a strict subset of the effective permissions; 404 outside the team', async () => {
       const k = await createKey(t, {
         permissions: ['agents:invoke', 'agents:list', 'billing:read'],
@@ -161,6 +179,12 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(applied.body.permissions, ['agents:invoke']);
       assert.equal((await call(t, 'GET', `/v1/keys/${auto.id}/narrowing`)).status, 404);
       assert.deepEqual(await audits(auto.id), ['key.create', 'key.narrowing.start', 'key.narrow']);
+      // Applying a ready narrowing by hand (new permissions) ends it.
+      assert.equal(
+        (await call(t, 'PATCH', `/v1/keys/${clean.id}`, { permissions: ['agents:invoke'] })).status,
+        200,
+      );
+      assert.equal((await call(t, 'GET', `/v1/keys/${clean.id}/narrowing`)).status, 404);
       // The narrowed key now refuses what it no longer has (the cache was invalidated).
       assert.equal(
         (await verify(t, { key: auto.key, permission: 'billing:read' })).code,

@@ -230,6 +230,10 @@ export class KeywardenClient {
   async cancelNarrowing(id: string): Promise<void> {
     await this.request('DELETE', `/v1/keys/${encodeURIComponent(id)}/narrowing`);
   }
+  /** The owner mail delivery log (docs/notifications.md), newest first. */
+  listMailDeliveries(query: Query = {}): Promise<Page<Record<string, unknown>>> {
+    return this.request('GET', '/v1/notifications/deliveries', undefined, query);
+  }
   createAdminKey(input: {
     name: string;
     permissions: string[];

@@ -244,7 +244,11 @@ export class KeysService {
         policy,
         Object.keys(patch),
       );
-      return patchToChanges(patch, owner);
+      const changes = patchToChanges(patch, owner);
+      // New permissions end a narrowing (docs/narrowing.md): its set was checked against the old
+      // ones, and applying it later could grant what was just taken away.
+      if (patch.permissions !== undefined) changes.narrowing = null;
+      return changes;
     });
     // Only a new balance resets the limiter's (a reset re-reads storage, which lags by one flush).
     if (patch.credits !== undefined) this.ctx.limiter.resetCredits(id);
