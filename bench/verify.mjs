@@ -74,7 +74,71 @@ export async function run() {
     const denied = await vs((i) => v.verify(input(pool[i % pool.length], ['billing:charge']), scope));
     const malformed = await vs((i) => v.verify(input(bad[i % bad.length]), scope));
     const negative = await vs((i) => v.verify(input(unknown[i % unknown.length]), scope));
-    const cases = [cached, cachedHot, denied, malformed, negative];
+    // A narrowing in progress (docs/narrowing.md): each cached verification of the key is also
+    // decided against the narrower set; a call it would refuse also records a shadow event. Half
+    // the pool gets one, the other half stays plain (same permissions), and the two are measured
+    // alternately, so the ratio compares the same machine state (this machine's CPUs are shared).
+    const narrowing = JSON.stringify({
+      permissions: ['agents:invoke'],
+      startedAt: new Date().toISOString(),
+      endsAt: new Date(Date.now() + 86_400_000).toISOString(),
+      autoApply: false,
+      state: 'shadow',
+      startedBy: null,
+      finishedAt: null,
+      refused: null,
+    });
+    const half = pool.length >> 1;
+    const plainPool = pool.slice(0, half);
+    const narrowPool = pool.slice(half);
+    const narrowIds = [];
+    for (const k of narrowPool) narrowIds.push((await v.verify(input(k), scope)).keyId);
+    await kw.storage.db
+      .updateTable('keys')
+      .set({ permissions: '["agents:invoke","billing:read"]' })
+      .execute();
+    for (let i = 0; i < narrowIds.length; i += 500)
+      await kw.storage.db
+        .updateTable('keys')
+        .set({ narrowing })
+        .where('id', 'in', narrowIds.slice(i, i + 500))
+        .execute();
+    kw.services.ctx.cache.clear();
+    for (const k of pool) await v.verify(input(k), scope);
+    await flush();
+    // The plain keys are the baseline of the narrowed ones: rounds alternate between the two and
+    // the ratio is the median of the rounds' ratios (lib.mjs measureVs).
+    const plainCall = (i) => v.verify(input(plainPool[i % half]), scope);
+    const pairRounds = quick ? 8 : 10;
+    const narrowedVsPlain = await measureVs(
+      ops * 2,
+      pairRounds,
+      plainCall,
+      (i) => v.verify(input(narrowPool[i % half]), scope),
+      flush,
+    );
+    const shadowedVsPlain = await measureVs(
+      ops * 2,
+      pairRounds,
+      plainCall,
+      (i) => v.verify(input(narrowPool[i % half], ['billing:read']), scope),
+      flush,
+    );
+    const plainRef = await vs(plainCall);
+    const narrowed = await vs((i) => v.verify(input(narrowPool[i % half]), scope));
+    const shadowed = await vs((i) => v.verify(input(narrowPool[i % half], ['billing:read']), scope));
+    // The headline is the ratio of median latencies over the alternating rounds: on shared CPUs a
+    // round's throughput swings with other processes, the median call much less.
+    const p50Ratio = (m) => round(m.p50 / summarise(m.baselinePasses, false).p50, 3);
+    const narrowingCost = p50Ratio(narrowedVsPlain);
+    const shadowCost = p50Ratio(shadowedVsPlain);
+    const throughputCost = round(1 / narrowedVsPlain.vsBaseline, 3);
+    delete narrowedVsPlain.baselinePasses;
+    delete shadowedVsPlain.baselinePasses;
+    console.log(
+      `${n} keys: a cached verification with a narrowing in progress costs ${narrowingCost}× a plain one (median latency; budget 1.3×; throughput ratio ${throughputCost}×); one the narrower set would refuse (a shadow event too) ${shadowCost}×`,
+    );
+    const cases = [cached, cachedHot, denied, malformed, negative, plainRef, narrowed, shadowed];
     const base = summarise(
       cases.flatMap((c) => c.baselinePasses),
       false,
@@ -92,6 +156,11 @@ export async function run() {
       denied,
       malformed,
       negative,
+      plainRef,
+      narrowed,
+      shadowed,
+      narrowingCost,
+      shadowCost,
       rssPerCachedKey: perKey,
       heapPerCachedKey: heapPerKey,
       rssAfter: after.rss,
@@ -105,6 +174,9 @@ export async function run() {
       'cached INSUFFICIENT_PERMISSIONS': denied,
       MALFORMED: malformed,
       'unknown (negative cache)': negative,
+      'cached VALID, 2 permissions (plain)': plainRef,
+      'cached VALID, narrowing in progress': narrowed,
+      'cached VALID, narrowing would refuse': shadowed,
     })) {
       rows.push({
         keys: n,
@@ -135,6 +207,8 @@ export async function run() {
     writesUsPerVerification: first.cached.writesUsPerOp,
     writesMainThreadUsPerVerification: first.cached.mainUsPerOp,
     malformedOpsPerSec: first.malformed.opsPerSec,
+    narrowingCostVsCached: first.narrowingCost,
+    narrowingRefusingCostVsCached: first.shadowCost,
     p50LargestVsSmallest: round(last.cached.p50 / first.cached.p50, 3),
     p50LargestVsSmallestSameHotKeys: round(last.cachedHot.p50 / first.cachedHot.p50, 3),
     poolKeysLargest: Math.min(last.keys, 10_000),

@@ -59,6 +59,11 @@ export interface Config {
   secret: string | undefined;
   /** KEYWARDEN_WEBHOOK_ALLOW_PRIVATE: let webhooks target loopback/private/link-local addresses (development, tests). */
   webhookAllowPrivate: boolean;
+  // Owner mail (docs/notifications.md).
+  smtpUrl: string | undefined;
+  mailFrom: string | undefined;
+  publicUrl: string | undefined;
+  digest: 'off' | 'daily';
   // Failure handling (docs/failure-modes.md).
   /** How often each node PINGs Redis, and how long an answer may take before Redis counts as down. */
   redisHealthIntervalMs: number;
@@ -347,6 +352,44 @@ export const SETTINGS = {
     max: 3_600_000,
     description: 'first retry delay of a failed webhook delivery; doubles each attempt',
     doc: '#governance',
+  }),
+
+  // Owner notifications by email (docs/notifications.md): on when both the SMTP URL and the sender are set.
+  smtpUrl: optional({
+    name: 'KEYWARDEN_SMTP_URL',
+    type: 'URL',
+    range: '`smtp://…`, `smtps://…`',
+    valid: (v) => /^smtps?:\/\/[^/]/.test(v),
+    rule: 'must be an smtp:// or smtps:// URL (credentials in it: smtp://user:password@host:587)',
+    echo: false,
+    description: "SMTP server for owner mail (to a key's `owner.contact` when it is an address)",
+    doc: 'docs/notifications.md',
+  }),
+  mailFrom: optional({
+    name: 'KEYWARDEN_MAIL_FROM',
+    range: 'an address, or `Name <address>`',
+    valid: (v) => /^([^<>\r\n]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$/.test(v),
+    rule: 'must be an email address or "Name <address>"',
+    echo: true,
+    description: 'the From of owner mail (mail is sent only when this and the SMTP URL are set)',
+    doc: 'docs/notifications.md',
+  }),
+  publicUrl: optional({
+    name: 'KEYWARDEN_PUBLIC_URL',
+    type: 'URL',
+    range: '`http://…`, `https://…`',
+    valid: (v) => /^https?:\/\/[^/]/.test(v),
+    rule: 'must be an http:// or https:// URL',
+    echo: false,
+    description: "the server's address as owners reach it: links in mail go to its console pages",
+    doc: 'docs/notifications.md',
+  }),
+  digest: oneOf({
+    name: 'KEYWARDEN_DIGEST',
+    values: ['off', 'daily'] as const,
+    default: 'off',
+    description: "a daily mail per owner contact of their keys' governance findings",
+    doc: 'docs/notifications.md',
   }),
 
   // Web console sessions.

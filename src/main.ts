@@ -1,3 +1,4 @@
+import type { Actor } from './core/model.js';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { KeywardenError } from './core/errors.js';
@@ -26,6 +27,8 @@ import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import type { ServiceContext } from './services/context.js';
 import { GovernanceService } from './services/governance-service.js';
 import { IdentitiesService } from './services/identities-service.js';
+import { NarrowingService } from './services/narrowing-service.js';
+import { MAIL_RETRY_BASE_MS, MailService, withMail } from './services/mail/index.js';
 import { ConsoleSessions } from './services/console-sessions.js';
 import { KeysService } from './services/keys-service.js';
 import { WebhookService, type Resolve } from './services/webhooks/index.js';
@@ -58,7 +61,12 @@ export interface CreateOptions {
   bus?: InvalidationBus;
   /** DNS for webhook target checks (tests map names to addresses with it). */
   webhookResolve?: Resolve;
+  /** First retry delay of a failed owner mail (default MAIL_RETRY_BASE_MS). */
+  mailRetryBaseMs?: number;
 }
+
+/** Who the report is computed for by the digest job: every team. */
+const SYSTEM_ACTOR: Actor = { id: 'system:digest', permissions: new Set(['*']), team: null, ip: null };
 
 /**
  * Opens storage, applies migrations and checks the server secret against the one the store was
@@ -168,7 +176,19 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     allowPrivateTargets: config.webhookAllowPrivate,
     ...(opts.webhookResolve === undefined ? {} : { resolve: opts.webhookResolve }),
   });
-  ctx.events = webhooks;
+  // Owner mail (docs/notifications.md): only when both the SMTP server and the sender are set.
+  const mail =
+    config.smtpUrl !== undefined && config.mailFrom !== undefined
+      ? new MailService(ctx, {
+          smtpUrl: config.smtpUrl,
+          from: config.mailFrom,
+          publicUrl: config.publicUrl,
+          digest: config.digest,
+          retryBaseMs: opts.mailRetryBaseMs ?? MAIL_RETRY_BASE_MS,
+        })
+      : undefined;
+  ctx.events = withMail(webhooks, mail);
+  const narrowing = new NarrowingService(ctx, keys, { settleMs: config.usageFlushMs * 3 });
   const sessions = new ConsoleSessions(ctx, admin, {
     idleMinutes: config.sessionIdleMinutes,
     maxHours: config.sessionMaxHours,
@@ -180,9 +200,11 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     identities: new IdentitiesService(ctx),
     policies,
     webhooks,
+    mail,
     sessions,
     sessionAuth: (req) => sessions.authenticate(req),
     governance: new GovernanceService(ctx, keys, admin, policies),
+    narrowing,
     verifier: new Verifier(ctx),
     ready: async () => {
       try {
@@ -209,6 +231,14 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       ['webhook_events', async () => webhooks.scanEvents((await policies.get()).rotationWarningDays)],
       ['webhook_delivery', () => webhooks.deliverDue()],
       ['audit_anchor', () => webhooks.publishAuditAnchor()],
+      ['narrowing_end', () => narrowing.finishDue()],
+      ...(mail === undefined
+        ? []
+        : ([
+            ['mail_scan', async () => mail.scan((await policies.get()).rotationWarningDays)],
+            ['mail_digest', () => mail.digest(() => services.governance.report(SYSTEM_ACTOR))],
+            ['mail_delivery', () => mail.deliverDue()],
+          ] as [string, () => Promise<number>][])),
     ],
   });
   // Once: a second call (a signal during a test's own close, say) waits for the first.
@@ -228,6 +258,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
   async function closeAll(): Promise<void> {
     jobs.stop();
     webhooks.stop();
+    mail?.stop();
     await app.close();
     // Flush after the server stopped taking requests, so the last verifications are written.
     await ctx.usage.close();
@@ -274,6 +305,7 @@ export async function serve(config: Config, out: (line: string) => void): Promis
   await kw.app.listen({ port: config.port, host: config.host });
   kw.jobs.start();
   kw.services.webhooks.start();
+  kw.services.mail?.start();
   let closing = false;
   const shutdown = (signal: string): void => {
     if (closing) return;

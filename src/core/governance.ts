@@ -1,5 +1,6 @@
 import type { Environment } from './keys.js';
 import type { KeyRecord } from './model.js';
+import type { Narrowing } from './narrowing.js';
 import { allows, compileGrants, hasWildcard } from './permissions.js';
 import { violations, type Policy } from './policy.js';
 
@@ -29,6 +30,8 @@ export const SECTIONS = [
   'rotationDue',
   'sharedKeys',
   'nonCompliant',
+  // Narrowings whose shadow period ended with nothing refused, not applied yet (docs/narrowing.md).
+  'narrowingReady',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 export type GovernanceReport = Record<Section, Finding[]> & {
@@ -55,6 +58,8 @@ export function governanceReport(
   nowMs: number,
   /** The policy a team's keys follow (its team policy); default: `policy` for every key. */
   policyFor: (team: string | null) => Policy = () => policy,
+  /** keyId → its narrowing, for the keys that have one. */
+  narrowings: ReadonlyMap<string, Narrowing> = new Map(),
 ): GovernanceReport {
   const r: Record<Section, Finding[]> = {
     unowned: [],
@@ -64,6 +69,7 @@ export function governanceReport(
     rotationDue: [],
     sharedKeys: [],
     nonCompliant: [],
+    narrowingReady: [],
   };
   const staleMs = policy.staleAfterDays * DAY;
   for (const k of keys) {
@@ -170,6 +176,17 @@ export function governanceReport(
         ...base,
         reason: `${k.environment} key presented to a production verifier ${times(mismatch.count, 'time')} (last ${mismatch.lastAt})`,
         ...mismatch,
+      });
+    }
+
+    const narrowing = narrowings.get(k.id);
+    if (live && narrowing !== undefined && narrowing.state === 'ready') {
+      r.narrowingReady.push({
+        ...base,
+        reason: `no call in the shadow period ${narrowing.startedAt} – ${narrowing.endsAt} needed more than [${narrowing.permissions.join(', ')}]`,
+        granted: k.permissions,
+        narrowerPermissions: narrowing.permissions,
+        endsAt: narrowing.endsAt,
       });
     }
 

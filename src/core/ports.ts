@@ -71,6 +71,11 @@ export interface VerificationEvent {
   ip: string | null;
   userAgent: string | null;
   latencyUs: number;
+  /**
+   * A narrowing's shadow decision (docs/narrowing.md): the call was allowed, and the narrower set
+   * would have refused it with `code`. Logged as a row marked `shadow`; counted in no usage.
+   */
+  shadow?: true;
 }
 
 /** Receives verification events; must not block (implementations batch their writes). */
@@ -132,7 +137,13 @@ export interface Limiter {
 /** Where key events go (webhooks). Non-blocking: implementations queue and deliver later. */
 export interface EventSink {
   emit(
-    event: 'key.expiring' | 'key.credits_low' | 'key.leaked' | 'key.disabled' | 'key.rate_limited',
+    event:
+      | 'key.expiring'
+      | 'key.credits_low'
+      | 'key.leaked'
+      | 'key.disabled'
+      | 'key.rate_limited'
+      | 'key.narrowing_refused',
     data: Record<string, unknown>,
   ): void;
   /** A verification was rate limited; implementations emit at most once per key and window. */

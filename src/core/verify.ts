@@ -4,6 +4,8 @@ import type { VerifyCode } from './codes.js';
 import { deepFreeze, Interner } from './intern.js';
 import { ENVIRONMENTS, type Environment } from './keys.js';
 import type { KeyRecord, KeyStatus, Owner, SecretInfo } from './model.js';
+import type { Narrowing, ShadowSet } from './narrowing.js';
+import { shadowSetOf } from './narrowing.js';
 import { compileGrants, firstDenied, type Grants } from './permissions.js';
 
 export { VERIFY_CODES, type VerifyCode } from './codes.js';
@@ -77,6 +79,8 @@ export interface ResolvedSecret extends VerifyView {
   loadedAtMs: number;
   /** The key's identity (its limits and credits apply too), as read with the key; null: none. */
   identity: IdentityView | null;
+  /** A narrowing's shadow set while its period runs (docs/narrowing.md); null for nearly every key. */
+  shadow: ShadowSet | null;
 }
 
 const PERMISSION_SETS = new Interner<{ permissions: string[]; grants: Grants }>(10_000, 2048);
@@ -96,6 +100,7 @@ export function resolveSecret(
   secret: SecretInfo,
   loadedAtMs: number,
   identity: IdentityView | null = null,
+  narrowing: Narrowing | null = null,
 ): ResolvedSecret {
   // Permissions never contain spaces (the grammar), so the joined list names the set exactly.
   const perms = PERMISSION_SETS.get(full.permissions.join(' '), () => ({
@@ -126,7 +131,18 @@ export function resolveSecret(
     secretExpiresAtMs: secret.expiresAt === null ? null : Date.parse(secret.expiresAt),
     loadedAtMs,
     identity: identity === null ? null : deepFreeze(identity),
+    shadow: shadowSetOf(narrowing),
   };
+}
+
+/**
+ * The shadow decision of a call the key's own permissions allowed: the permission the narrower
+ * set would have refused, or undefined (no narrowing running, or the narrower set allows it too).
+ */
+export function shadowDenied(found: ResolvedSecret, input: VerifyInput, nowMs: number): string | undefined {
+  const s = found.shadow;
+  if (s === null || nowMs >= s.endsAtMs) return undefined;
+  return firstDenied(s.grants, input.permissions, input.resource);
 }
 
 export interface Decision {

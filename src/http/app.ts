@@ -19,6 +19,8 @@ import { checkScope, scopeDescription } from './authorize.js';
 import { parseJsonBody } from './body.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { registerOpenApi } from './openapi.js';
+import { narrowingRoutes } from './routes/narrowing.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { errorHandler, pathOf, rawProblem, sendProblem } from './problem.js';
 import { lazyChildLoggers } from './request-logger.js';
 import { LogThrottle } from '../runtime/log-throttle.js';
@@ -347,6 +349,8 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   verifyRoute(app, s);
   keyRoutes(app, s);
   identityRoutes(app, s);
+  narrowingRoutes(app, s);
+  notificationRoutes(app, s);
   adminKeyRoutes(app, s);
   auditRoutes(app, s);
   usageRoutes(app, s);

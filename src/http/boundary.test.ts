@@ -91,6 +91,8 @@ function bodyFor(r: Route, target: Estate, callerTeam: string): unknown {
       return { externalId: `${callerTeam}-made-${Math.random().toString(36).slice(2, 10)}` };
     case 'PATCH /v1/identities/{id}':
       return { name: 'changed' };
+    case 'POST /v1/keys/{id}/narrowing':
+      return { permissions: [], days: 7 };
     case 'POST /v1/verify':
       return { key: target.keyPlain, environment: 'production' };
     case 'POST /v1/leaks':

@@ -10,6 +10,8 @@ import type { ServiceContext } from '../services/context.js';
 import type { IdentitiesService } from '../services/identities-service.js';
 import type { KeysService } from '../services/keys-service.js';
 import type { GovernanceService } from '../services/governance-service.js';
+import type { MailService } from '../services/mail/index.js';
+import type { NarrowingService } from '../services/narrowing-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { Verifier } from '../services/verifier.js';
 import type { WebhookService } from '../services/webhooks/index.js';
@@ -43,7 +45,10 @@ export interface Services {
   verifier: Verifier;
   policies: PolicyService;
   governance: GovernanceService;
+  narrowing: NarrowingService;
   webhooks: WebhookService;
+  /** Owner mail; undefined when KEYWARDEN_SMTP_URL and KEYWARDEN_MAIL_FROM are not both set. */
+  mail?: MailService | undefined;
   sessions: ConsoleSessions;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;

@@ -23,6 +23,8 @@ export class Metrics {
   /** Verification log (docs/verification-log.md): calls counted in overflow rows, event lines dropped. */
   readonly logOverflow: Counter;
   readonly verifyEventsDropped: Counter;
+  /** Owner mail (docs/notifications.md): delivery attempts by outcome (sent, retry, failed). */
+  readonly mailDeliveries: Counter<'outcome'>;
   /** Hot-path children: plain numbers until scraped (see hot-metrics.ts). */
   readonly cache: Record<'hit' | 'miss' | 'negative' | 'stale', LazyCount>;
   private readonly byCode: Map<VerifyCode, LazyCount>;
@@ -116,6 +118,12 @@ export class Metrics {
     this.verifyEventsDropped = new Counter({
       name: 'keywarden_verify_events_dropped_total',
       help: 'Per-verification event lines dropped because their sink could not keep up',
+      registers,
+    });
+    this.mailDeliveries = new Counter({
+      name: 'keywarden_mail_deliveries_total',
+      help: 'Owner mail delivery attempts by outcome (sent, retry, failed: given up)',
+      labelNames: ['outcome'],
       registers,
     });
   }

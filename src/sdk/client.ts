@@ -82,6 +82,30 @@ export interface IdentityUsage {
  * @example const kw = new KeywardenClient({ url: 'http://127.0.0.1:8080', adminKey: process.env.KEYWARDEN_ADMIN_KEY! });
  *          const { code } = await kw.verify({ key, environment: 'production', permission: 'agents:invoke' });
  */
+/** `GET /v1/keys/{id}/narrowing` (docs/narrowing.md). */
+export interface Narrowing {
+  keyId: string;
+  permissions: string[];
+  startedAt: string;
+  endsAt: string;
+  autoApply: boolean;
+  state: 'shadow' | 'ready' | 'refused';
+  startedBy: string | null;
+  finishedAt: string | null;
+  refused: number | null;
+  wouldHaveRefused: number;
+  examples: {
+    at: string;
+    lastAt: string;
+    permission: string | null;
+    resource: string | null;
+    ip: string | null;
+    userAgent: string | null;
+    environment: string;
+    count: number;
+  }[];
+}
+
 export class KeywardenClient {
   private readonly base: string;
   private readonly fetchImpl: typeof fetch;
@@ -228,6 +252,25 @@ export class KeywardenClient {
     found: { masked: string; kind: string; keyId: string | null; action: string; line: number }[];
   }> {
     return this.request('POST', '/v1/leaks', { text });
+  }
+  /** Starts a shadow period for a narrower permission set (docs/narrowing.md). */
+  startNarrowing(
+    id: string,
+    input: { permissions: string[]; days: number; autoApply?: boolean },
+  ): Promise<Narrowing> {
+    return this.request('POST', `/v1/keys/${encodeURIComponent(id)}/narrowing`, input);
+  }
+  /** A key's narrowing: its set, period, state and the calls it would have refused. */
+  getNarrowing(id: string): Promise<Narrowing> {
+    return this.request('GET', `/v1/keys/${encodeURIComponent(id)}/narrowing`);
+  }
+  /** Cancels a key's narrowing (the key keeps its permissions). */
+  async cancelNarrowing(id: string): Promise<void> {
+    await this.request('DELETE', `/v1/keys/${encodeURIComponent(id)}/narrowing`);
+  }
+  /** The owner mail delivery log (docs/notifications.md), newest first. */
+  listMailDeliveries(query: Query = {}): Promise<Page<Record<string, unknown>>> {
+    return this.request('GET', '/v1/notifications/deliveries', undefined, query);
   }
   createAdminKey(input: {
     name: string;

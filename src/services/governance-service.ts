@@ -1,5 +1,6 @@
 import { governanceReport, type GovernanceReport } from '../core/governance.js';
 import type { Actor } from '../core/model.js';
+import { parseNarrowing, type Narrowing } from '../core/narrowing.js';
 import { findKeys, MAX_LEAK_KEYS } from '../core/scan.js';
 import { appendAudit } from '../storage/audit-repo.js';
 import {
@@ -14,6 +15,15 @@ import type { AdminService } from './admin-service.js';
 import { nowIso, type ServiceContext } from './context.js';
 import type { KeysService } from './keys-service.js';
 import type { PolicyService } from './policy-service.js';
+
+const narrowingsOf = (rows: { id: string; narrowing: string | null }[]): Map<string, Narrowing> => {
+  const out = new Map<string, Narrowing>();
+  for (const r of rows) {
+    const n = parseNarrowing(r.narrowing);
+    if (n !== null) out.set(r.id, n);
+  }
+  return out;
+};
 
 export type LeakAction = 'disabled' | 'already_disabled' | 'grace_ended' | 'inactive' | 'unknown';
 
@@ -53,6 +63,7 @@ export class GovernanceService {
       policy,
       now,
       policyFor,
+      narrowingsOf(rows),
     );
   }
 

@@ -274,7 +274,11 @@ export class KeysService {
         policy,
         Object.keys(patch),
       );
-      return patchToChanges(patch, owner);
+      const changes = patchToChanges(patch, owner);
+      // New permissions end a narrowing (docs/narrowing.md): its set was checked against the old
+      // ones, and applying it later could grant what was just taken away.
+      if (patch.permissions !== undefined) changes.narrowing = null;
+      return changes;
     });
     // Only a new balance resets the limiter's (a reset re-reads storage, which lags by one flush).
     if (patch.credits !== undefined) this.ctx.limiter.resetCredits(id);
@@ -332,6 +336,8 @@ export class KeysService {
         environment: record.environment,
         reason: record.disabledReason,
         team: record.owner.team,
+        // Who disabled it (an admin key id): owner mail says so.
+        by: actor.id,
       };
       if (action === 'key.leak') this.ctx.events.emit('key.leaked', { ...data, kind: 'key' });
       this.ctx.events.emit('key.disabled', data);
@@ -377,9 +383,10 @@ export class KeysService {
 
   /**
    * Read, decide, write with the version check, audit; retried on a concurrent change so no
-   * update is lost. Invalidates the cache after the commit, before returning.
+   * update is lost. Invalidates the cache after the commit, before returning. Other services
+   * that change a key (narrowing-service.ts) go through it too.
    */
-  private async change(
+  async change(
     actor: Actor,
     id: string,
     action: string,

@@ -6,6 +6,7 @@ import {
   decide,
   resolveSecret,
   resultOf,
+  shadowDenied,
   type ResolvedSecret,
   type KeyVerifier,
   type VerifyInput,
@@ -14,6 +15,7 @@ import {
 } from '../core/verify.js';
 import { identityView } from '../core/identity.js';
 import { findIdentityIn, toIdentity } from '../storage/identities-repo.js';
+import { parseNarrowing } from '../core/narrowing.js';
 import { findByHashIn, toRecord } from '../storage/keys-repo.js';
 import { nowIso, type ServiceContext } from './context.js';
 
@@ -90,6 +92,10 @@ export class Verifier implements KeyVerifier {
     const ctx = this.ctx;
     const found = v !== UNKNOWN && (scope.team === null || v.owner.team === scope.team) ? v : null;
     const result = resultOf(found, decide(found, input, now));
+    // A narrowing in progress: the call is also decided against the narrower set, and one it would
+    // have refused goes to the usage pipeline as a shadow event (no write here).
+    if (found !== null && found.shadow !== null && result.code === 'VALID')
+      this.shadow(found, input, scope, now);
     // A synchronous answer is recorded at the time it was decided at (a clock read is a visible
     // part of a cached verification); one that waited for the limiter reads the clock again.
     if (result.code !== 'VALID' || found === null) return this.finish(result, found, input, scope, t0, now);
@@ -116,6 +122,25 @@ export class Verifier implements KeyVerifier {
       );
     }
     return this.finish(this.applyLimits(result, out, found, input), found, input, scope, t0, now);
+  }
+
+  private shadow(found: ResolvedSecret, input: VerifyInput, scope: VerifyScope, now: number): void {
+    const denied = shadowDenied(found, input, now);
+    if (denied === undefined) return;
+    this.ctx.usage.record({
+      at: now,
+      keyId: found.id,
+      keyStart: found.start,
+      environment: input.environment,
+      // The permission the narrower set lacks (the first of the call's).
+      permissions: [denied],
+      resource: input.resource ?? null,
+      code: 'INSUFFICIENT_PERMISSIONS',
+      ip: input.ip ?? null,
+      userAgent: scope.userAgent ?? null,
+      latencyUs: 0,
+      shadow: true,
+    });
   }
 
   private applyLimits(
@@ -208,7 +233,13 @@ export class Verifier implements KeyVerifier {
             ? undefined
             : await findIdentityIn(this.ctx.storage, hit.row.identity_id);
         const identity = idRow === undefined ? null : identityView(toIdentity(idRow));
-        return resolveSecret(toRecord(hit.row, nowIso(this.ctx)), hit.secret, this.ctx.clock.now(), identity);
+        return resolveSecret(
+          toRecord(hit.row, nowIso(this.ctx)),
+          hit.secret,
+          this.ctx.clock.now(),
+          identity,
+          parseNarrowing(hit.row.narrowing),
+        );
       })
       .then((value) => {
         // Only cache what was read if no change happened meanwhile: the read may predate it.

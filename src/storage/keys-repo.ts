@@ -79,6 +79,7 @@ export function recordToRow(r: KeyRecord, storedStatus: StoredStatus): KeysTable
     rotated_at: r.rotatedAt,
     version: r.version,
     identity_id: r.identityId,
+    narrowing: null,
   };
 }
 

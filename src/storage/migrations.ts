@@ -356,7 +356,58 @@ const migrations = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): Record<s
       await db.schema.createIndex('keys_identity').on('keys').columns(['identity_id', 'id']).execute();
     },
   },
+  '0016_narrowing': {
+    async up(db: Kysely<unknown>) {
+      // A key's narrowing in progress (JSON, docs/narrowing.md): on the key's row, so the cached
+      // entry carries it and the verifier decides the shadow set without a storage read.
+      await db.schema.alterTable('keys').addColumn('narrowing', textC(dialect)).execute();
+      // Calls the narrower set would have refused, logged like other calls but marked.
+      await db.schema
+        .alterTable('verification_log')
+        .addColumn('shadow', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex('vlog_shadow')
+        .on('verification_log')
+        .columns(['key_id', 'id'])
+        .where(sql.ref('shadow'), '=', 1)
+        .execute();
+    },
+  },
+  '0017_notifications': {
+    async up(db: Kysely<unknown>) {
+      // Owner mail (docs/notifications.md): one row per message, delivered with retries.
+      const t = textC(dialect);
+      await db.schema
+        .createTable('mail_deliveries')
+        .addColumn('id', t, (c) => c.primaryKey())
+        .addColumn('occasion', t, (c) => c.notNull())
+        .addColumn('recipient', t, (c) => c.notNull())
+        .addColumn('key_id', t)
+        .addColumn('team', t)
+        .addColumn('subject', t, (c) => c.notNull())
+        .addColumn('text_body', t, (c) => c.notNull())
+        .addColumn('html_body', t, (c) => c.notNull())
+        .addColumn('status', t, (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', t, (c) => c.notNull())
+        .addColumn('last_error', t)
+        .addColumn('created_at', t, (c) => c.notNull())
+        .addColumn('delivered_at', t)
+        .execute();
+      await db.schema
+        .createIndex('mail_due')
+        .on('mail_deliveries')
+        .columns(['status', 'next_attempt_at'])
+        .execute();
+    },
+  },
 });
+
+/** A text column as later migrations add them: byte-ordered ("C") on PostgreSQL, as 0007 made the others. */
+function textC(dialect: 'sqlite' | 'postgres') {
+  return dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+}
 
 /** The tables migrations 0001–0006 create: what 0007 gives the "C" collation. */
 const KEYWARDEN_TABLES_0006 = [

@@ -32,6 +32,8 @@ export interface KeysTable {
   version: number;
   /** The identity the key shares limits and credits with (migration 0013). */
   identity_id: string | null;
+  /** A narrowing in progress or finished (JSON, core/narrowing.ts); null: none. Migration 0016. */
+  narrowing: string | null;
 }
 
 /** Identities: a customer's limits and credits shared by its keys (migration 0013; docs/identities.md). */
@@ -136,6 +138,8 @@ export interface VerificationLogTable {
   count: number;
   /** 1: the overflow row of its minute and code (the minute's row cap was reached). */
   overflow: number;
+  /** 1: calls a narrowing's shadow set would have refused (they were not refused). Migration 0016. */
+  shadow: number;
 }
 
 /** Verifications per key, day (UTC, YYYY-MM-DD) and outcome. */
@@ -203,7 +207,26 @@ export interface ConsoleSessionsTable {
   user_agent: string | null;
 }
 
+/** Owner mail (services/mail): one row per message, retried until delivered or given up. */
+export interface MailDeliveriesTable {
+  id: string;
+  occasion: string;
+  recipient: string;
+  key_id: string | null;
+  team: string | null;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
 export interface Database {
+  mail_deliveries: MailDeliveriesTable;
   console_sessions: ConsoleSessionsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;

@@ -53,6 +53,8 @@ export interface TestServer {
   logs: () => string;
   /** A second connection to the server's database (SQLite file or PostgreSQL schema); close it after use. */
   openStorage(): Storage;
+  /** The PostgreSQL schema the server runs in (undefined on SQLite): a second node may share it. */
+  schema?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -126,6 +128,7 @@ export async function startServer(dialect: Dialect, opts: ServerOptions = {}): P
     kw,
     root,
     config,
+    schema,
     logs: () => captured,
     openStorage: () =>
       openStorage({

@@ -10,6 +10,7 @@ import {
   type Session,
 } from '../api.js';
 import { KeyImpact } from '../components/impact.js';
+import { NarrowSafely } from '../components/narrow-safely.js';
 import {
   ConfirmDialog,
   Empty,
@@ -34,6 +35,10 @@ const TITLES: Record<Section, [string, string]> = {
   rotationDue: ['Rotation due', 'expiring soon, or older than the policy lifetime'],
   sharedKeys: ['Shared keys', 'one key seen from many client IPs or user agents in a day'],
   nonCompliant: ['Breaks the policy', 'keys created before a policy change that no longer comply'],
+  narrowingReady: [
+    'Ready to narrow',
+    'a shadow period ended with no call needing more than the narrower set (apply it with Edit)',
+  ],
 };
 
 type Pending = { kind: 'disable' } | { kind: 'apply'; permissions: string[] };
@@ -106,6 +111,9 @@ function Remedies(props: {
         >
           Apply {suggested.join(', ')}
         </button>
+      ) : null}
+      {writable && section === 'overPrivileged' && suggested !== undefined ? (
+        <NarrowSafely f={f} suggested={suggested} onStarted={props.setHandled} />
       ) : null}
       {pending !== null ? (
         <ConfirmDialog

@@ -12,6 +12,7 @@ import {
   UsageError,
   type GlobalOptions,
 } from '../io.js';
+import { narrowingCommand } from './narrowing.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -173,10 +174,11 @@ function keyOptions(cmd: Command): Command {
     .option('--refill <amount:interval>', 'credit refill, e.g. 1000:monthly');
 }
 
-/** `keywarden keys create|list|show|update|disable|enable|regenerate|delete`. */
+/** `keywarden keys create|list|show|update|disable|enable|regenerate|delete|narrowing`. */
 export function keysCommand(program: Command): void {
   const keys = program.command('keys').description('manage API keys');
   const g = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+  narrowingCommand(keys);
 
   keyOptions(
     keys

@@ -539,6 +539,24 @@ describe(
       assert.deepEqual((await key(bot.id)).permissions, ['tickets:*']);
       await apply.waitFor();
 
+      // Narrow safely: a shadow period for the suggested set, prefilled; nothing changes for callers.
+      await over.getByRole('button', { name: 'Narrow support-stg-ticket-bot safely' }).click();
+      const shadow = page.getByRole('dialog', { name: 'Narrow support-stg-ticket-bot safely?' });
+      assert.equal(await shadow.getByLabel('Narrower permissions').inputValue(), 'tickets:read');
+      await shadow.getByLabel('Days').fill('7');
+      await noSeriousA11yViolations('narrow safely dialog');
+      await shadow.getByRole('button', { name: 'Start shadow period' }).click();
+      await over
+        .getByRole('row', { name: /support-stg-ticket-bot/ })
+        .getByText(/Shadow period until/)
+        .waitFor();
+      const started = await fetch(`${base}/v1/keys/${bot.id}/narrowing`, {
+        headers: { authorization: `Bearer ${t.root}` },
+      });
+      const n = (await started.json()) as { state: string; permissions: string[]; endsAt: string };
+      assert.deepEqual([n.state, n.permissions], ['shadow', ['tickets:read']]);
+      assert.deepEqual((await key(bot.id)).permissions, ['tickets:*'], 'the key keeps its permissions');
+
       const stale = page.getByRole('region', { name: /^Stale/ });
       await stale.getByRole('button', { name: 'Disable ops-dev-nightly-report' }).click();
       const confirm = page.getByRole('dialog', { name: 'Disable ops-dev-nightly-report?' });

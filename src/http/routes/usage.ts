@@ -19,6 +19,11 @@ const LogEntry = Type.Object({
   count: Type.Integer(),
   /** True for a minute's overflow row of one code (its row cap was reached): nothing else identifies its calls. */
   overflow: Type.Boolean(),
+  /**
+   * True for calls a narrowing's shadow set would have refused (docs/narrowing.md): they were not
+   * refused (their own row is VALID); `code` is what the narrower set would have answered.
+   */
+  shadow: Type.Boolean(),
   keyId: Nullable(Type.String()),
   keyStart: Nullable(Type.String()),
   environment: Type.String(),
@@ -77,6 +82,7 @@ export function usageRoutes(app: App, s: Services): void {
           lastAt: r.last_at ?? r.at,
           count: r.count,
           overflow: r.overflow === 1,
+          shadow: r.shadow === 1,
           keyId: r.key_id,
           keyStart: r.key_start,
           environment: r.environment,

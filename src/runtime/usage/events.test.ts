@@ -123,6 +123,7 @@ describe('usage events: encoded on the main thread, minute rows built where they
         latency_sum_us: 37,
         count: 3,
         overflow: 0,
+        shadow: 0,
       },
     );
     assert.equal(ip2?.ip, '203.0.113.8');
@@ -145,11 +146,37 @@ describe('usage events: encoded on the main thread, minute rows built where they
         latency_sum_us: 0,
         count: 1,
         overflow: 0,
+        shadow: 0,
       },
     );
     assert.equal(third?.permissions, 'a:b,c:d:e');
     assert.equal(third?.resource, 'r1');
     assert.equal(third?.user_agent, 'x'.repeat(256), 'user agents are kept to 256 characters');
+  });
+
+  test('shadow events (a narrowing would have refused) are rows of their own, marked, and no usage', () => {
+    const shadow = ev({ code: 'INSUFFICIENT_PERMISSIONS', permissions: ['billing:read'], shadow: true });
+    const b = decodeAll([ev({ permissions: ['billing:read'] }), shadow, shadow]);
+    const rows = [...b.logs].sort((x, y) => x.shadow - y.shadow);
+    assert.deepEqual(
+      rows.map((r) => [r.code, r.shadow, r.count, r.permissions]),
+      [
+        ['VALID', 0, 1, 'billing:read'],
+        ['INSUFFICIENT_PERMISSIONS', 1, 2, 'billing:read'],
+      ],
+    );
+    assert.deepEqual(
+      counts(b.daily, splitDaily).map((d) => (d as { code: string }).code),
+      ['VALID'],
+      'the shadow calls were counted as the calls they are (VALID), not again',
+    );
+    // Past the row cap they go to an overflow row of their own, still marked.
+    const capped = decodeAll([ev(), ev({ ...shadow, ip: '203.0.113.9' })], new MinuteLog(1));
+    const over = capped.logs.find((r) => r.overflow === 1);
+    assert.deepEqual([over?.code, over?.shadow, over?.count], ['INSUFFICIENT_PERMISSIONS', 1, 1]);
+    const spilled = emptyBatch();
+    countEvent(spilled, shadow, new IsoClock());
+    assert.equal(spilled.daily.size, 0);
   });
 
   test('rows match the obvious per-event aggregation on a varied batch (differential)', () => {

@@ -20,6 +20,20 @@ export interface EncodedEvents {
   strings: string[];
 }
 
+/** The code of a shadow event in the columns (a narrowing's would-have-refused call): a code of its own. */
+export const SHADOW_PREFIX = 'shadow:';
+
+/** The shadow codes as constant strings (no string built per event: the table lookup hashes it). */
+const SHADOW_CODES = new Map<string, string>();
+const shadowCode = (code: string): string => {
+  let s = SHADOW_CODES.get(code);
+  if (s === undefined) {
+    s = SHADOW_PREFIX + code;
+    SHADOW_CODES.set(code, s);
+  }
+  return s;
+};
+
 export const NUMS = 2;
 export const REFS = 8;
 const R_KEY = 0;
@@ -73,7 +87,7 @@ export class EventColumns {
     refs[r + R_IP] = this.ref(e.ip);
     const ua = e.userAgent;
     refs[r + R_UA] = this.ref(ua === null || ua.length <= UA_MAX ? ua : ua.slice(0, UA_MAX));
-    refs[r + R_CODE] = this.ref(e.code);
+    refs[r + R_CODE] = this.ref(e.shadow === true ? shadowCode(e.code) : e.code);
     refs[r + R_ENV] = this.ref(e.environment);
     const x = this.n * NUMS;
     this.nums[x] = e.at;
@@ -167,7 +181,7 @@ export function countUse(
 
 /** The counters of an event whose log row is not kept (the buffer is full): main thread, rare. */
 export function countEvent(b: UsageBatch, e: VerificationEvent, clock: IsoClock): void {
-  if (e.keyId === null) return;
+  if (e.keyId === null || e.shadow === true) return;
   const iso = clock.at(e.at);
   const ua = e.userAgent === null ? null : e.userAgent.slice(0, UA_MAX);
   const used = e.code === 'VALID' ? e.permissions.map((p) => usedPermission(p, e.resource)) : [];
@@ -266,7 +280,10 @@ export class EventDecoder {
     const perms = refs[r + R_PERMS] ?? -1;
     const resourceRef = refs[r + R_RESOURCE] ?? -1;
     const resource = str(resourceRef);
-    const code = str(refs[r + R_CODE]) ?? 'MALFORMED';
+    // A shadow event's code is its own in the combination and overflow row; stored as the code, marked.
+    const codeRef = str(refs[r + R_CODE]) ?? 'MALFORMED';
+    const shadow = codeRef.startsWith(SHADOW_PREFIX);
+    const code = shadow ? codeRef.slice(SHADOW_PREFIX.length) : codeRef;
     const environment = str(refs[r + R_ENV]) ?? 'production';
     const ip = str(refs[r + R_IP]);
     const ua = str(refs[r + R_UA]);
@@ -274,14 +291,14 @@ export class EventDecoder {
     const last = this.clock.at(g.last);
     const first = this.clock.at(g.first);
     const day = this.clock.day;
-    const combo = comboText(keyId, keyStart, environment, code, ip, ua, permissions, resource);
+    const combo = comboText(keyId, keyStart, environment, codeRef, ip, ua, permissions, resource);
     const id = this.minutes.rowId(g.minute, combo, g.first);
     if (id === null) {
       this.overflowed += g.count;
-      const oid = this.minutes.overflowId(g.minute, code, g.first);
+      const oid = this.minutes.overflowId(g.minute, codeRef, g.first);
       let row = overflowRows.get(oid);
       if (row === undefined) {
-        row = overflowRow(oid, code);
+        row = overflowRow(oid, code, shadow);
         overflowRows.set(oid, row);
       }
       addCalls(row, g.count, first, last, g.maxUs, g.sumUs);
@@ -302,9 +319,11 @@ export class EventDecoder {
         latency_sum_us: Math.round(g.sumUs),
         count: g.count,
         overflow: 0,
+        shadow: shadow ? 1 : 0,
       });
     }
-    if (keyId === null) return;
+    // A shadow call was counted as the call it is (VALID): it is no usage of its own.
+    if (keyId === null || shadow) return;
     // The key's counters, from the row: a combination lies within one minute, so within one day.
     addCount(b.daily, dailyKey(keyId, day, code), g.count);
     // Seen values of overflowed calls are not kept: a flood of distinct IPs stays bounded here too.

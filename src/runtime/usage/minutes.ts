@@ -94,7 +94,7 @@ export class MinuteLog {
 }
 
 /** An overflow row: what identifies its calls is not kept, only the minute and the code. */
-export function overflowRow(id: string, code: string): VerificationLogTable {
+export function overflowRow(id: string, code: string, shadow = false): VerificationLogTable {
   return {
     id,
     at: '',
@@ -111,6 +111,7 @@ export function overflowRow(id: string, code: string): VerificationLogTable {
     latency_sum_us: 0,
     count: 0,
     overflow: 1,
+    shadow: shadow ? 1 : 0,
   };
 }
 
@@ -134,17 +135,19 @@ export class RowSpill {
     const ua =
       e.userAgent === null || e.userAgent.length <= UA_MAX ? e.userAgent : e.userAgent.slice(0, UA_MAX);
     const perms = e.permissions.length === 0 ? null : e.permissions.join(',');
-    const combo = comboText(e.keyId, e.keyStart, e.environment, e.code, e.ip, ua, perms, e.resource);
+    const code = e.shadow === true ? `shadow:${e.code}` : e.code;
+    const shadow = e.shadow === true;
+    const combo = comboText(e.keyId, e.keyStart, e.environment, code, e.ip, ua, perms, e.resource);
     const iso = new Date(e.at).toISOString();
     let id = this.minutes.rowId(m, combo, e.at);
     let row: VerificationLogTable | undefined;
     if (id === null) {
       this.overflowed++;
-      id = this.minutes.overflowId(m, e.code, e.at);
-      row = this.rows.get(id) ?? overflowRow(id, e.code);
+      id = this.minutes.overflowId(m, code, e.at);
+      row = this.rows.get(id) ?? overflowRow(id, e.code, shadow);
     } else {
       row = this.rows.get(id) ?? {
-        ...overflowRow(id, e.code),
+        ...overflowRow(id, e.code, shadow),
         key_id: e.keyId,
         key_start: e.keyStart,
         environment: e.environment,

@@ -89,6 +89,7 @@ export function eventLine(e: VerificationEvent): string {
     ip: e.ip,
     userAgent: e.userAgent,
     latencyUs: Math.round(e.latencyUs),
+    ...(e.shadow === true ? { shadow: true } : {}),
   })}\n`;
 }
 

@@ -10,6 +10,8 @@ export const WEBHOOK_EVENTS = [
   'key.leaked',
   'key.disabled',
   'key.rate_limited',
+  // A narrowing's shadow period ended with calls the narrower set would have refused.
+  'key.narrowing_refused',
   // The audit chain's head, published hourly: keep it outside the database as an anchor.
   'audit.anchor',
 ] as const;

@@ -28,8 +28,8 @@ function statementsOf(raw: RawSqlite): SqliteStatements {
       // by the writer for the minute: runtime/usage/minutes.ts).
       log: raw.prepare(`insert into verification_log
         (id, at, last_at, key_id, key_start, environment, permissions, resource, code, ip, user_agent,
-         latency_us, latency_sum_us, count, overflow)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         latency_us, latency_sum_us, count, overflow, shadow)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         on conflict (id) do update set
           count = verification_log.count + excluded.count,
           at = min(verification_log.at, excluded.at),
@@ -81,6 +81,7 @@ export function writeUsageRowsSqlite(raw: RawSqlite, b: UsageBatch): void {
       r.latency_sum_us,
       r.count,
       r.overflow,
+      r.shadow,
     );
   }
   for (const [k, n] of b.daily) {
