@@ -2,6 +2,7 @@ import type { Environment } from './keys.js';
 import type { KeyRecord } from './model.js';
 import { allows, compileGrants, hasWildcard } from './permissions.js';
 import { violations, type Policy } from './policy.js';
+import { effectivePermissions, roleMatching } from './roles.js';
 
 /** What the report knows of usage, gathered by storage over the policy window. */
 export interface UsageFacts {
@@ -29,6 +30,7 @@ export const SECTIONS = [
   'rotationDue',
   'sharedKeys',
   'nonCompliant',
+  'imported',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 export type GovernanceReport = Record<Section, Finding[]> & {
@@ -52,6 +54,8 @@ export function governanceReport(
   nowMs: number,
   /** The policy a team's keys follow (its team policy); default: `policy` for every key. */
   policyFor: (team: string | null) => Policy = () => policy,
+  /** Every role's permissions: keys are judged on their effective set, and suggestions name a role. */
+  roles: ReadonlyMap<string, readonly string[]> = new Map(),
 ): GovernanceReport {
   const r: Record<Section, Finding[]> = {
     unowned: [],
@@ -61,12 +65,23 @@ export function governanceReport(
     rotationDue: [],
     sharedKeys: [],
     nonCompliant: [],
+    imported: [],
   };
   const staleMs = policy.staleAfterDays * DAY;
   for (const k of keys) {
     if (k.status === 'deleted') continue;
     const base = { keyId: k.id, name: k.name, environment: k.environment };
     const live = k.status === 'active';
+    const permissions = effectivePermissions(k.permissions, k.roles, roles);
+
+    if (k.imported !== null) {
+      r.imported.push({
+        ...base,
+        reason: `imported on ${k.imported.at.slice(0, 10)} from its ${k.imported.from === 'hash' ? 'SHA-256 hash' : 'plaintext'}: its string is not in this deployment's format (no checksum, no environment); regenerate it (POST /v1/keys/${k.id}/regenerate) to issue a Keywarden key`,
+        importedAt: k.imported.at,
+        from: k.imported.from,
+      });
+    }
 
     if (k.owner.team === null || k.owner.contact === null) {
       r.unowned.push({
@@ -99,13 +114,15 @@ export function governanceReport(
       }
 
       const used = usage.usedPermissions.get(k.id) ?? [];
-      const wildcards = k.permissions.filter(hasWildcard);
+      const wildcards = permissions.filter(hasWildcard);
       const unused =
         age >= UNUSED_GRANT_MIN_AGE_DAYS * DAY
-          ? k.permissions.filter((g) => !used.some((u) => allows(compileGrants([g]), u)))
+          ? permissions.filter((g) => !used.some((u) => allows(compileGrants([g]), u)))
           : [];
       if (wildcards.length > 0 || unused.length > 0) {
-        const grants = compileGrants(k.permissions);
+        const grants = compileGrants(permissions);
+        const suggested = [...new Set(used.filter((u) => allows(grants, u)))].sort();
+        const role = roleMatching(suggested, roles);
         const reasons = [
           ...(wildcards.length > 0 ? [`wildcard grants ${wildcards.join(', ')}`] : []),
           ...(unused.length > 0 ? [`not used in ${policy.staleAfterDays} days: ${unused.join(', ')}`] : []),
@@ -113,9 +130,11 @@ export function governanceReport(
         r.overPrivileged.push({
           ...base,
           reason: reasons.join('; '),
-          granted: k.permissions,
+          granted: permissions,
           unusedPermissions: unused,
-          suggestedPermissions: [...new Set(used.filter((u) => allows(grants, u)))].sort(),
+          suggestedPermissions: suggested,
+          // A role whose permissions are exactly the observed use: hold it instead.
+          ...(role === undefined ? {} : { suggestedRole: role }),
         });
       }
 
@@ -163,7 +182,7 @@ export function governanceReport(
       });
     }
 
-    const broken = violations({ ...k, createdAt: k.createdAt }, policyFor(k.owner.team));
+    const broken = violations({ ...k, permissions, createdAt: k.createdAt }, policyFor(k.owner.team));
     if (broken.length > 0) {
       r.nonCompliant.push({
         ...base,

@@ -25,6 +25,7 @@ import { LogThrottle } from '../runtime/log-throttle.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { keyRoutes } from './routes/keys.js';
+import { importRoutes, roleRoutes } from './routes/roles.js';
 import { governanceRoutes } from './routes/governance.js';
 import { policyRoutes } from './routes/policy.js';
 import { serviceRoutes } from './routes/service.js';
@@ -344,7 +345,9 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
 
   serviceRoutes(app, s, edge.metricsToken);
   verifyRoute(app, s);
+  importRoutes(app, s);
   keyRoutes(app, s);
+  roleRoutes(app, s);
   adminKeyRoutes(app, s);
   auditRoutes(app, s);
   usageRoutes(app, s);

@@ -11,6 +11,8 @@ import type { KeysService } from '../services/keys-service.js';
 import type { GovernanceService } from '../services/governance-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { Verifier } from '../services/verifier.js';
+import type { ImportService } from '../services/import-service.js';
+import type { RolesService } from '../services/roles-service.js';
 import type { WebhookService } from '../services/webhooks/index.js';
 
 declare module 'fastify' {
@@ -43,6 +45,8 @@ export interface Services {
   governance: GovernanceService;
   webhooks: WebhookService;
   sessions: ConsoleSessions;
+  roles: RolesService;
+  imports: ImportService;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
   /** True when an error means the database is unreachable: answered as a 503, not a 500. */

@@ -30,6 +30,27 @@ export interface KeysTable {
   disabled_reason: string | null;
   rotated_at: string | null;
   version: number;
+  /** Role names (JSON array), mirrored in key_roles (0014_roles). */
+  roles: string;
+  /** Set on imported keys (0015_imported_keys): when, and from 'plaintext' or 'hash'. */
+  imported_at: string | null;
+  imported_from: string | null;
+}
+
+/** A named permission set (0014_roles). */
+export interface RolesTable {
+  name: string;
+  description: string | null;
+  permissions: string;
+  created_at: string;
+  created_by: string | null;
+  updated_at: string;
+  version: number;
+}
+
+export interface KeyRolesTable {
+  key_id: string;
+  role: string;
 }
 
 export interface KeySecretsTable {
@@ -193,6 +214,8 @@ export interface Database {
   key_usage_seen: KeyUsageSeenTable;
   keys: KeysTable;
   key_secrets: KeySecretsTable;
+  roles: RolesTable;
+  key_roles: KeyRolesTable;
   admin_keys: AdminKeysTable;
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;
