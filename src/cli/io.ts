@@ -152,11 +152,12 @@ export function keyTable(k: KeyRecord): string {
       ['name', k.name],
       ['environment', k.environment],
       ['status', k.status + (k.disabledReason ? ` (${k.disabledReason})` : '')],
-      ['key', `${k.start}…${k.end}`],
+      ['key', k.imported?.from === 'hash' ? 'imported' : `${k.start}…${k.end}`],
       ['system / purpose', `${k.system ?? '–'} / ${k.purpose ?? '–'}`],
       ['owner', `${k.owner.team ?? '–'} <${k.owner.contact ?? '–'}>`],
       ['customer', k.customerId],
       ['permissions', k.permissions.join(', ') || '(none)'],
+      ['roles', k.roles.join(', ') || '(none)'],
       [
         'rate limits',
         k.ratelimits.map((r) => `${r.name}: ${r.limit}/${r.windowSeconds}s`).join(', ') || '(none)',
