@@ -112,8 +112,7 @@ export class ImportService {
         throw refuse(
           `the key is shorter than ${MIN_IMPORTED_KEY_LENGTH} characters: too guessable to import; issue a new key instead`,
         );
-      if (/[\s\u0000-\u001f\u007f]/.test(key))
-        throw refuse('the key contains whitespace or control characters');
+      if (hasSpaceOrControl(key)) throw refuse('the key contains whitespace or control characters');
       const parsed = parseKey(key, this.ctx.prefix);
       if (parsed?.kind === 'admin')
         throw refuse('this is an admin key (_adm_): admin keys cannot be imported as API keys');
@@ -148,4 +147,13 @@ function base64Bytes(v: string): Buffer | undefined {
   const canonical = v.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
   const b = Buffer.from(canonical, 'base64url');
   return b.length === 32 && b.toString('base64url') === canonical ? b : undefined;
+}
+
+/** True when `s` has whitespace or an ASCII control character (not a key another system would issue). */
+function hasSpaceOrControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 32 || c === 127) return true;
+  }
+  return /\s/.test(s);
 }
