@@ -6,7 +6,9 @@ import type { Policy } from '../../src/core/policy.js';
 import type { VerifyCode } from '../../src/core/codes.js';
 import { SECTIONS, type Section } from '../../src/core/governance.js';
 
-export type { AdminKeyRecord, AdminPermission, KeyRecord, Page, Policy, Section, VerifyCode };
+import type { Role } from '../../src/core/roles.js';
+
+export type { AdminKeyRecord, AdminPermission, KeyRecord, Page, Policy, Role, Section, VerifyCode };
 export { SECTIONS };
 
 /** An API answer that was not a success, in the words of its problem+json `detail`. */

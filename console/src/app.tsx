@@ -9,6 +9,7 @@ import { KeyDetailPage } from './pages/key-detail.js';
 import { KeysPage } from './pages/keys.js';
 import { LogsPage } from './pages/logs.js';
 import { PolicyPage } from './pages/policy.js';
+import { RolesPage } from './pages/roles.js';
 import { SignIn } from './pages/sign-in.js';
 
 interface NavItem {
@@ -24,6 +25,7 @@ const NAV: NavItem[] = [
   { to: '/audit', label: 'Audit log', visible: (s) => can(s, 'audit:read') },
   { to: '/admin-keys', label: 'Admin keys', visible: (s) => can(s, 'admin:manage') },
   { to: '/policy', label: 'Policy', visible: (s) => can(s, 'keys:read') },
+  { to: '/roles', label: 'Roles', visible: (s) => can(s, 'keys:read') },
 ];
 
 /** The shell: asks for the session, shows sign-in or the navigation and the current page. */
@@ -183,6 +185,8 @@ function page(route: string, session: Session): ReactNode {
       return <AdminKeysPage session={session} />;
     case 'policy':
       return <PolicyPage session={session} />;
+    case 'roles':
+      return <RolesPage session={session} />;
     default:
       return <KeysPage session={session} search={search} />;
   }

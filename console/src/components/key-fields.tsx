@@ -6,6 +6,7 @@ import { Text } from './field.js';
 import { type Expiry, type KeyFormState } from './key-form.js';
 import { LimitFields } from './limit-fields.js';
 import { PermissionFields } from './permission-fields.js';
+import { RolePicker } from '../pages/role-picker.js';
 
 type Setter = (patch: Partial<KeyFormState>) => void;
 
@@ -213,6 +214,12 @@ export function KeyFields(props: {
       </fieldset>
 
       <PermissionFields form={f} set={set} policy={policy} suggestions={props.suggestions} />
+      <RolePicker
+        roles={f.roles}
+        set={(roles) => {
+          set({ roles });
+        }}
+      />
 
       <LimitFields form={f} set={set} policy={policy} />
 

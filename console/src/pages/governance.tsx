@@ -24,6 +24,7 @@ const TITLES: Record<Section, [string, string]> = {
   rotationDue: ['Rotation due', 'expiring soon, or older than the policy lifetime'],
   sharedKeys: ['Shared keys', 'one key seen from many client IPs or user agents in a day'],
   nonCompliant: ['Breaks the policy', 'keys created before a policy change that no longer comply'],
+  imported: ['Imported', 'keys imported from another system: regenerate them into Keywarden keys'],
 };
 
 type Pending = { kind: 'disable' } | { kind: 'apply'; permissions: string[] };
