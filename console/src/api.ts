@@ -6,9 +6,7 @@ import type { Policy } from '../../src/core/policy.js';
 import type { VerifyCode } from '../../src/core/codes.js';
 import { SECTIONS, type Section } from '../../src/core/governance.js';
 
-import type { Role } from '../../src/core/roles.js';
-
-export type { AdminKeyRecord, AdminPermission, KeyRecord, Page, Policy, Role, Section, VerifyCode };
+export type { AdminKeyRecord, AdminPermission, KeyRecord, Page, Policy, Section, VerifyCode };
 export { SECTIONS };
 
 /** An API answer that was not a success, in the words of its problem+json `detail`. */
@@ -20,6 +18,18 @@ export class ApiError extends Error {
   ) {
     super(detail);
   }
+}
+
+/** A role (docs/roles.md), as GET /v1/roles answers it. */
+export interface Role {
+  name: string;
+  description: string | null;
+  permissions: string[];
+  createdAt: string;
+  createdBy: string | null;
+  updatedAt: string;
+  version: number;
+  keys: number;
 }
 
 export interface Session {

@@ -120,7 +120,9 @@ describeEachDialect('importing existing keys', (t) => {
 
   test('regenerating an imported key issues a Keywarden key; the old string stops', async () => {
     const s = foreign();
-    const r = await call(t, 'POST', '/v1/keys/import', { keys: [item({ name: 'regen-prod-agent', key: s })] });
+    const r = await call(t, 'POST', '/v1/keys/import', {
+      keys: [item({ name: 'regen-prod-agent', key: s })],
+    });
     const id = (r.body.items as { id: string }[])[0]?.id ?? '';
     const g = await call(t, 'POST', `/v1/keys/${id}/regenerate`, {});
     assert.equal(g.status, 200, g.raw);
