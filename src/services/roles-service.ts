@@ -11,13 +11,14 @@ import {
 } from '../core/roles.js';
 import { appendAudit } from '../storage/audit-repo.js';
 import { isUniqueViolation } from '../storage/db.js';
-import { getKeyRow, toRecord } from '../storage/keys-repo.js';
+import { toRecord } from '../storage/keys-repo.js';
 import {
   deleteRole,
   getRoleRow,
   holderCounts,
   insertRole,
   listRoleRows,
+  liveHolderRows,
   liveHolders,
   rolePermissions,
   toRole,
@@ -128,9 +129,7 @@ export class RolesService {
         const roles = await rolePermissions(trx);
         roles.set(name, patch.permissions);
         const broken: string[] = [];
-        for (const id of holders) {
-          const keyRow = await getKeyRow(trx, id);
-          if (keyRow === undefined) continue;
+        for (const keyRow of await liveHolderRows(trx, name)) {
           const k = toRecord(keyRow, at);
           const v = violations(
             { ...k, permissions: effectivePermissions(k.permissions, k.roles, roles) },

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Role } from '../core/roles.js';
-import type { Database, RolesTable } from './schema.js';
+import type { Database, KeysTable, RolesTable } from './schema.js';
 
 type Db = Kysely<Database>;
 type RoleRow = Selectable<RolesTable>;
@@ -65,6 +65,18 @@ export async function liveHolders(db: Db, role: string): Promise<string[]> {
     .orderBy('keys.id')
     .execute();
   return rows.map((r) => r.id);
+}
+
+/** The rows of the keys not deleted that hold `role` (one query, for the policy check of a role change). */
+export async function liveHolderRows(db: Db, role: string): Promise<Selectable<KeysTable>[]> {
+  return db
+    .selectFrom('keys')
+    .selectAll('keys')
+    .innerJoin('key_roles', 'key_roles.key_id', 'keys.id')
+    .where('key_roles.role', '=', role)
+    .where('keys.status', '<>', 'deleted')
+    .orderBy('keys.id')
+    .execute();
 }
 
 /** How many keys not deleted hold each role. */
