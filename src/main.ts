@@ -34,6 +34,10 @@ import { KeysService } from './services/keys-service.js';
 import { WebhookService, type Resolve } from './services/webhooks/index.js';
 import { PolicyService } from './services/policy-service.js';
 import { Verifier } from './services/verifier.js';
+// Roles and imported keys (docs/roles.md, docs/import.md).
+import { IMPORTED_SIGNAL, ImportedKeys } from './services/imported-keys.js';
+import { ImportService } from './services/import-service.js';
+import { RolesService } from './services/roles-service.js';
 import { isStorageUnavailable, migrate, openStorage, type Storage } from './storage/db.js';
 import { getMeta, insertMeta } from './storage/meta-repo.js';
 import { withAuditKey } from './storage/audit-repo.js';
@@ -158,14 +162,21 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
   };
   const admin = new AdminService(ctx, { ttlMs: config.adminCacheTtlSeconds * 1000 });
   const policies = new PolicyService(ctx);
+  const imported = new ImportedKeys();
+  await imported.refresh(storage.db);
   await ctx.bus.subscribe(
     (id) => {
       if (id.startsWith(ADMIN_ID_PREFIX)) admin.resetCache(id);
-      else ctx.cache.invalidateKey(id);
+      else if (id === IMPORTED_SIGNAL) {
+        // Another node imported keys: look such strings up from now on, and drop negative entries.
+        imported.present = true;
+        ctx.cache.clear();
+      } else ctx.cache.invalidateKey(id);
     },
     () => {
       ctx.cache.clear();
       admin.resetCache();
+      imported.refresh(storage.db).catch(() => undefined);
     },
   );
   const keys = new KeysService(ctx, policies);
@@ -205,7 +216,9 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     sessionAuth: (req) => sessions.authenticate(req),
     governance: new GovernanceService(ctx, keys, admin, policies),
     narrowing,
-    verifier: new Verifier(ctx),
+    verifier: new Verifier(ctx, imported),
+    roles: new RolesService(ctx, policies),
+    imports: new ImportService(ctx, keys, imported),
     ready: async () => {
       try {
         await sql`select 1`.execute(storage.db);

@@ -21,6 +21,18 @@ export class ApiError extends Error {
   }
 }
 
+/** A role (docs/roles.md), as GET /v1/roles answers it. */
+export interface Role {
+  name: string;
+  description: string | null;
+  permissions: string[];
+  createdAt: string;
+  createdBy: string | null;
+  updatedAt: string;
+  version: number;
+  keys: number;
+}
+
 export interface Session {
   csrfToken: string;
   expiresAt: string;

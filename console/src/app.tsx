@@ -21,6 +21,7 @@ import { KeyDetailPage } from './pages/key-detail.js';
 import { KeysPage } from './pages/keys.js';
 import { LogsPage } from './pages/logs.js';
 import { PolicyPage } from './pages/policy.js';
+import { RolesPage } from './pages/roles.js';
 import { SignIn } from './pages/sign-in.js';
 
 interface NavItem {
@@ -38,6 +39,7 @@ const NAV: NavItem[] = [
   { to: '/audit', label: 'Audit log', needs: 'audit:read' },
   { to: '/admin-keys', label: 'Admin keys', needs: 'admin:manage' },
   { to: '/policy', label: 'Policy', needs: 'keys:read' },
+  { to: '/roles', label: 'Roles', needs: 'keys:read' },
 ];
 
 /** While the server is away: one banner for the whole console, a probe every few seconds. */
@@ -291,6 +293,8 @@ function page(route: string, session: Session): ReactNode {
       return <AdminKeysPage session={session} search={search} />;
     case 'policy':
       return <PolicyPage session={session} />;
+    case 'roles':
+      return <RolesPage session={session} />;
     default:
       return <KeysPage session={session} search={search} />;
   }

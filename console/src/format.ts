@@ -35,6 +35,8 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 }
 
 export function masked(k: { start: string; end: string }): string {
+  // A key imported from its hash only has nothing to show (docs/import.md).
+  if (k.start === 'imported' && k.end === '') return 'imported';
   return `${k.start}…${k.end}`;
 }
 

@@ -10,6 +10,8 @@ import { recordCommands } from './commands/records.js';
 import { scanCommand } from './commands/scan.js';
 import { serverCommands } from './commands/server.js';
 import { verifyCommand } from './commands/verify.js';
+import { importCommand } from './commands/import.js';
+import { rolesCommand } from './commands/roles.js';
 import { exitQuietlyOnClosedPipe, output, printErr, Refused, UsageError } from './io.js';
 
 function program(json: boolean): Command {
@@ -38,6 +40,8 @@ function program(json: boolean): Command {
   serverCommands(p);
   keysCommand(p);
   identitiesCommand(p);
+  importCommand(p);
+  rolesCommand(p);
   verifyCommand(p);
   recordCommands(p);
   scanCommand(p);

@@ -3,6 +3,7 @@ import type { KeyRecord } from './model.js';
 import type { Narrowing } from './narrowing.js';
 import { allows, compileGrants, hasWildcard } from './permissions.js';
 import { violations, type Policy } from './policy.js';
+import { effectivePermissions, roleMatching } from './roles.js';
 
 /** What the report knows of usage, gathered by storage over the policy window. */
 export interface UsageFacts {
@@ -32,6 +33,7 @@ export const SECTIONS = [
   'nonCompliant',
   // Narrowings whose shadow period ended with nothing refused, not applied yet (docs/narrowing.md).
   'narrowingReady',
+  'imported',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 export type GovernanceReport = Record<Section, Finding[]> & {
@@ -60,6 +62,8 @@ export function governanceReport(
   policyFor: (team: string | null) => Policy = () => policy,
   /** keyId → its narrowing, for the keys that have one. */
   narrowings: ReadonlyMap<string, Narrowing> = new Map(),
+  /** Every role's permissions: keys are judged on their effective set, and suggestions name a role. */
+  roles: ReadonlyMap<string, readonly string[]> = new Map(),
 ): GovernanceReport {
   const r: Record<Section, Finding[]> = {
     unowned: [],
@@ -70,6 +74,7 @@ export function governanceReport(
     sharedKeys: [],
     nonCompliant: [],
     narrowingReady: [],
+    imported: [],
   };
   const staleMs = policy.staleAfterDays * DAY;
   for (const k of keys) {
@@ -83,6 +88,16 @@ export function governanceReport(
       status: k.status,
     };
     const live = k.status === 'active';
+    const permissions = effectivePermissions(k.permissions, k.roles, roles);
+
+    if (k.imported !== null) {
+      r.imported.push({
+        ...base,
+        reason: `imported on ${k.imported.at.slice(0, 10)} from its ${k.imported.from === 'hash' ? 'SHA-256 hash' : 'plaintext'}: its string is not in this deployment's format (no checksum, no environment); regenerate it (POST /v1/keys/${k.id}/regenerate) to issue a Keywarden key`,
+        importedAt: k.imported.at,
+        from: k.imported.from,
+      });
+    }
 
     if (k.owner.team === null || k.owner.contact === null) {
       r.unowned.push({
@@ -115,13 +130,15 @@ export function governanceReport(
       }
 
       const used = usage.usedPermissions.get(k.id) ?? [];
-      const wildcards = k.permissions.filter(hasWildcard);
+      const wildcards = permissions.filter(hasWildcard);
       const unused =
         age >= UNUSED_GRANT_MIN_AGE_DAYS * DAY
-          ? k.permissions.filter((g) => !used.some((u) => allows(compileGrants([g]), u)))
+          ? permissions.filter((g) => !used.some((u) => allows(compileGrants([g]), u)))
           : [];
       if (wildcards.length > 0 || unused.length > 0) {
-        const grants = compileGrants(k.permissions);
+        const grants = compileGrants(permissions);
+        const suggested = [...new Set(used.filter((u) => allows(grants, u)))].sort();
+        const role = roleMatching(suggested, roles);
         const reasons = [
           ...(wildcards.length > 0 ? [`wildcard grants ${wildcards.join(', ')}`] : []),
           ...(unused.length > 0 ? [`not used in ${policy.staleAfterDays} days: ${unused.join(', ')}`] : []),
@@ -129,9 +146,11 @@ export function governanceReport(
         r.overPrivileged.push({
           ...base,
           reason: reasons.join('; '),
-          granted: k.permissions,
+          granted: permissions,
           unusedPermissions: unused,
-          suggestedPermissions: [...new Set(used.filter((u) => allows(grants, u)))].sort(),
+          suggestedPermissions: suggested,
+          // A role whose permissions are exactly the observed use: hold it instead.
+          ...(role === undefined ? {} : { suggestedRole: role }),
         });
       }
 
@@ -190,7 +209,7 @@ export function governanceReport(
       });
     }
 
-    const broken = violations({ ...k, createdAt: k.createdAt }, policyFor(k.owner.team));
+    const broken = violations({ ...k, permissions, createdAt: k.createdAt }, policyFor(k.owner.team));
     if (broken.length > 0) {
       r.nonCompliant.push({
         ...base,

@@ -20,6 +20,8 @@ export interface KeyInput {
   ipAllowlist?: string[];
   expiresAt?: string | null;
   metadata?: Record<string, unknown>;
+  /** Role names (docs/roles.md); each must exist. */
+  roles?: string[];
 }
 
 export type KeyPatch = Partial<Omit<KeyInput, 'environment'>>;
@@ -42,6 +44,9 @@ export function checkKeyFields(input: KeyPatch, nowMs: number): void {
   });
   if (input.permissions !== undefined && new Set(input.permissions).size !== input.permissions.length) {
     throw invalid('permissions contains duplicates');
+  }
+  if (input.roles !== undefined && new Set(input.roles).size !== input.roles.length) {
+    throw invalid('roles contains duplicates');
   }
   input.ipAllowlist?.forEach((c, i) => {
     if (!isCidr(c))

@@ -49,6 +49,16 @@ export interface KeyRecord {
   disabledReason: string | null;
   rotatedAt: string | null;
   version: number;
+  /** Roles the key holds: its effective permissions are its own plus theirs (docs/roles.md). */
+  roles: string[];
+  /** Set on a key imported from another system (docs/import.md); null for keys made here. */
+  imported: KeyImported | null;
+}
+
+export interface KeyImported {
+  at: string;
+  /** 'plaintext': the string was given (display is masked); 'hash': only its SHA-256 was. */
+  from: 'plaintext' | 'hash';
 }
 
 /** A stored secret of a key: the current one (expiresAt null) or a rotated one in its grace window. */

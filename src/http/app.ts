@@ -28,6 +28,7 @@ import { adminKeyRoutes } from './routes/admin-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { identityRoutes } from './routes/identities.js';
 import { keyRoutes } from './routes/keys.js';
+import { importRoutes, roleRoutes } from './routes/roles.js';
 import { governanceRoutes } from './routes/governance.js';
 import { policyRoutes } from './routes/policy.js';
 import { serviceRoutes } from './routes/service.js';
@@ -347,10 +348,12 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
 
   serviceRoutes(app, s, edge.metricsToken);
   verifyRoute(app, s);
+  importRoutes(app, s);
   keyRoutes(app, s);
   identityRoutes(app, s);
   narrowingRoutes(app, s);
   notificationRoutes(app, s);
+  roleRoutes(app, s);
   adminKeyRoutes(app, s);
   auditRoutes(app, s);
   usageRoutes(app, s);

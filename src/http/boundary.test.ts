@@ -66,6 +66,8 @@ async function routesOf(t: TestServer): Promise<Route[]> {
 function urlFor(r: Route, target: Estate): string {
   return r.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
     if (name === 'team') return target.team;
+    // Roles are deployment-wide: every caller aims at the same one (docs/roles.md).
+    if (name === 'name' && r.path.startsWith('/v1/roles/')) return 'matrix-role';
     if (name !== 'id') throw new Error(`${r.method} ${r.path}: unknown path parameter {${name}}`);
     if (r.path.startsWith('/v1/keys/')) return target.keyId;
     if (r.path.startsWith('/v1/admin-keys/')) return target.adminTargetId;
@@ -93,6 +95,30 @@ function bodyFor(r: Route, target: Estate, callerTeam: string): unknown {
       return { name: 'changed' };
     case 'POST /v1/keys/{id}/narrowing':
       return { permissions: [], days: 7 };
+    case 'POST /v1/roles':
+      return { name: `made-${Math.random().toString(36).slice(2, 8)}`, permissions: ['docs:read'] };
+    case 'PATCH /v1/roles/{name}':
+      return { description: 'changed' };
+    case 'POST /v1/keys/import':
+      return {
+        keys: [
+          {
+            ...aKey({
+              name: `${callerTeam}-prod-imp${Math.random().toString(36).slice(2, 8)}`,
+              owner: { team: callerTeam, contact: `imp@${callerTeam}.example` },
+            }),
+            key: `sk_live_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`,
+          },
+          // Aimed at the target's team: a team-scoped caller gets it refused (FORBIDDEN), item by item.
+          {
+            ...aKey({
+              name: `${target.team}-prod-imp${Math.random().toString(36).slice(2, 8)}`,
+              owner: { team: target.team, contact: `imp@${target.team}.example` },
+            }),
+            key: `sk_live_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`,
+          },
+        ],
+      };
     case 'POST /v1/verify':
       return { key: target.keyPlain, environment: 'production' };
     case 'POST /v1/leaks':
@@ -209,6 +235,11 @@ for (const dialect of DIALECTS) {
       const d = await admin({ name: 'global-disabled', permissions: ['*'] });
       assert.equal((await call(t, 'POST', `/v1/admin-keys/${d.id}/disable`)).status, 200);
       disabledAdmin = d.key;
+      // The role the /v1/roles/{name} routes aim at; recreated when a matrix call deleted it.
+      assert.equal(
+        (await call(t, 'POST', '/v1/roles', { name: 'matrix-role', permissions: ['docs:read'] })).status,
+        201,
+      );
       routes = await routesOf(t);
     });
     after(async () => t.close());
@@ -230,11 +261,27 @@ for (const dialect of DIALECTS) {
         'PATCH /v1/identities/{id}',
         'DELETE /v1/identities/{id}',
         'GET /v1/identities/{id}/usage',
+        'POST /v1/roles',
+        'GET /v1/roles/{name}',
+        'DELETE /v1/roles/{name}',
+        'POST /v1/keys/import',
       ])
         assert.ok(names.has(r), `${r} missing`);
       assert.deepEqual(
-        routes.filter((r) => r.globalOnly).map((r) => `${r.method} ${r.path}`),
-        ['GET /v1/audit/verify', 'PUT /v1/policy', 'POST /v1/policy/preview'].filter((r) => names.has(r)),
+        routes
+          .filter((r) => r.globalOnly)
+          .map((r) => `${r.method} ${r.path}`)
+          .sort(),
+        [
+          'GET /v1/audit/verify',
+          'PUT /v1/policy',
+          'POST /v1/policy/preview',
+          'POST /v1/roles',
+          'PATCH /v1/roles/{name}',
+          'DELETE /v1/roles/{name}',
+        ]
+          .filter((r) => names.has(r))
+          .sort(),
       );
     });
 

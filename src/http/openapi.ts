@@ -19,6 +19,13 @@ import {
   RateLimit,
   VerifyRequest,
   VerifyResponse,
+  Role,
+  RoleCreate,
+  RolePatch,
+  RoleList,
+  KeyImport,
+  KeyImportItem,
+  KeyImportResult,
 } from './schemas.js';
 import { Identity, IdentityCreate, IdentityList, IdentityPatch, IdentityUsage } from './identity-schemas.js';
 import type { App } from './types.js';
@@ -58,6 +65,12 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /v1/keys/:id/narrowing': 'startKeyNarrowing',
   'GET /v1/keys/:id/narrowing': 'getKeyNarrowing',
   'DELETE /v1/keys/:id/narrowing': 'cancelKeyNarrowing',
+  'POST /v1/keys/import': 'importKeys',
+  'POST /v1/roles': 'createRole',
+  'GET /v1/roles': 'listRoles',
+  'GET /v1/roles/:name': 'getRole',
+  'PATCH /v1/roles/:name': 'updateRole',
+  'DELETE /v1/roles/:name': 'deleteRole',
   'POST /v1/admin-keys': 'createAdminKey',
   'GET /v1/admin-keys': 'listAdminKeys',
   'GET /v1/admin-keys/:id': 'getAdminKey',
@@ -119,6 +132,13 @@ const NAMED: ReadonlyMap<unknown, string> = new Map<TSchema, string>([
   [IdentityPatch, 'IdentityPatch'],
   [IdentityList, 'IdentityPage'],
   [IdentityUsage, 'IdentityUsage'],
+  [Role, 'Role'],
+  [RoleCreate, 'RoleCreate'],
+  [RolePatch, 'RolePatch'],
+  [RoleList, 'RoleList'],
+  [KeyImport, 'KeyImport'],
+  [KeyImportItem, 'KeyImportItem'],
+  [KeyImportResult, 'KeyImportResult'],
 ]);
 
 /** Schemas named by where a route uses them: `METHOD /path` → location in its schema → name. */

@@ -86,6 +86,12 @@ const mutable = {
   ipAllowlist: Type.Optional(Type.Array(Cidr, { maxItems: 100 })),
   expiresAt: Type.Optional(Nullable(DateTime)),
   metadata: Type.Optional(Metadata),
+  roles: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+      maxItems: 20,
+      description: 'role names; the key holds their permissions too (docs/roles.md)',
+    }),
+  ),
 };
 
 export const KeyCreate = Type.Object(
@@ -124,6 +130,16 @@ export const KeyRecord = Type.Object({
   disabledReason: Nullable(Type.String()),
   rotatedAt: Nullable(Type.String()),
   version: Type.Integer(),
+  roles: Type.Array(Type.String(), { description: 'roles held; permissions above are the key’s own' }),
+  imported: Nullable(
+    Type.Object(
+      {
+        at: Type.String(),
+        from: OneOf(['plaintext', 'hash'] as const, 'hash: only the SHA-256 was given; shown as "imported"'),
+      },
+      { description: 'set on a key imported from another system (docs/import.md)' },
+    ),
+  ),
 });
 export const KeyWithSecret = Type.Object({
   key: Type.String({ description: 'the plaintext key: shown this once, never again' }),
@@ -275,3 +291,82 @@ export const AuditQuery = Type.Object(
 );
 
 export { PERMISSION_PATTERN };
+
+/** Roles (docs/roles.md). */
+export const RoleName = Type.String({ pattern: '^[a-z][a-z0-9_.-]{0,63}$', maxLength: 64 });
+export const Role = Type.Object({
+  name: Type.String(),
+  description: Nullable(Type.String()),
+  permissions: Type.Array(Type.String()),
+  createdAt: Type.String(),
+  createdBy: Nullable(Type.String()),
+  updatedAt: Type.String(),
+  version: Type.Integer(),
+  keys: Type.Integer({ description: 'keys (not deleted) that hold the role, across every team' }),
+});
+export const RoleCreate = Type.Object(
+  {
+    name: RoleName,
+    permissions: Type.Array(Permission, { maxItems: 200 }),
+    description: Type.Optional(Nullable(Str(500))),
+  },
+  { additionalProperties: false },
+);
+export const RolePatch = Type.Object(
+  {
+    permissions: Type.Optional(Type.Array(Permission, { maxItems: 200 })),
+    description: Type.Optional(Nullable(Str(500))),
+  },
+  { additionalProperties: false },
+);
+export const RoleList = Type.Object({ items: Type.Array(Role) });
+export const RoleParams = Type.Object(
+  { name: Type.String({ maxLength: 64 }) },
+  { additionalProperties: false },
+);
+
+/** One key to import: a key record plus its plaintext (`key`) or its SHA-256 (`hash`). */
+export const KeyImportItem = Type.Object(
+  {
+    name: Name,
+    environment: Environment,
+    ...mutable,
+    key: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 512, description: 'the existing key, as plaintext' }),
+    ),
+    hash: Type.Optional(
+      Type.Object(
+        {
+          algorithm: OneOf(['sha256'] as const),
+          encoding: OneOf(['hex', 'base64'] as const),
+          value: Type.String({ minLength: 1, maxLength: 100 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const KeyImport = Type.Object(
+  {
+    keys: Type.Array(Type.Unknown({ description: 'a KeyImportItem (each checked on its own)' }), {
+      minItems: 1,
+      maxItems: 1000,
+    }),
+  },
+  { additionalProperties: false },
+);
+export const KeyImportResult = Type.Object({
+  imported: Type.Integer(),
+  refused: Type.Integer(),
+  items: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      status: OneOf(['imported', 'refused'] as const),
+      id: Type.Optional(Type.String()),
+      name: Type.Optional(Type.String()),
+      code: Type.Optional(Type.String()),
+      detail: Type.Optional(Type.String()),
+    }),
+  ),
+});

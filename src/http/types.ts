@@ -14,6 +14,8 @@ import type { MailService } from '../services/mail/index.js';
 import type { NarrowingService } from '../services/narrowing-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { Verifier } from '../services/verifier.js';
+import type { ImportService } from '../services/import-service.js';
+import type { RolesService } from '../services/roles-service.js';
 import type { WebhookService } from '../services/webhooks/index.js';
 
 declare module 'fastify' {
@@ -50,6 +52,8 @@ export interface Services {
   /** Owner mail; undefined when KEYWARDEN_SMTP_URL and KEYWARDEN_MAIL_FROM are not both set. */
   mail?: MailService | undefined;
   sessions: ConsoleSessions;
+  roles: RolesService;
+  imports: ImportService;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
   /** True when an error means the database is unreachable: answered as a 503, not a 500. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { aKey, startServer, type TestServer } from '../testing/harness.js';
 import { generateKey } from '../core/keys.js';
-import { KeywardenApiError, KeywardenClient, KeywardenConnectionError } from './client.js';
+import { KeywardenApiError, KeywardenClient, KeywardenConnectionError, type KeyInput } from './client.js';
 
 describe('SDK client', () => {
   let t: TestServer;
@@ -45,6 +45,35 @@ describe('SDK client', () => {
     const adm = await kw.createAdminKey({ name: 'sdk-admin', permissions: ['keys:read'] });
     assert.ok((await kw.listAdminKeys()).items.some((a) => a.id === adm.record.id));
     assert.equal((await kw.deleteAdminKey(adm.record.id)).status, 'deleted');
+  });
+
+  test('roles and import: create, read, assign, change, import, delete', async () => {
+    const role = await kw.createRole({ name: 'sdk-role', permissions: ['sdk:use'] });
+    assert.equal(role.keys, 0);
+    assert.ok((await kw.listRoles()).items.some((r) => r.name === 'sdk-role'));
+    const { key, record } = await kw.createKey({
+      ...(aKey({ name: 'crm-prod-sdk-role' }) as unknown as KeyInput),
+      roles: ['sdk-role'],
+    });
+    assert.equal((await kw.getRole('sdk-role')).keys, 1);
+    assert.equal((await kw.verify({ key, environment: 'production', permission: 'sdk:use' })).code, 'VALID');
+    assert.deepEqual((await kw.updateRole('sdk-role', { permissions: ['sdk:other'] })).permissions, [
+      'sdk:other',
+    ]);
+    assert.equal(
+      (await kw.verify({ key, environment: 'production', permission: 'sdk:use' })).code,
+      'INSUFFICIENT_PERMISSIONS',
+    );
+    const held = await kw.deleteRole('sdk-role').catch((e: unknown) => e);
+    assert.ok(held instanceof KeywardenApiError && held.status === 409);
+    await kw.updateKey(record.id, { roles: [] });
+    assert.equal((await kw.deleteRole('sdk-role')).name, 'sdk-role');
+    const plain = `legacy_${'x'.repeat(8)}${Date.now()}`;
+    const r = await kw.importKeys([
+      { ...(aKey({ name: 'crm-prod-sdk-import' }) as unknown as KeyInput), key: plain },
+    ]);
+    assert.deepEqual([r.imported, r.refused], [1, 0]);
+    assert.equal((await kw.verify({ key: plain, environment: 'production' })).code, 'VALID');
   });
 
   test('problems become KeywardenApiError with status, code, detail and request id', async () => {

@@ -1,5 +1,6 @@
 import type { IdentityInput, IdentityPatch, IdentityRecord } from '../core/identity.js';
 import type { AdminKeyRecord, KeyRecord } from '../core/model.js';
+import type { Role } from '../core/roles.js';
 import type { Page } from '../core/page.js';
 import type { PolicyPreview } from '../core/policy-preview.js';
 import type { VerifyResult } from '../core/verify.js';
@@ -49,6 +50,7 @@ export type KeyInput = Partial<
     | 'rotatedAt'
     | 'version'
     | 'owner'
+    | 'imported'
   >
 > & {
   name: string;
@@ -75,6 +77,27 @@ export interface IdentityUsage {
   keys: number;
   days: { day: string; counts: Record<string, number> }[];
   totals: Record<string, number>;
+}
+
+export type { Role };
+
+/** One key to import (docs/import.md): a key record plus its plaintext or its SHA-256. */
+export type KeyImportItem = KeyInput & {
+  key?: string;
+  hash?: { algorithm: 'sha256'; encoding: 'hex' | 'base64'; value: string };
+};
+
+export interface KeyImportResult {
+  imported: number;
+  refused: number;
+  items: {
+    index: number;
+    status: 'imported' | 'refused';
+    id?: string;
+    name?: string;
+    code?: string;
+    detail?: string;
+  }[];
 }
 
 /**
@@ -285,6 +308,25 @@ export class KeywardenClient {
   }
   deleteAdminKey(id: string): Promise<AdminKeyRecord> {
     return this.request('DELETE', `/v1/admin-keys/${encodeURIComponent(id)}`);
+  }
+  /** Imports up to 1,000 existing keys; each item is imported or refused on its own. */
+  importKeys(keys: KeyImportItem[]): Promise<KeyImportResult> {
+    return this.request('POST', '/v1/keys/import', { keys });
+  }
+  createRole(input: { name: string; permissions: string[]; description?: string | null }): Promise<Role> {
+    return this.request('POST', '/v1/roles', input);
+  }
+  listRoles(): Promise<{ items: Role[] }> {
+    return this.request('GET', '/v1/roles');
+  }
+  getRole(name: string): Promise<Role> {
+    return this.request('GET', `/v1/roles/${encodeURIComponent(name)}`);
+  }
+  updateRole(name: string, patch: { permissions?: string[]; description?: string | null }): Promise<Role> {
+    return this.request('PATCH', `/v1/roles/${encodeURIComponent(name)}`, patch);
+  }
+  deleteRole(name: string): Promise<Role> {
+    return this.request('DELETE', `/v1/roles/${encodeURIComponent(name)}`);
   }
 }
 

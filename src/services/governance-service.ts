@@ -10,6 +10,7 @@ import {
   toAdminRecord,
 } from '../storage/admin-keys-repo.js';
 import { activeAdminTeams, usageFacts } from '../storage/governance-repo.js';
+import { rolePermissions } from '../storage/roles-repo.js';
 import { expireSecret, findByHash, liveKeyRows, markSecretLeaked, toRecord } from '../storage/keys-repo.js';
 import type { AdminService } from './admin-service.js';
 import { nowIso, type ServiceContext } from './context.js';
@@ -52,9 +53,10 @@ export class GovernanceService {
     const { db } = this.ctx.storage;
     const rows = await liveKeyRows(db, actor.team);
     const since = new Date(now - policy.staleAfterDays * 86_400_000);
-    const [teams, usage] = await Promise.all([
+    const [teams, usage, roles] = await Promise.all([
       activeAdminTeams(db, at),
       usageFacts(db, since.toISOString().slice(0, 10), since.toISOString()),
+      rolePermissions(db),
     ]);
     return governanceReport(
       rows.map((r) => toRecord(r, at)),
@@ -64,6 +66,7 @@ export class GovernanceService {
       now,
       policyFor,
       narrowingsOf(rows),
+      roles,
     );
   }
 

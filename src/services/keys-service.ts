@@ -4,7 +4,9 @@ import { newId } from '../core/ids.js';
 import { toPage } from '../core/page.js';
 import { checkKeyFields, normalizeTime, type KeyInput, type KeyPatch } from '../core/key-input.js';
 import { ENV_CODE, generateKey, maskParts } from '../core/keys.js';
-import type { Actor, KeyRecord, StoredStatus } from '../core/model.js';
+import type { Actor, KeyImported, KeyRecord, StoredStatus } from '../core/model.js';
+import { effectivePermissions, MAX_ROLES_PER_KEY } from '../core/roles.js';
+import { rolePermissions, setKeyRoles } from '../storage/roles-repo.js';
 import { isUniqueViolation } from '../storage/db.js';
 import { appendAudit } from '../storage/audit-repo.js';
 import { getIdentityRow } from '../storage/identities-repo.js';
@@ -57,6 +59,14 @@ async function checkIdentityLink(
 }
 
 const notFound = (id: string): KeywardenError => new KeywardenError('NOT_FOUND', `no key with id ${id}`);
+
+/** A key brought in from another system (ImportService): its stored hash and display parts. */
+export interface ImportedSecret {
+  hash: string;
+  start: string;
+  end: string;
+  from: KeyImported['from'];
+}
 /** Optimistic updates retry this often on a concurrent change before answering 409. */
 const MAX_ATTEMPTS = 5;
 
@@ -74,9 +84,18 @@ export class KeysService {
     return this.ctx.storage.db;
   }
 
-  async create(actor: Actor, input: KeyInput): Promise<{ key: string; record: KeyRecord }> {
+  /**
+   * With `imported`, the key keeps the secret it has elsewhere (no key is generated; `key` is
+   * empty) and the change is audited as `key.import`.
+   */
+  async create(
+    actor: Actor,
+    input: KeyInput,
+    imported?: ImportedSecret,
+  ): Promise<{ key: string; record: KeyRecord }> {
     const now = this.ctx.clock.now();
     checkKeyFields(input, now);
+    const roleMap = await this.rolesNamed(input.roles);
     const team = input.owner?.team ?? actor.team;
     if (actor.team !== null && team !== actor.team) {
       throw new KeywardenError(
@@ -92,7 +111,7 @@ export class KeysService {
         name: input.name,
         environment: input.environment,
         owner,
-        permissions: input.permissions ?? [],
+        permissions: effectivePermissions(input.permissions ?? [], input.roles ?? [], roleMap),
         expiresAt: normalizeTime(input.expiresAt),
         createdAt: at,
       },
@@ -100,8 +119,8 @@ export class KeysService {
     );
     await checkIdentityLink(this.db, input.identityId, owner.team);
     const defaultLimit = policy.environments[input.environment].defaultRateLimit;
-    const key = generateKey(this.ctx.prefix, ENV_CODE[input.environment]);
-    const { start, end } = maskParts(key);
+    const key = imported === undefined ? generateKey(this.ctx.prefix, ENV_CODE[input.environment]) : '';
+    const { start, end } = imported ?? maskParts(key);
     const record: KeyRecord = {
       id: newId('key', now),
       name: input.name,
@@ -130,15 +149,18 @@ export class KeysService {
       disabledReason: null,
       rotatedAt: null,
       version: 1,
+      roles: input.roles ?? [],
+      imported: imported === undefined ? null : { at, from: imported.from },
     };
-    const hash = this.ctx.hasher(key);
+    const hash = imported?.hash ?? this.ctx.hasher(key);
     try {
       await this.db.transaction().execute(async (trx) => {
         await insertKey(trx, recordToRow(record, 'active'), hash);
+        if (record.roles.length > 0) await setKeyRoles(trx, record.id, record.roles);
         await appendAudit(trx, {
           at,
           actor: actor.id,
-          action: 'key.create',
+          action: imported === undefined ? 'key.create' : 'key.import',
           target: record.id,
           before: null,
           after: record,
@@ -250,7 +272,13 @@ export class KeysService {
         patch.identityId !== undefined ? patch.identityId : (await getKeyRow(this.db, id))?.identity_id;
       await checkIdentityLink(this.db, identityId, nextTeam);
     }
-    const record = await this.change(actor, id, 'key.update', (before) => {
+    // Every role's permissions when the effective set may change (roles are few; read once).
+    const roleMap =
+      patch.roles !== undefined || patch.permissions !== undefined
+        ? await this.rolesNamed(patch.roles, true)
+        : new Map<string, string[]>();
+    const roles = patch.roles;
+    const record = await this.change(actor, id, 'key.update', (before, _at, trx) => {
       if (before.status === 'deleted')
         throw new KeywardenError('CONFLICT', `key ${id} is deleted and cannot be changed`);
       const owner =
@@ -267,22 +295,56 @@ export class KeysService {
           name: patch.name ?? before.name,
           environment: before.environment,
           owner,
-          permissions: patch.permissions ?? before.permissions,
+          permissions: effectivePermissions(
+            patch.permissions ?? before.permissions,
+            roles ?? before.roles,
+            roleMap,
+          ),
           expiresAt: patch.expiresAt !== undefined ? normalizeTime(patch.expiresAt) : before.expiresAt,
           createdAt: before.createdAt,
         },
         policy,
-        Object.keys(patch),
+        // A change of roles changes the effective permissions.
+        Object.keys(patch).map((f) => (f === 'roles' ? 'permissions' : f)),
       );
       const changes = patchToChanges(patch, owner);
-      // New permissions end a narrowing (docs/narrowing.md): its set was checked against the old
-      // ones, and applying it later could grant what was just taken away.
-      if (patch.permissions !== undefined) changes.narrowing = null;
-      return changes;
+      // New permissions (own or through roles) end a narrowing (docs/narrowing.md): its set was
+      // checked against the old ones, and applying it later could grant what was just taken away.
+      if (patch.permissions !== undefined || roles !== undefined) changes.narrowing = null;
+      if (roles === undefined) return changes;
+      return { changes, extra: () => setKeyRoles(trx, id, roles), auditExtra: {} };
     });
     // Only a new balance resets the limiter's (a reset re-reads storage, which lags by one flush).
     if (patch.credits !== undefined) this.ctx.limiter.resetCredits(id);
     return record;
+  }
+
+  /**
+   * The permissions of the roles named (422 naming those that do not exist); with `all`, every
+   * role's, so that roles a key already holds are known too.
+   */
+  private async rolesNamed(
+    names: readonly string[] | undefined,
+    all = false,
+  ): Promise<Map<string, string[]>> {
+    if (!all && (names === undefined || names.length === 0)) return new Map();
+    if (names !== undefined && names.length > MAX_ROLES_PER_KEY) {
+      throw new KeywardenError(
+        'VALIDATION_FAILED',
+        `a key holds at most ${MAX_ROLES_PER_KEY} roles; ${names.length} were given`,
+        422,
+      );
+    }
+    const found = await rolePermissions(this.db, all ? undefined : names);
+    const missing = (names ?? []).filter((n) => !found.has(n));
+    if (missing.length > 0) {
+      throw new KeywardenError(
+        'VALIDATION_FAILED',
+        `unknown role${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')}: create ${missing.length > 1 ? 'them' : 'it'} first (POST /v1/roles)`,
+        422,
+      );
+    }
+    return found;
   }
 
   /** The owner team of a key (undefined when there is no such key; the change then answers 404). */
@@ -370,7 +432,8 @@ export class KeysService {
       const graceEnd = new Date(now + graceSeconds * 1000).toISOString();
       const hash = this.ctx.hasher(key);
       return {
-        changes: { key_start: start, key_end: end, rotated_at: at },
+        // An imported key becomes a Keywarden key: its new secret is in this deployment's format.
+        changes: { key_start: start, key_end: end, rotated_at: at, imported_at: null, imported_from: null },
         extra: async () => {
           await retireSecrets(trx, id, at, graceEnd);
           await addSecret(trx, id, hash, at);

@@ -1,5 +1,8 @@
 import { KeywardenError } from '../core/errors.js';
-import { hashOfDigest, malformedReason, maskParts, parseKey } from '../core/keys.js';
+import { hashOfDigest, malformedReason, maskParts, MAX_KEY_LENGTH, parseKey } from '../core/keys.js';
+import { effectivePermissions } from '../core/roles.js';
+import { rolePermissions } from '../storage/roles-repo.js';
+import { importDigest, type ImportedKeys } from './imported-keys.js';
 import { isStorageUnavailable } from '../storage/db.js';
 import { UNKNOWN, type CacheValue, type LimitOutcome } from '../core/ports.js';
 import {
@@ -34,7 +37,11 @@ export class Verifier implements KeyVerifier {
   /** Concurrent misses for one hash share one storage read. */
   private readonly loading = new Map<string, Promise<CacheValue>>();
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    /** Whether the store holds imported keys (docs/import.md); absent: never looked up. */
+    private readonly imported?: ImportedKeys,
+  ) {}
 
   /**
    * Synchronous for the common cases (malformed, cached, known-unknown, in-memory limits): no
@@ -47,6 +54,9 @@ export class Verifier implements KeyVerifier {
     const parsed = parseKey(input.key, ctx.prefix);
     // Admin keys are never accepted as ordinary keys: to the verifier they are not of the format.
     if (parsed === null || parsed.kind === 'admin') {
+      if (parsed === null && this.imported?.present === true && input.key.length <= MAX_KEY_LENGTH) {
+        return this.verifyImported(input, scope, t0);
+      }
       const detail = malformedReason(input.key, ctx.prefix);
       return this.finish(
         { valid: false, code: 'MALFORMED', detail },
@@ -80,6 +90,47 @@ export class Verifier implements KeyVerifier {
     }
     (v === UNKNOWN ? ctx.metrics.cache.negative : ctx.metrics.cache.hit).inc();
     return this.decideFor(v, input, scope, t0, now);
+  }
+
+  /**
+   * A string outside this deployment's format, in a store that holds imported keys: looked up by
+   * its plain SHA-256 through the same cache (an unknown string gets a negative entry, so a flood
+   * of them costs one lookup each per negative TTL). Not found: MALFORMED, as without imports.
+   */
+  private verifyImported(
+    input: VerifyInput,
+    scope: VerifyScope,
+    t0: number,
+  ): VerifyResult | Promise<VerifyResult> {
+    const ctx = this.ctx;
+    const digest = importDigest(input.key);
+    const now = ctx.clock.now();
+    const decide = (v: CacheValue, at: number): VerifyResult | Promise<VerifyResult> =>
+      v === UNKNOWN
+        ? this.finish(
+            { valid: false, code: 'MALFORMED', detail: malformedReason(input.key, ctx.prefix) },
+            null,
+            input,
+            scope,
+            t0,
+            at,
+          )
+        : this.decideFor(v, input, scope, t0, at);
+    const v = ctx.cache.lookup(digest, now);
+    if (v === undefined) {
+      ctx.metrics.cache.miss.inc();
+      return this.load(hashOfDigest(digest))
+        .catch((err: unknown) => this.lastKnownOr(digest, err))
+        .then((loaded) => decide(loaded, ctx.clock.now()));
+    }
+    if (v !== UNKNOWN && !ctx.bus.connected && now - v.loadedAtMs > STALE_WHEN_DISCONNECTED_MS) {
+      ctx.metrics.cache.stale.inc();
+      return this.load(hashOfDigest(digest))
+        .catch(() => v)
+        .then((loaded) => decide(loaded, ctx.clock.now()));
+    }
+    (v === UNKNOWN ? ctx.metrics.cache.negative : ctx.metrics.cache.hit).inc();
+    return decide(v, now);
   }
 
   private decideFor(
@@ -227,14 +278,24 @@ export class Verifier implements KeyVerifier {
     const p = findByHashIn(this.ctx.storage, hash)
       .then(async (hit): Promise<CacheValue> => {
         if (hit === null) return UNKNOWN;
+        const record = toRecord(hit.row, nowIso(this.ctx));
         // A key with an identity is cached with it: a hit then needs no second read either.
         const idRow =
           hit.row.identity_id === null
             ? undefined
             : await findIdentityIn(this.ctx.storage, hit.row.identity_id);
         const identity = idRow === undefined ? null : identityView(toIdentity(idRow));
+        // Roles are resolved here, once per cache fill: a cached key's decision reads one set.
+        const permissions =
+          record.roles.length === 0
+            ? record.permissions
+            : effectivePermissions(
+                record.permissions,
+                record.roles,
+                await rolePermissions(this.ctx.storage.db, record.roles),
+              );
         return resolveSecret(
-          toRecord(hit.row, nowIso(this.ctx)),
+          { ...record, permissions },
           hit.secret,
           this.ctx.clock.now(),
           identity,

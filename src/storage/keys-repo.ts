@@ -43,6 +43,11 @@ export function toRecord(row: KeyRow, nowIso: string): KeyRecord {
     disabledReason: row.disabled_reason,
     rotatedAt: row.rotated_at,
     version: row.version,
+    roles: JSON.parse(row.roles) as string[],
+    imported:
+      row.imported_at === null
+        ? null
+        : { at: row.imported_at, from: row.imported_from === 'hash' ? 'hash' : 'plaintext' },
   };
 }
 
@@ -80,6 +85,9 @@ export function recordToRow(r: KeyRecord, storedStatus: StoredStatus): KeysTable
     version: r.version,
     identity_id: r.identityId,
     narrowing: null,
+    roles: JSON.stringify(r.roles),
+    imported_at: r.imported?.at ?? null,
+    imported_from: r.imported?.from ?? null,
   };
 }
 
@@ -333,6 +341,7 @@ export function patchToChanges(patch: KeyPatch, owner: KeyRecord['owner']): KeyC
   if (patch.ipAllowlist !== undefined) c.ip_allowlist = JSON.stringify(patch.ipAllowlist);
   if (patch.expiresAt !== undefined) c.expires_at = normalizeTime(patch.expiresAt);
   if (patch.metadata !== undefined) c.metadata = JSON.stringify(patch.metadata);
+  if (patch.roles !== undefined) c.roles = JSON.stringify(patch.roles);
   return c;
 }
 

@@ -356,6 +356,48 @@ const migrations = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): Record<s
       await db.schema.createIndex('keys_identity').on('keys').columns(['identity_id', 'id']).execute();
     },
   },
+  '0014_roles': {
+    async up(db: Kysely<unknown>) {
+      // Roles: named permission sets many keys hold (docs/roles.md). A key's role names are kept
+      // on the key (JSON, as its permissions) and indexed in key_roles, which answers "who holds
+      // this role" for invalidation, policy checks and the 409 on delete.
+      const text = (c: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
+        dialect === 'postgres' ? c.modifyEnd(sql`collate "C"`) : c;
+      await db.schema
+        .createTable('roles')
+        .addColumn('name', 'text', (c) => text(c.primaryKey()))
+        .addColumn('description', 'text', text)
+        .addColumn('permissions', 'text', (c) => text(c.notNull()))
+        .addColumn('created_at', 'text', (c) => text(c.notNull()))
+        .addColumn('created_by', 'text', text)
+        .addColumn('updated_at', 'text', (c) => text(c.notNull()))
+        .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+      await db.schema
+        .createTable('key_roles')
+        .addColumn('key_id', 'text', (c) => text(c.notNull().references('keys.id')))
+        .addColumn('role', 'text', (c) => text(c.notNull().references('roles.name')))
+        .addPrimaryKeyConstraint('key_roles_pk', ['key_id', 'role'])
+        .execute();
+      await db.schema.createIndex('key_roles_role').on('key_roles').columns(['role', 'key_id']).execute();
+      // Constant default: no row is rewritten on either database.
+      await db.schema
+        .alterTable('keys')
+        .addColumn('roles', 'text', (c) => text(c.notNull().defaultTo('[]')))
+        .execute();
+    },
+  },
+  '0015_imported_keys': {
+    async up(db: Kysely<unknown>) {
+      // Keys brought in from another system keep their strings (docs/import.md): when and how
+      // (from the plaintext or from its SHA-256 hash only). Null for keys Keywarden generated.
+      const text = (c: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
+        dialect === 'postgres' ? c.modifyEnd(sql`collate "C"`) : c;
+      await db.schema.alterTable('keys').addColumn('imported_at', 'text', text).execute();
+      await db.schema.alterTable('keys').addColumn('imported_from', 'text', text).execute();
+      await db.schema.createIndex('keys_imported').on('keys').column('imported_at').execute();
+    },
+  },
   '0016_narrowing': {
     async up(db: Kysely<unknown>) {
       // A key's narrowing in progress (JSON, docs/narrowing.md): on the key's row, so the cached

@@ -34,6 +34,11 @@ export interface KeysTable {
   identity_id: string | null;
   /** A narrowing in progress or finished (JSON, core/narrowing.ts); null: none. Migration 0016. */
   narrowing: string | null;
+  /** Role names (JSON array), mirrored in key_roles (0014_roles). */
+  roles: string;
+  /** Set on imported keys (0015_imported_keys): when, and from 'plaintext' or 'hash'. */
+  imported_at: string | null;
+  imported_from: string | null;
 }
 
 /** Identities: a customer's limits and credits shared by its keys (migration 0013; docs/identities.md). */
@@ -52,6 +57,22 @@ export interface IdentitiesTable {
   created_by: string | null;
   updated_at: string;
   version: number;
+}
+
+/** A named permission set (0014_roles). */
+export interface RolesTable {
+  name: string;
+  description: string | null;
+  permissions: string;
+  created_at: string;
+  created_by: string | null;
+  updated_at: string;
+  version: number;
+}
+
+export interface KeyRolesTable {
+  key_id: string;
+  role: string;
 }
 
 export interface KeySecretsTable {
@@ -237,6 +258,8 @@ export interface Database {
   keys: KeysTable;
   identities: IdentitiesTable;
   key_secrets: KeySecretsTable;
+  roles: RolesTable;
+  key_roles: KeyRolesTable;
   admin_keys: AdminKeysTable;
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;

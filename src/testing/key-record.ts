@@ -28,6 +28,8 @@ export function keyRecord(over: Partial<KeyRecord> = {}): KeyRecord {
     disabledReason: null,
     rotatedAt: null,
     version: 1,
+    roles: [],
+    imported: null,
     ...over,
   };
 }

@@ -7,6 +7,7 @@ import { IdentityPicker } from './identity-picker.js';
 import { type Expiry, type KeyFormState } from './key-form.js';
 import { LimitFields } from './limit-fields.js';
 import { PermissionFields } from './permission-fields.js';
+import { RolePicker } from '../pages/role-picker.js';
 
 type Setter = (patch: Partial<KeyFormState>) => void;
 
@@ -221,6 +222,12 @@ export function KeyFields(props: {
       </fieldset>
 
       <PermissionFields form={f} set={set} policy={policy} suggestions={props.suggestions} />
+      <RolePicker
+        roles={f.roles}
+        set={(roles) => {
+          set({ roles });
+        }}
+      />
 
       <LimitFields form={f} set={set} policy={policy} />
 

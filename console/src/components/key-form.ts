@@ -34,6 +34,7 @@ export interface KeyFormState {
   expiry: Expiry;
   customDate: string;
   ipAllowlist: string;
+  roles: string[];
 }
 
 export function emptyForm(): KeyFormState {
@@ -55,6 +56,7 @@ export function emptyForm(): KeyFormState {
     expiry: '90',
     customDate: '',
     ipAllowlist: '',
+    roles: [],
   };
 }
 
@@ -81,6 +83,7 @@ export function formOf(k: KeyRecord): KeyFormState {
     expiry: 'keep',
     customDate: k.expiresAt?.slice(0, 10) ?? '',
     ipAllowlist: k.ipAllowlist.join('\n'),
+    roles: [...k.roles],
   };
 }
 
@@ -142,6 +145,7 @@ export function bodyOf(f: KeyFormState): Record<string, unknown> {
       .split(/[\s,]+/)
       .map((s) => s.trim())
       .filter((s) => s !== ''),
+    roles: f.roles,
     ...(expiresAt === undefined ? {} : { expiresAt }),
   };
 }

@@ -39,6 +39,7 @@ const TITLES: Record<Section, [string, string]> = {
     'Ready to narrow',
     'a shadow period ended with no call needing more than the narrower set (apply it with Edit)',
   ],
+  imported: ['Imported', 'keys imported from another system: regenerate them into Keywarden keys'],
 };
 
 type Pending = { kind: 'disable' } | { kind: 'apply'; permissions: string[] };

@@ -27,6 +27,8 @@ interface KeyFlags {
   /** `false` with `--no-identity`. */
   identity?: string | false;
   permission?: string[];
+  /** Role names (docs/roles.md); replaces the key's roles. */
+  role?: string[];
   addPermission?: string[];
   removePermission?: string[];
   /** `false` with `--no-ip-allowlist`. */
@@ -95,6 +97,7 @@ export function keyBody(f: KeyFlags): Partial<KeyInput> {
   if (f.customer !== undefined) b.customerId = f.customer;
   if (f.identity !== undefined) b.identityId = f.identity === false ? null : f.identity;
   if (f.permission !== undefined) b.permissions = f.permission;
+  if (f.role !== undefined) b.roles = f.role;
   if (f.ip !== undefined) b.ipAllowlist = f.ip;
   if (f.ipAllowlist === false) {
     if (f.ip !== undefined) throw new UsageError('give --ip or --no-ip-allowlist, not both');
@@ -161,6 +164,7 @@ function keyOptions(cmd: Command): Command {
     .option('--customer <id>', 'customer (tenant) the key acts for')
     .option('--identity <id>', 'the identity (idn_…) whose limits and credits the key shares')
     .option('--permission <perm>', 'resource:action[:id], repeatable', collect)
+    .option('--role <name>', 'a role the key holds (replaces the list), repeatable', collect)
     .option('--ip <cidr>', 'allowed client IP or CIDR, repeatable', collect)
     .option(
       '--expires <when>',
