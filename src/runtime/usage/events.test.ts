@@ -361,6 +361,25 @@ describe('usage events: encoded on the main thread, minute rows built where they
       { ...failed, error: undefined },
       { extras: true, events: 8, overflowed: 0, error: undefined },
     );
+    // Bounded by rows, not calls: 100 calls of one combination are one row of one transaction.
+    const same = new EventColumns();
+    const minute = Math.floor(at / 60_000) * 60_000;
+    for (let i = 0; i < 100; i++) same.push(ev({ at: minute + i }));
+    same.push(ev({ at: minute + 100, ip: '192.0.2.9' }));
+    const sealed = same.seal();
+    const one: number[][] = [];
+    await runJob(
+      { token: 'u', batches: [{ events: sealed, from: 0 }], extras: null },
+      (b, done) => {
+        one.push([...b.logs.map((r) => r.count), done.events]);
+      },
+      1,
+      new MinuteLog(100),
+    );
+    assert.deepEqual(one, [
+      [100, 100],
+      [1, 101],
+    ]);
     const left = skipEvents(job.batches, failed.events);
     assert.deepEqual(
       left.map((b) => b.from),

@@ -237,15 +237,24 @@ export class EventDecoder {
     private readonly minutes: MinuteLog,
   ) {}
 
-  decode(b: UsageBatch, from: number, to: number): void {
+  /**
+   * Aggregates events from `from` on, up to `to`, stopping before the event that would make more
+   * than `maxRows` groups (rows): what a transaction writes is bounded by rows, not calls. Returns
+   * the index it stopped at (at least `from + 1`).
+   */
+  decode(b: UsageBatch, from: number, to: number, maxRows = Infinity): number {
     const { nums, refs } = this.ev;
     // Groups found by an open-addressing table over the events' refs and minute: no string or
     // object per event (a joined string key cost more than the rest of the writer's work).
+    const most = Math.min(to - from, maxRows);
     let cap = 1024;
-    while (cap < (to - from) * 2 && cap < 1 << 26) cap *= 2;
+    while (cap < most * 2 && cap < 1 << 26) cap *= 2;
     const slots = new Int32Array(cap).fill(-1);
     const groups: Group[] = [];
     const mask = cap - 1;
+    // The table stays at most half full (a longer batch goes on in the next call).
+    const limit = Math.min(maxRows, cap >> 1);
+    let end = to;
     for (let i = from; i < to; i++) {
       const r = i * REFS;
       const at = nums[i * NUMS] ?? 0;
@@ -267,6 +276,10 @@ export class EventDecoder {
         slot = (slot + 1) & mask;
       }
       if (g === undefined) {
+        if (groups.length >= limit) {
+          end = i;
+          break;
+        }
         slots[slot] = groups.length;
         groups.push({ event: i, minute, count: 1, first: at, last: at, maxUs: lat, sumUs: lat });
       } else {
@@ -281,6 +294,7 @@ export class EventDecoder {
     const overflowRows = new Map<string, OverflowRow>();
     for (const g of groups) this.addGroup(b, g, overflowRows);
     for (const o of overflowRows.values()) (o.known ? b.updates : b.logs).push(o.row);
+    return end;
   }
 
   private addGroup(b: UsageBatch, g: Group, overflowRows: Map<string, OverflowRow>): void {
