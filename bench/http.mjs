@@ -5,8 +5,12 @@
 // of the rounds' ratios: on these shared cores a route measured once, half a minute from its
 // baseline, can see a machine twice as fast or slow.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import SQLite from 'better-sqlite3';
 import { freshKeywarden, bulkKeys, median as medianOfSorted, quick, round, save, table } from './lib.mjs';
 
 const ROUNDS = quick ? 2 : 5;
@@ -14,6 +18,9 @@ const median = (xs) => medianOfSorted([...xs].sort((a, b) => a - b));
 
 const BIN = new URL('../bin/keywarden.js', import.meta.url).pathname;
 const BARE = new URL('./servers/bare.mjs', import.meta.url).pathname;
+
+/** Bytes in the data directory (the SQLite file, and its WAL while a connection is open). */
+const dirBytes = (dir) => readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -49,6 +56,9 @@ export async function run() {
   const { kw, root, dir } = await freshKeywarden();
   const { pool } = await bulkKeys(kw, n, n, `insert ${n} keys`);
   await kw.close();
+  // The verification log's growth on this workload (docs/verification-log.md): the data
+  // directory before the server starts and after it stopped (SIGTERM flushes and checkpoints).
+  const bytesBefore = dirBytes(dir);
 
   const bPort = await freePort();
   const bare = spawn(process.execPath, [BARE], {
@@ -130,6 +140,22 @@ export async function run() {
       }
     }
     const missesDuring = (await misses()) - missesBefore;
+    // Verifications the server answered (its own counter: autocannon stops counting at the end of
+    // a round while up to 50 requests are still in flight, which the server serves and logs).
+    const metricsText = await (await fetch(`http://127.0.0.1:${kPort}/metrics`, { headers })).text();
+    const served = [
+      ...metricsText.matchAll(/^keywarden_verifications_total\{code="[A-Z_]+"\} (\d+)/gm),
+    ].reduce((n, m) => n + Number(m[1]), 0);
+    // Stop the server gracefully (the last flush), then read what it left: the data directory's
+    // growth per verification served, and whether the log counted every one (sum of count).
+    const exited = once(server, 'exit');
+    server.kill('SIGTERM');
+    await exited;
+    const growth = dirBytes(dir) - bytesBefore;
+    const db = new SQLite(join(dir, 'keywarden.db'), { readonly: true, fileMustExist: true });
+    const counted = Number(db.prepare('select coalesce(sum(count), 0) as n from verification_log').get().n);
+    const logRows = Number(db.prepare('select count(*) as n from verification_log').get().n);
+    db.close();
     const rate = (r) => r.requests.average;
     // Per round, verify against the baselines measured just before it.
     const ratios = (base) => runs.verify.map((v, r) => rate(v) / rate(base[r]));
@@ -166,9 +192,35 @@ export async function run() {
       vsHello: round(median(ratios(runs.hello)), 3),
       vsHelloRange: range(ratios(runs.hello)),
       cacheMissesDuringRun: missesDuring,
+      verificationsServed: served,
+      logCounted: counted,
+      logRows,
+      dataDirGrowthBytes: growth,
+      bytesPerVerification: round(growth / served, 2),
     };
     console.log('summary', summary);
-    save('http', { keys: n, connections: 50, rows, summary });
+    // The targets (bench/README.md, issue 19) against this run: `measured / bound` above 1 for a
+    // floor (ratios) means met; for a ceiling (p99, bytes) below 1 means met.
+    const targets = [
+      ['verify / bare JSON echo (≥)', summary.vsEcho, 0.8, summary.vsEcho >= 0.8],
+      ['verify / hello-world (≥)', summary.vsHello, 0.5, summary.vsHello >= 0.5],
+      ['p99 ms at 50 connections (≤)', summary.verifyP99Ms, 5, summary.verifyP99Ms <= 5],
+      [
+        'data dir bytes per verification (≤)',
+        summary.bytesPerVerification,
+        10,
+        summary.bytesPerVerification <= 10,
+      ],
+      ['log counted = served', counted, served, counted === served],
+    ].map(([target, measured, bound, met]) => ({
+      target,
+      measured,
+      bound,
+      'measured / bound': round(measured / bound, 3),
+      verdict: met ? 'met' : 'missed',
+    }));
+    table(targets);
+    save('http', { keys: n, connections: 50, rows, targets, summary });
     return summary;
   } finally {
     bare.kill();

@@ -288,7 +288,8 @@ export const SETTINGS = {
     default: 20_000,
     min: 100,
     max: 10_000_000,
-    description: 'verifications per usage transaction: what an admin write on SQLite may wait for',
+    description:
+      'log rows (distinct calls per minute) per usage transaction: what an admin write on SQLite may wait for',
     doc: 'docs/hot-path.md',
   }),
   logRetentionDays: integer({

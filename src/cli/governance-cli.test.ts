@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKey } from '../core/keys.js';
-import { call, createKey, startServer, verify, type TestServer } from '../testing/harness.js';
+import { DIALECTS, call, createKey, startServer, verify, type TestServer } from '../testing/harness.js';
 
 const BIN = new URL('../../bin/keywarden.js', import.meta.url).pathname;
 
@@ -123,3 +123,34 @@ describe('keywarden scan and drill', { timeout: 120_000 }, () => {
     assert.match(out.checks[0]?.detail ?? '', /could not create the drill key/);
   });
 });
+
+// The drill's check 7 reads the minute rows (`count`) and lastUsedAt: the same against a server on
+// PostgreSQL (the suite above runs on SQLite).
+for (const dialect of DIALECTS.filter((d) => d.name !== 'sqlite')) {
+  describe(`keywarden drill (${dialect.name})`, { timeout: 120_000 }, () => {
+    let t: TestServer;
+    let env: Record<string, string>;
+    before(async () => {
+      t = await startServer(dialect);
+      await t.kw.app.listen({ port: 0, host: '127.0.0.1' });
+      env = {
+        KEYWARDEN_URL: `http://127.0.0.1:${(t.kw.app.server.address() as AddressInfo).port}`,
+        KEYWARDEN_ADMIN_KEY: t.root,
+      };
+    });
+    after(async () => {
+      await t.close();
+    });
+
+    test('drill passes its seven checks, check 7 counting the attempts in minute rows', async () => {
+      const r = await kw(['drill', '--json', '--permission', 'agents:invoke'], env);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const out = JSON.parse(r.stdout) as {
+        ok: boolean;
+        checks: { name: string; ok: boolean; detail: string }[];
+      };
+      assert.equal(out.ok, true, JSON.stringify(out.checks));
+      assert.match(out.checks[6]?.detail ?? '', /attempts logged; lastUsedAt 20/);
+    });
+  });
+}

@@ -6,7 +6,13 @@ import type { VerificationLogTable } from './schema.js';
  * the usage writer's worker thread as well as on the main thread.
  */
 export interface UsageBatch {
+  /** Log rows new in this batch (inserted; added to if their id is stored already). */
   logs: VerificationLogTable[];
+  /**
+   * Log rows whose ids earlier batches of this writer handed out: most likely stored already, so
+   * added to by id first (inserted when no row has the id: its batch failed). Same columns as `logs`.
+   */
+  updates: VerificationLogTable[];
   /** `dailyKey(keyId, day, code)` → count */
   daily: Map<string, number>;
   /** `seenKey(keyId, day, kind, value)` → count */
@@ -21,6 +27,7 @@ export type SeenKind = 'ip' | 'ua' | 'permission';
 
 export const emptyBatch = (): UsageBatch => ({
   logs: [],
+  updates: [],
   daily: new Map(),
   seen: new Map(),
   lastUsed: new Map(),
@@ -58,6 +65,7 @@ export function mergeCounters(into: UsageBatch, from: UsageBatch): void {
 
 export const isEmptyBatch = (b: UsageBatch): boolean =>
   b.logs.length === 0 &&
+  b.updates.length === 0 &&
   b.daily.size === 0 &&
   b.seen.size === 0 &&
   b.lastUsed.size === 0 &&

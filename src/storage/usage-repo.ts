@@ -32,7 +32,8 @@ export async function writeUsageBatch(storage: Storage, b: UsageBatch): Promise<
 
 /** Log rows, counters, last-used times and credits as multi-row statements (PostgreSQL). */
 async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
-  for (const rows of chunks(mergeRowsById(b.logs))) {
+  // Rows of earlier flushes (`updates`) are upserted like new ones: one statement per chunk either way.
+  for (const rows of chunks(mergeRowsById(b.updates.length === 0 ? b.logs : [...b.logs, ...b.updates]))) {
     await trx
       .insertInto('verification_log')
       .values(rows)

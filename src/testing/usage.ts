@@ -5,7 +5,7 @@ import type { TestServer } from './harness.js';
 
 /** Support for the usage writer's tests (runtime/usage/writer/writers.test.ts, worker-thread.test.ts). */
 
-/** Events per usage transaction in these tests: small, so a batch of a few thousand takes several. */
+/** Rows per usage transaction in these tests: small, so a batch of a few thousand takes several. */
 export const ROWS = 1000;
 export const usageEnv = (flushMs: number): Record<string, string> => ({
   KEYWARDEN_USAGE_FLUSH_MS: String(flushMs),
@@ -61,7 +61,8 @@ export function recordEvents(t: TestServer, keyId: string, n: number, poisonAt =
       permissions: ['agents:invoke'],
       resource: i % 3 === 0 ? `agt_${i % 7}` : null,
       code: i % 5 === 0 ? 'INSUFFICIENT_PERMISSIONS' : 'VALID',
-      ip: i === poisonAt ? 'poison' : `10.0.0.${i % 11}`,
+      // A distinct IP each: every event is its own row, so ROWS bounds a transaction's events too.
+      ip: i === poisonAt ? 'poison' : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
       userAgent: 'load/1.0',
       latencyUs: 3,
     };

@@ -227,8 +227,9 @@ describe('usage events: encoded on the main thread, minute rows built where they
       );
     const one = decodeAll(flood(0, 20), minutes);
     const two = decodeAll(flood(0, 20), minutes);
-    const regular = (b: UsageBatch): VerificationLogTable[] => b.logs.filter((r) => r.overflow === 0);
-    const over = (b: UsageBatch): VerificationLogTable[] => b.logs.filter((r) => r.overflow === 1);
+    const all = (b: UsageBatch): VerificationLogTable[] => [...b.logs, ...b.updates];
+    const regular = (b: UsageBatch): VerificationLogTable[] => all(b).filter((r) => r.overflow === 0);
+    const over = (b: UsageBatch): VerificationLogTable[] => all(b).filter((r) => r.overflow === 1);
     assert.equal(regular(one).length, 5);
     assert.equal(over(one).length, 1);
     assert.deepEqual(
@@ -245,6 +246,11 @@ describe('usage events: encoded on the main thread, minute rows built where they
       'the same combinations in the same minute: the same rows (upserted)',
     );
     assert.equal(over(two)[0]?.id, over(one)[0]?.id);
+    assert.deepEqual(
+      [one.updates.length, two.logs.length, two.updates.length],
+      [0, 0, 6],
+      'rows of an earlier batch are added to by id (updates), new ones inserted (logs)',
+    );
     // Another code in the full minute gets its own overflow row; the next minute starts afresh.
     const rate = decodeAll([ev({ at: at - 5, ip: '192.0.2.1', code: 'RATE_LIMITED' })], minutes);
     assert.deepEqual(
@@ -382,10 +388,43 @@ describe('usage events: encoded on the main thread, minute rows built where they
       { ...failed, error: undefined },
       { extras: true, events: 8, overflowed: 0, error: undefined },
     );
+    // Bounded by rows, not calls: 100 calls of one combination are one row of one transaction.
+    const same = new EventColumns();
+    const minute = Math.floor(at / 60_000) * 60_000;
+    for (let i = 0; i < 100; i++) same.push(ev({ at: minute + i }));
+    same.push(ev({ at: minute + 100, ip: '192.0.2.9' }));
+    const sealed = same.seal();
+    const one: number[][] = [];
+    await runJob(
+      { token: 'u', batches: [{ events: sealed, from: 0 }], extras: null },
+      (b, done) => {
+        one.push([...b.logs.map((r) => r.count), done.events]);
+      },
+      1,
+      new MinuteLog(100),
+    );
+    assert.deepEqual(one, [
+      [100, 100],
+      [1, 101],
+    ]);
     const left = skipEvents(job.batches, failed.events);
     assert.deepEqual(
       left.map((b) => b.from),
       [13],
     );
+  });
+
+  test('IsoClock gives toISOString of every millisecond, in any order (differential)', () => {
+    const clock = new IsoClock();
+    const base = Date.parse('2026-06-01T23:59:58.000Z');
+    let x = 7;
+    for (let i = 0; i < 20_000; i++) {
+      // Mostly nearby seconds (as a batch's first and last calls), sometimes far away and back.
+      x = (x * 1103515245 + 12345) % 2147483648;
+      const ms = i % 97 === 0 ? x * 1000 + (x % 1000) : base + (x % 5000);
+      const iso = new Date(ms).toISOString();
+      assert.equal(clock.at(ms), iso);
+      assert.equal(clock.day, iso.slice(0, 10));
+    }
   });
 });

@@ -139,16 +139,35 @@ export function sliceEvents(ev: EncodedEvents, from: number): EncodedEvents {
   };
 }
 
-/** ISO time (and day) of a millisecond, remembered for the next event (consecutive events share most). */
+/**
+ * ISO time (and day) of a millisecond, remembered for the next call. The writer asks for two per
+ * row (its first and last call), mostly in different milliseconds of a few seconds: `toISOString`
+ * per call was a fifth of building the rows, so the text up to the second is kept for the last two
+ * seconds asked and the milliseconds appended.
+ */
 export class IsoClock {
   private ms = NaN;
+  private secs: [number, number] = [NaN, NaN];
+  private prefixes: [string, string] = ['', ''];
   iso = '';
   day = '';
   at(ms: number): string {
     if (ms !== this.ms) {
       this.ms = ms;
-      this.iso = new Date(ms).toISOString();
-      this.day = this.iso.slice(0, 10);
+      const t = Math.floor(ms);
+      const sec = Math.floor(t / 1000);
+      let prefix: string;
+      if (sec === this.secs[0]) prefix = this.prefixes[0];
+      else if (sec === this.secs[1]) prefix = this.prefixes[1];
+      else {
+        // 'YYYY-MM-DDTHH:MM:SS.' (years 0–9999: toISOString's own form there)
+        prefix = new Date(sec * 1000).toISOString().slice(0, 20);
+        this.secs = [sec, this.secs[0]];
+        this.prefixes = [prefix, this.prefixes[0]];
+      }
+      const m = t - sec * 1000;
+      this.iso = `${prefix}${m < 10 ? '00' : m < 100 ? '0' : ''}${m}Z`;
+      this.day = prefix.slice(0, 10);
     }
     return this.iso;
   }
@@ -193,6 +212,13 @@ const sameRefs = (refs: Int32Array, a: number, b: number): boolean => {
   return true;
 };
 
+/** A minute's overflow row of one code, as one transaction adds to it. */
+interface OverflowRow {
+  row: VerificationLogTable;
+  /** Its id was handed out by an earlier transaction (`MinuteLog.lastKnown`). */
+  known: boolean;
+}
+
 /** The calls of one combination of refs within one minute, in one transaction's events. */
 interface Group {
   /** An event of the group: where its refs are read. */
@@ -225,15 +251,24 @@ export class EventDecoder {
     private readonly minutes: MinuteLog,
   ) {}
 
-  decode(b: UsageBatch, from: number, to: number): void {
+  /**
+   * Aggregates events from `from` on, up to `to`, stopping before the event that would make more
+   * than `maxRows` groups (rows): what a transaction writes is bounded by rows, not calls. Returns
+   * the index it stopped at (at least `from + 1`).
+   */
+  decode(b: UsageBatch, from: number, to: number, maxRows = Infinity): number {
     const { nums, refs } = this.ev;
     // Groups found by an open-addressing table over the events' refs and minute: no string or
     // object per event (a joined string key cost more than the rest of the writer's work).
+    const most = Math.min(to - from, maxRows);
     let cap = 1024;
-    while (cap < (to - from) * 2 && cap < 1 << 26) cap *= 2;
+    while (cap < most * 2 && cap < 1 << 26) cap *= 2;
     const slots = new Int32Array(cap).fill(-1);
     const groups: Group[] = [];
     const mask = cap - 1;
+    // The table stays at most half full (a longer batch goes on in the next call).
+    const limit = Math.min(maxRows, cap >> 1);
+    let end = to;
     for (let i = from; i < to; i++) {
       const r = i * REFS;
       const at = nums[i * NUMS] ?? 0;
@@ -255,6 +290,10 @@ export class EventDecoder {
         slot = (slot + 1) & mask;
       }
       if (g === undefined) {
+        if (groups.length >= limit) {
+          end = i;
+          break;
+        }
         slots[slot] = groups.length;
         groups.push({ event: i, minute, count: 1, first: at, last: at, maxUs: lat, sumUs: lat });
       } else {
@@ -265,12 +304,14 @@ export class EventDecoder {
         g.sumUs += lat;
       }
     }
-    const overflowRows = new Map<string, VerificationLogTable>();
+    this.minutes.nextBatch();
+    const overflowRows = new Map<string, OverflowRow>();
     for (const g of groups) this.addGroup(b, g, overflowRows);
-    for (const row of overflowRows.values()) b.logs.push(row);
+    for (const o of overflowRows.values()) (o.known ? b.updates : b.logs).push(o.row);
+    return end;
   }
 
-  private addGroup(b: UsageBatch, g: Group, overflowRows: Map<string, VerificationLogTable>): void {
+  private addGroup(b: UsageBatch, g: Group, overflowRows: Map<string, OverflowRow>): void {
     const { refs, strings } = this.ev;
     const str = (i: number | undefined): string | null =>
       i === undefined || i < 0 ? null : (strings[i] ?? null);
@@ -296,14 +337,14 @@ export class EventDecoder {
     if (id === null) {
       this.overflowed += g.count;
       const oid = this.minutes.overflowId(g.minute, codeRef, g.first);
-      let row = overflowRows.get(oid);
-      if (row === undefined) {
-        row = overflowRow(oid, code, shadow);
-        overflowRows.set(oid, row);
+      let o = overflowRows.get(oid);
+      if (o === undefined) {
+        o = { row: overflowRow(oid, code, shadow), known: this.minutes.lastKnown };
+        overflowRows.set(oid, o);
       }
-      addCalls(row, g.count, first, last, g.maxUs, g.sumUs);
+      addCalls(o.row, g.count, first, last, g.maxUs, g.sumUs);
     } else {
-      b.logs.push({
+      (this.minutes.lastKnown ? b.updates : b.logs).push({
         id,
         at: first,
         last_at: last,

@@ -32,11 +32,17 @@ export function comboText(
   }\u0000${permissions ?? NIL}\u0000${resource ?? NIL}`;
 }
 
+/** A row id handed out, with the batch that first wrote it (`MinuteLog.batch`). */
+interface RowEntry {
+  id: string;
+  batch: number;
+}
+
 interface Minute {
-  /** combination text → row id */
-  rows: Map<string, string>;
-  /** code → the id of the minute's overflow row of that code */
-  overflow: Map<string, string>;
+  /** combination text → row */
+  rows: Map<string, RowEntry>;
+  /** code → the minute's overflow row of that code */
+  overflow: Map<string, RowEntry>;
 }
 
 /**
@@ -50,6 +56,15 @@ interface Minute {
 export class MinuteLog {
   private readonly minutes = new Map<number, Minute>();
   private newest = -Infinity;
+  /** The batch (transaction) being built: `nextBatch` starts one. */
+  private batch = 0;
+  /**
+   * Whether the id the last `rowId`/`overflowId` returned was handed out in an earlier batch: its
+   * row is then most likely stored already, and the writer updates it (cheaper than an upsert,
+   * which tries an insert first) and inserts it only when the update finds no row (that batch
+   * failed). A field rather than a returned object: no allocation per row.
+   */
+  lastKnown = false;
 
   constructor(
     readonly maxRowsPerMinute: number,
@@ -69,27 +84,34 @@ export class MinuteLog {
     return x;
   }
 
+  /** Starts a batch: ids handed out before it are `lastKnown` from now on. */
+  nextBatch(): void {
+    this.batch++;
+  }
+
   /** The id of the row of `combo` in minute `m` (a new one at its first call), or null when the minute is full. */
   rowId(m: number, combo: string, firstMs: number): string | null {
     const x = this.minute(m);
-    let id = x.rows.get(combo);
-    if (id === undefined) {
+    let e = x.rows.get(combo);
+    if (e === undefined) {
       if (x.rows.size >= this.maxRowsPerMinute) return null;
-      id = newId('vl', firstMs);
-      x.rows.set(combo, id);
+      e = { id: newId('vl', firstMs), batch: this.batch };
+      x.rows.set(combo, e);
     }
-    return id;
+    this.lastKnown = e.batch < this.batch;
+    return e.id;
   }
 
   /** The id of minute `m`'s overflow row of `code`. */
   overflowId(m: number, code: string, firstMs: number): string {
     const x = this.minute(m);
-    let id = x.overflow.get(code);
-    if (id === undefined) {
-      id = newId('vl', firstMs);
-      x.overflow.set(code, id);
+    let e = x.overflow.get(code);
+    if (e === undefined) {
+      e = { id: newId('vl', firstMs), batch: this.batch };
+      x.overflow.set(code, e);
     }
-    return id;
+    this.lastKnown = e.batch < this.batch;
+    return e.id;
   }
 }
 

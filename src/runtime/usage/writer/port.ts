@@ -48,9 +48,10 @@ export interface UsageWriter {
 }
 
 /**
- * Runs a job as transactions of at most `rowsPerTransaction` events: builds each one's log rows and
- * counters (`EventDecoder`) and hands it to `commit`, with the progress it completes. Stops at the
- * first failure and reports what was committed before it.
+ * Runs a job as transactions of at most `rowsPerTransaction` log rows (distinct combinations per
+ * minute; any number of events each): builds each one's log rows and counters (`EventDecoder`) and
+ * hands it to `commit`, with the progress it completes. Stops at the first failure and reports what
+ * was committed before it. A transaction covers consecutive events, so progress is an event count.
  *
  * The size (`KEYWARDEN_USAGE_ROWS_PER_TRANSACTION`) is a trade-off. A transaction holds SQLite's
  * write lock, and an admin write waits for the one in progress (asynchronously, see
@@ -75,16 +76,18 @@ export async function runJob(
   try {
     for (const { events, from } of job.batches) {
       const decoder = new EventDecoder(events, clock, minutes);
-      for (let i = from; i < events.n; i += rowsPerTransaction) {
-        const to = Math.min(events.n, i + rowsPerTransaction);
+      for (let i = from; i < events.n;) {
         const b = emptyBatch();
         if (!done.extras && job.extras !== null) withExtras(b, job.extras);
         decoder.overflowed = 0;
-        decoder.decode(b, i, to);
+        // As many events as make at most `rowsPerTransaction` rows: a flush's calls of one
+        // combination add up in one row write, however many calls the flush holds.
+        const to = decoder.decode(b, i, events.n, rowsPerTransaction);
         const next = { extras: true, events: done.events + (to - i) };
         await commit(b, next);
         done = next;
         overflowed += decoder.overflowed;
+        i = to;
       }
     }
     if (!done.extras && job.extras !== null) {

@@ -67,7 +67,8 @@ for (const dialect of DIALECTS) {
       assert.equal(w.daily, n + 3);
       assert.notEqual(w.lastUsedAt, null);
       const usage = await call(t, 'GET', `/v1/keys/${k.id}/usage`);
-      assert.equal((usage.body.ips as { value: string }[]).length, 11);
+      // recordEvents gives each event its own IP.
+      assert.equal((usage.body.ips as { value: string }[]).length, n);
     });
 
     test('a failed write keeps the batch; a later flush writes it exactly once (credits too)', async () => {
