@@ -12,6 +12,7 @@ export const BROWSER_SAFE_CORE = [
   'page.js',
   'permissions.js',
   'policy.js',
+  'problem-error.js',
 ];
 
 /** core/ imports only its own files, node built-ins and these pure libraries. */

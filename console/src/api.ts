@@ -5,20 +5,13 @@ import type { Page } from '../../src/core/page.js';
 import type { Policy } from '../../src/core/policy.js';
 import type { VerifyCode } from '../../src/core/codes.js';
 import { SECTIONS, type Section } from '../../src/core/governance.js';
+import { KeywardenApiError } from '../../src/core/problem-error.js';
 
 export type { AdminKeyRecord, AdminPermission, KeyRecord, Page, Policy, Section, VerifyCode };
 export { SECTIONS };
 
-/** An API answer that was not a success, in the words of its problem+json `detail`. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly detail: string,
-  ) {
-    super(detail);
-  }
-}
+/** An API answer that was not a success: the SDK's problem+json error, `detail` in the server's words. */
+export { KeywardenApiError };
 
 export interface Session {
   csrfToken: string;
@@ -102,7 +95,7 @@ export function query(params: Record<string, string | number | undefined | null>
   return s === '' ? '' : `?${s}`;
 }
 
-/** One API call: JSON in, JSON out; any failure becomes an ApiError with the server's detail. */
+/** One API call: JSON in, JSON out; any failure becomes a KeywardenApiError with the server's detail. */
 export async function api<T>(
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
   path: string,
@@ -120,7 +113,13 @@ export async function api<T>(
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch {
-    throw new ApiError(0, 'NETWORK', 'Keywarden could not be reached. Is the server running?');
+    throw new KeywardenApiError(
+      0,
+      'NETWORK',
+      'Keywarden could not be reached. Is the server running?',
+      '',
+      undefined,
+    );
   }
   if (res.status === 204) return undefined as T;
   const text = await res.text();
@@ -131,12 +130,7 @@ export async function api<T>(
     data = null;
   }
   if (!res.ok) {
-    const p = (data ?? {}) as { code?: unknown; detail?: unknown };
-    const err = new ApiError(
-      res.status,
-      typeof p.code === 'string' ? p.code : `HTTP_${res.status}`,
-      typeof p.detail === 'string' ? p.detail : `the server answered ${res.status} ${res.statusText}`,
-    );
+    const err = KeywardenApiError.fromProblem(res.status, data, res.statusText);
     if (res.status === 401 && !path.startsWith('/console/api/session')) onSessionLost?.(err.detail);
     throw err;
   }
@@ -145,7 +139,7 @@ export async function api<T>(
 
 /** Plain words for any thrown value. */
 export function messageOf(err: unknown): string {
-  if (err instanceof ApiError) return err.detail;
+  if (err instanceof KeywardenApiError) return err.detail;
   if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
-import { api, ApiError, can, messageOf, setApiSession, type Session } from './api.js';
+import { api, can, KeywardenApiError, messageOf, setApiSession, type Session } from './api.js';
 import { navigate, useHashRoute } from './hooks.js';
 import { Toasts } from './components/ui.js';
 import { AdminKeysPage } from './pages/admin-keys.js';
@@ -45,7 +45,7 @@ export function App(): ReactNode {
       },
       (e: unknown) => {
         // No session is the usual answer (401); anything else is worth saying.
-        if (!(e instanceof ApiError && e.status === 401)) setNotice(messageOf(e));
+        if (!(e instanceof KeywardenApiError && e.status === 401)) setNotice(messageOf(e));
         setSession(null);
       },
     );
