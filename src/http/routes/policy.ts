@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { DeepPartial, Policy as PolicyDoc } from '../../core/policy.js';
-import { Problem, RateLimit } from '../schemas.js';
+import { RateLimit } from '../schemas.js';
+import { adminRoute } from '../admin-route.js';
 import { actorOf, type App, type Services } from '../types.js';
 
 const Days = Type.Integer({ minimum: 1, maximum: 36_500 });
@@ -81,48 +82,56 @@ const withTeamPattern = (p: PolicyDoc): PolicyDoc & { naming: { teamPattern: str
 /** The deployment policy (SPEC §4): naming, ownership, lifetimes, wildcards, default limits. */
 export function policyRoutes(app: App, s: Services): void {
   app.get('/v1/policy', {
-    config: { permission: 'keys:read' },
-    schema: {
+    ...adminRoute('keys:read', {
       tags: ['governance'],
       summary: 'The policy in force',
       response: { 200: Policy },
-    },
+    }),
     handler: async () => s.policies.get(),
   });
   app.put('/v1/policy', {
     // It binds every team: only a global key may change it.
-    config: { permission: 'policy:write', scope: { global: true } },
-    schema: {
-      tags: ['governance'],
-      summary:
-        'Replace the policy; existing keys are not changed (the governance report lists those that no longer comply)',
-      body: PolicyInput,
-      response: { 200: Policy, 400: Problem },
-    },
+    ...adminRoute(
+      'policy:write',
+      {
+        tags: ['governance'],
+        summary:
+          'Replace the policy; existing keys are not changed (the governance report lists those that no longer comply)',
+        body: PolicyInput,
+        response: { 200: Policy },
+      },
+      { scope: { global: true }, errors: [400] },
+    ),
     handler: async (req) => s.policies.put(actorOf(req), req.body as DeepPartial<PolicyDoc>),
   });
   app.get('/v1/teams/:team/policy', {
-    config: { permission: 'keys:read', scope: { teamParam: 'team' } },
-    schema: {
-      tags: ['governance'],
-      summary: "The policy a team's keys follow: the deployment policy tightened by the team's",
-      params: TeamParams,
-      response: { 200: EffectivePolicy, 400: Problem },
-    },
+    ...adminRoute(
+      'keys:read',
+      {
+        tags: ['governance'],
+        summary: "The policy a team's keys follow: the deployment policy tightened by the team's",
+        params: TeamParams,
+        response: { 200: EffectivePolicy },
+      },
+      { scope: { teamParam: 'team' }, errors: [400] },
+    ),
     handler: async (req) => withTeamPattern(await s.policies.forTeam(req.params.team)),
   });
   app.put('/v1/teams/:team/policy', {
-    config: { permission: 'policy:write', scope: { teamParam: 'team' } },
-    schema: {
-      tags: ['governance'],
-      summary:
-        "Set a team's policy, which may only tighten the deployment's (a looser value is 422 POLICY_VIOLATION naming the rule); answers the effective policy",
-      description:
-        'Same shape as PUT /v1/policy; what is omitted follows the deployment. naming.pattern is an additional pattern names must also match; naming.denyList adds names.',
-      params: TeamParams,
-      body: PolicyInput,
-      response: { 200: EffectivePolicy, 400: Problem, 422: Problem },
-    },
+    ...adminRoute(
+      'policy:write',
+      {
+        tags: ['governance'],
+        summary:
+          "Set a team's policy, which may only tighten the deployment's (a looser value is 422 POLICY_VIOLATION naming the rule); answers the effective policy",
+        description:
+          'Same shape as PUT /v1/policy; what is omitted follows the deployment. naming.pattern is an additional pattern names must also match; naming.denyList adds names.',
+        params: TeamParams,
+        body: PolicyInput,
+        response: { 200: EffectivePolicy },
+      },
+      { scope: { teamParam: 'team' }, errors: [400, 422] },
+    ),
     handler: async (req) =>
       withTeamPattern(
         await s.policies.putTeam(actorOf(req), req.params.team, req.body as DeepPartial<PolicyDoc>),
