@@ -5,7 +5,10 @@ import { VerifyRequest, VerifyResponse } from '../schemas.js';
 import { adminRoute } from '../admin-route.js';
 import { actorOf, type App, type Services } from '../types.js';
 
-/** `POST /v1/verify`: always 200 for a well-formed request; the outcome is data (SPEC §2). */
+/**
+ * `POST /v1/verify`: always 200 for a well-formed request; the outcome is data (SPEC §2). What the
+ * route skips per request, and why: docs/hot-path.md#http-per-request.
+ */
 export function verifyRoute(app: App, s: Services): void {
   app.post('/v1/verify', {
     ...adminRoute(
