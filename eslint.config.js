@@ -122,6 +122,25 @@ export default tseslint.config(
     },
   },
   {
+    // One data-access style: every query is built in a storage/*-repo.ts (or storage/sqlite/);
+    // services, HTTP, CLI and runtime call those functions (docs/architecture.md).
+    files: ['src/services/**/*.ts', 'src/http/**/*.ts', 'src/cli/**/*.ts', 'src/runtime/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: String.raw`CallExpression[callee.property.name=/^(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto|selectNoFrom)$/]`,
+          message: 'build queries in a storage/*-repo.ts and call it from here.',
+        },
+        {
+          selector: "TaggedTemplateExpression[tag.name='sql']",
+          message: 'raw SQL belongs in a storage/*-repo.ts.',
+        },
+      ],
+    },
+  },
+  {
     // The SDK ships to other people's processes: core/ and its own files, plus the frameworks.
     files: ['src/sdk/**/*.ts'],
     ignores: ['src/sdk/**/*.test.ts'],

@@ -78,7 +78,11 @@ describe('SDK client', () => {
         [502, 'HTTP_502', 'the server answered 502 Bad Gateway', 'Bad Gateway'],
       );
     } finally {
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        proxy.close(() => {
+          resolve();
+        });
+      });
     }
   });
 

@@ -7,5 +7,6 @@ export type { GuardOptions, GuardOutcome, KeyIdentity, VerifierLike } from './gu
 // The middleware has one entry point per framework (keywarden/sdk/express, …/fastify, …/hono),
 // typed with that framework's own types. The root keeps 0.1.0's structurally typed exports, which
 // name no framework, so that an app compiles with only its own framework's types installed.
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- kept, deprecated, for 0.1.0's imports
 export { keywardenExpress, keywardenFastify, keywardenHono } from './root-middleware.js';
 export { inProcessVerifier } from './in-process.js';

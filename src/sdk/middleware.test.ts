@@ -270,6 +270,8 @@ describe('middleware for Express, Fastify and Hono', () => {
     });
   }
 
+  // The deprecated root exports are what this test is about.
+  /* eslint-disable @typescript-eslint/no-deprecated */
   test('keywarden/sdk still exports the middleware, naming no framework in its types or its imports', async () => {
     const here = dirname(fileURLToPath(import.meta.url));
     for (const entry of ['index.js', 'index.d.ts']) {
@@ -328,4 +330,5 @@ describe('middleware for Express, Fastify and Hono', () => {
     assert.equal(((await hr.json()) as KeyIdentity).customerId, 'cus_9');
     assert.equal((await h.request('/agents/agt_42')).status, 401);
   });
+  /* eslint-enable @typescript-eslint/no-deprecated */
 });
