@@ -77,7 +77,17 @@ describe('docs where their readers are', () => {
 
   test('links from the docs and from code comments to docs/*.md resolve, anchors included', () => {
     const problems: string[] = [];
-    for (const doc of ['bench/README.md', 'docs/hot-path.md', 'docs/architecture.md']) {
+    const docs = [
+      'README.md',
+      'CHANGELOG.md',
+      'CONTRIBUTING.md',
+      'SECURITY.md',
+      'bench/README.md',
+      ...readdirSync(join(ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
+    for (const doc of docs) {
       for (const m of read(doc).matchAll(/\]\(([^)\s]+)\)/g)) {
         const target = m[1] ?? '';
         if (/^[a-z]+:/.test(target)) continue;
@@ -92,5 +102,22 @@ describe('docs where their readers are', () => {
       }
     }
     assert.deepEqual(problems, []);
+  });
+
+  test('the project files: LICENSE (Apache-2.0, as package.json), CHANGELOG, SECURITY, CONTRIBUTING', () => {
+    const pkg = JSON.parse(read('package.json')) as { license?: string };
+    assert.equal(pkg.license, 'Apache-2.0');
+    assert.match(read('LICENSE'), /Apache License\s+Version 2\.0/);
+    assert.match(read('CHANGELOG.md'), /^## \[Unreleased\]/m);
+    assert.match(read('SECURITY.md'), /report/i);
+    assert.match(read('SECURITY.md'), /scope/i);
+    assert.match(read('CONTRIBUTING.md'), /npm run check/);
+    assert.match(read('CONTRIBUTING.md'), /npm test/);
+  });
+
+  test('the operations guide covers backup, upgrades, TLS behind a proxy, systemd and root-key recovery', () => {
+    const ops = read('docs/operations.md');
+    for (const topic of [/keywarden backup/, /migrat/i, /nginx|caddy/i, /systemd/i, /recover-root/])
+      assert.match(ops, topic);
   });
 });
