@@ -13,6 +13,7 @@ export const BROWSER_SAFE_CORE = [
   'permissions.js',
   'policy.js',
   'policy-preview.js',
+  'problem-error.js',
 ];
 
 /** core/ imports only its own files, node built-ins and these pure libraries. */
@@ -117,6 +118,25 @@ export default tseslint.config(
               message: 'storage/ and runtime/ never import services/, http/, cli/ or sdk/.',
             },
           ],
+        },
+      ],
+    },
+  },
+  {
+    // One data-access style: every query is built in a storage/*-repo.ts (or storage/sqlite/);
+    // services, HTTP, CLI and runtime call those functions (docs/architecture.md).
+    files: ['src/services/**/*.ts', 'src/http/**/*.ts', 'src/cli/**/*.ts', 'src/runtime/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: String.raw`CallExpression[callee.property.name=/^(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto|selectNoFrom)$/]`,
+          message: 'build queries in a storage/*-repo.ts and call it from here.',
+        },
+        {
+          selector: "TaggedTemplateExpression[tag.name='sql']",
+          message: 'raw SQL belongs in a storage/*-repo.ts.',
         },
       ],
     },

@@ -45,7 +45,9 @@ function upToDate(stamp, inputs) {
 /** Moves every file of `from` into `to` (atomic per file), then deletes what `from` did not have. */
 function swapIn(from, to) {
   const fresh = new Set(files(from).map((f) => relative(from, f)));
-  for (const rel of fresh) {
+  // The stamp last: a build stopped halfway leaves the old stamp, so the next one runs again.
+  const order = [...fresh].sort((a, b) => Number(a === '.build-stamp') - Number(b === '.build-stamp'));
+  for (const rel of order) {
     mkdirSync(dirname(join(to, rel)), { recursive: true });
     renameSync(join(from, rel), join(to, rel));
   }

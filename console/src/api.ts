@@ -6,20 +6,13 @@ import type { Policy } from '../../src/core/policy.js';
 import type { PolicyPreview } from '../../src/core/policy-preview.js';
 import type { VerifyCode } from '../../src/core/codes.js';
 import { SECTIONS, type Section } from '../../src/core/governance.js';
+import { KeywardenApiError } from '../../src/core/problem-error.js';
 
 export type { AdminKeyRecord, AdminPermission, KeyRecord, Page, Policy, PolicyPreview, Section, VerifyCode };
 export { SECTIONS };
 
-/** An API answer that was not a success, in the words of its problem+json `detail`. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly detail: string,
-  ) {
-    super(detail);
-  }
-}
+/** An API answer that was not a success: the SDK's problem+json error, `detail` in the server's words. */
+export { KeywardenApiError };
 
 /** A role (docs/roles.md), as GET /v1/roles answers it. */
 export interface Role {
@@ -153,7 +146,7 @@ export function query(params: Record<string, string | number | undefined | null>
   return s === '' ? '' : `?${s}`;
 }
 
-/** One API call: JSON in, JSON out; any failure becomes an ApiError with the server's detail. */
+/** One API call: JSON in, JSON out; any failure becomes a KeywardenApiError with the server's detail. */
 export async function api<T>(
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
   path: string,
@@ -172,7 +165,7 @@ export async function api<T>(
     });
   } catch {
     setReachable(false);
-    throw new ApiError(0, 'NETWORK', UNREACHABLE);
+    throw new KeywardenApiError(0, 'NETWORK', UNREACHABLE, '', undefined);
   }
   setReachable(true);
   if (res.status === 204) return undefined as T;
@@ -184,12 +177,7 @@ export async function api<T>(
     data = null;
   }
   if (!res.ok) {
-    const p = (data ?? {}) as { code?: unknown; detail?: unknown };
-    const err = new ApiError(
-      res.status,
-      typeof p.code === 'string' ? p.code : `HTTP_${res.status}`,
-      typeof p.detail === 'string' ? p.detail : `the server answered ${res.status} ${res.statusText}`,
-    );
+    const err = KeywardenApiError.fromProblem(res.status, data, res.statusText);
     if (res.status === 401 && !path.startsWith('/console/api/session')) onSessionLost?.(err.detail);
     throw err;
   }
@@ -198,13 +186,14 @@ export async function api<T>(
 
 /** Plain words for any thrown value. */
 export function messageOf(err: unknown): string {
-  if (err instanceof ApiError) return err.detail;
+  if (err instanceof KeywardenApiError) return err.detail;
   if (err instanceof Error) return err.message;
   return String(err);
 }
 
 /** True for a failure to reach the server at all (as opposed to an answer that was an error). */
-export const isNetworkError = (err: unknown): boolean => err instanceof ApiError && err.code === 'NETWORK';
+export const isNetworkError = (err: unknown): boolean =>
+  err instanceof KeywardenApiError && err.code === 'NETWORK';
 
 export const can = (s: Session, p: AdminPermission): boolean =>
   s.adminKey.permissions.includes('*') || s.adminKey.permissions.includes(p);

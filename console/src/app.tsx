@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import {
   api,
-  ApiError,
   can,
   connection,
   isNetworkError,
+  KeywardenApiError,
   messageOf,
   setApiSession,
   type AdminPermission,
@@ -94,7 +94,8 @@ export function App(): ReactNode {
       },
       (e: unknown) => {
         // No session is the usual answer (401); unreachable is the banner's; anything else is worth saying.
-        if (!(e instanceof ApiError && e.status === 401) && !isNetworkError(e)) setNotice(messageOf(e));
+        if (!(e instanceof KeywardenApiError && e.status === 401) && !isNetworkError(e))
+          setNotice(messageOf(e));
         setSession(null);
       },
     );

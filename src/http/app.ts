@@ -15,7 +15,7 @@ import { KeywardenError } from '../core/errors.js';
 import { adminAllows, type Actor, type AdminPermission } from '../core/model.js';
 import { consoleRoutes } from './console/routes.js';
 import { consoleStatic } from './console/static.js';
-import { checkScope, scopeDescription } from './authorize.js';
+import { checkScope } from './authorize.js';
 import { parseJsonBody } from './body.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { registerOpenApi } from './openapi.js';
@@ -36,7 +36,6 @@ import { usageRoutes } from './routes/usage.js';
 import { verifyRoute } from './routes/verify.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { App, Services } from './types.js';
-import { ADMIN_ROUTE_ERRORS } from './schemas.js';
 import { formatValidationErrors, validatorCompiler } from './validation.js';
 
 export interface AppOptions {
@@ -295,17 +294,11 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     route.onResponse = [...hooksOf(route.onResponse), countResponse(s, url, logThrottle)];
     const needed = route.config?.permission;
     if (needed === undefined) return;
-    // What every admin route shares is declared here once, not per route: in OpenAPI, the bearer
-    // scheme, the 401/403 problems and the permission it needs (the security suite reads it).
-    const schema = (route.schema ??= {}) as {
-      description?: string;
-      security?: unknown;
-      response?: Record<string, unknown>;
-    };
-    schema.security = [{ bearerAuth: [] }];
-    schema.response = { ...ADMIN_ROUTE_ERRORS, ...schema.response };
+    // The OpenAPI side of an admin route (bearer scheme, permission in words, 401/403 problems)
+    // comes from adminRoute(); a route that set a permission without it would be documented as public.
+    if ((route.schema as { security?: unknown } | undefined)?.security === undefined)
+      throw new Error(`${route.method.toString()} ${url} needs a permission: declare it with adminRoute()`);
     const scope = route.config?.scope ?? {};
-    schema.description = `Requires the admin permission \`${needed}\`.${scopeDescription(scope)}${schema.description ? ` ${schema.description}` : ''}`;
     // Authentication runs first (onRequest), before any body is read or validated, so an
     // anonymous caller learns nothing about the API's shape; then the team boundary.
     // (A route with no declared boundary skips the hook: its service filters by the actor's team.)

@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, test } from 'node:test';
 import { ADMIN_PERMISSIONS, type AdminPermission } from '../core/model.js';
-import {
-  DIALECTS,
-  aKey,
-  call,
-  startServer,
-  verify,
-  type Reply,
-  type TestServer,
-} from '../testing/harness.js';
+import { aKey, call, verify, type Reply, type TestServer, describeEachDialect } from '../testing/harness.js';
 
 /**
  * The team boundary, proved on every route the OpenAPI document lists (a new route joins the
@@ -139,220 +131,214 @@ function assertProblem(res: Reply, where: string): void {
   assert.ok(typeof res.body.detail === 'string' && res.body.detail.length > 10, `${where}: ${res.raw}`);
 }
 
-for (const dialect of DIALECTS) {
-  describe(`the team boundary on every route (${dialect.name})`, () => {
-    let t: TestServer;
-    let routes: Route[];
-    const estates = new Map<string, Estate>();
-    const globals = new Map<AdminPermission, string>();
-    let disabledAdmin: string;
-    const estateOf = (team: string): Estate => {
-      const e = estates.get(team);
-      assert.ok(e !== undefined, team);
-      return e;
-    };
+describeEachDialect('the team boundary on every route', (t) => {
+  let routes: Route[];
+  const estates = new Map<string, Estate>();
+  const globals = new Map<AdminPermission, string>();
+  let disabledAdmin: string;
+  const estateOf = (team: string): Estate => {
+    const e = estates.get(team);
+    assert.ok(e !== undefined, team);
+    return e;
+  };
 
-    async function admin(body: Record<string, unknown>, by = t.root): Promise<{ key: string; id: string }> {
-      const r = await call(t, 'POST', '/v1/admin-keys', body, by);
-      assert.equal(r.status, 201, r.raw);
-      return { key: r.body.key as string, id: (r.body.record as { id: string }).id };
+  async function admin(body: Record<string, unknown>, by = t.root): Promise<{ key: string; id: string }> {
+    const r = await call(t, 'POST', '/v1/admin-keys', body, by);
+    assert.equal(r.status, 201, r.raw);
+    return { key: r.body.key as string, id: (r.body.record as { id: string }).id };
+  }
+
+  async function estate(team: string): Promise<Estate> {
+    const contact = `oncall@${team}-people.example`;
+    const k = await call(
+      t,
+      'POST',
+      '/v1/keys',
+      aKey({ name: `${team}-prod-boundary`, owner: { team, contact } }),
+    );
+    assert.equal(k.status, 201, k.raw);
+    const keyId = (k.body.record as { id: string }).id;
+    const admins = new Map<AdminPermission, string>();
+    const adminIds: string[] = [];
+    for (const p of ADMIN_PERMISSIONS) {
+      const a = await admin({ name: `${team}-admin-${p}`, permissions: [p], team });
+      admins.set(p, a.key);
+      adminIds.push(a.id);
     }
-
-    async function estate(team: string): Promise<Estate> {
-      const contact = `oncall@${team}-people.example`;
-      const k = await call(
-        t,
-        'POST',
-        '/v1/keys',
-        aKey({ name: `${team}-prod-boundary`, owner: { team, contact } }),
-      );
-      assert.equal(k.status, 201, k.raw);
-      const keyId = (k.body.record as { id: string }).id;
-      const admins = new Map<AdminPermission, string>();
-      const adminIds: string[] = [];
-      for (const p of ADMIN_PERMISSIONS) {
-        const a = await admin({ name: `${team}-admin-${p}`, permissions: [p], team });
-        admins.set(p, a.key);
-        adminIds.push(a.id);
-      }
-      // The admin key other callers aim at: `admin:manage` only, so a global admin:manage key may act on it.
-      const target = await admin({ name: `${team}-target-admin`, permissions: ['admin:manage'], team });
-      const url = `https://93.184.216.34/${team}-hook?token=${team}-hook-token`;
-      const w = await call(
-        t,
-        'POST',
-        '/v1/webhooks',
-        { url, events: ['key.disabled', 'key.leaked'], description: `${team}-hook-description` },
-        admins.get('*'),
-      );
-      assert.equal(w.status, 201, w.raw);
-      const webhookId = (w.body.record as { id: string }).id;
-      const idn = await call(t, 'POST', '/v1/identities', {
-        externalId: `${team}-customer-ext`,
-        name: `${team}-customer-name`,
-        owner: { team, contact: `billing@${team}-people.example` },
-      });
-      assert.equal(idn.status, 201, idn.raw);
-      const identityId = idn.body.id as string;
-      const p = await call(t, 'PUT', `/v1/teams/${team}/policy`, {
-        naming: { denyList: [`${team}-banned`] },
-      });
-      assert.equal(p.status, 200, p.raw);
-      return {
-        team,
-        keyId,
-        keyPlain: k.body.key as string,
-        adminTargetId: target.id,
-        webhookId,
-        identityId,
-        admins,
-        markers: [
-          identityId,
-          `${team}-customer-ext`,
-          `${team}-customer-name`,
-          `billing@${team}-people.example`,
-          keyId,
-          `${team}-prod-boundary`,
-          contact,
-          target.id,
-          `${team}-target-admin`,
-          ...adminIds,
-          ...ADMIN_PERMISSIONS.map((x) => `${team}-admin-${x}`),
-          webhookId,
-          `${team}-hook`,
-          `${team}-hook-token`,
-          `${team}-banned`,
-          (k.body.record as { start: string }).start,
-        ],
-      };
-    }
-
-    before(async () => {
-      t = await startServer(dialect);
-      for (const team of ['alpha', 'bravo', 'gamma']) estates.set(team, await estate(team));
-      for (const p of ADMIN_PERMISSIONS)
-        globals.set(p, (await admin({ name: `global-${p}`, permissions: [p] })).key);
-      const d = await admin({ name: 'global-disabled', permissions: ['*'] });
-      assert.equal((await call(t, 'POST', `/v1/admin-keys/${d.id}/disable`)).status, 200);
-      disabledAdmin = d.key;
-      // The role the /v1/roles/{name} routes aim at; recreated when a matrix call deleted it.
-      assert.equal(
-        (await call(t, 'POST', '/v1/roles', { name: 'matrix-role', permissions: ['docs:read'] })).status,
-        201,
-      );
-      routes = await routesOf(t);
+    // The admin key other callers aim at: `admin:manage` only, so a global admin:manage key may act on it.
+    const target = await admin({ name: `${team}-target-admin`, permissions: ['admin:manage'], team });
+    const url = `https://93.184.216.34/${team}-hook?token=${team}-hook-token`;
+    const w = await call(
+      t,
+      'POST',
+      '/v1/webhooks',
+      { url, events: ['key.disabled', 'key.leaked'], description: `${team}-hook-description` },
+      admins.get('*'),
+    );
+    assert.equal(w.status, 201, w.raw);
+    const webhookId = (w.body.record as { id: string }).id;
+    const idn = await call(t, 'POST', '/v1/identities', {
+      externalId: `${team}-customer-ext`,
+      name: `${team}-customer-name`,
+      owner: { team, contact: `billing@${team}-people.example` },
     });
-    after(async () => t.close());
+    assert.equal(idn.status, 201, idn.raw);
+    const identityId = idn.body.id as string;
+    const p = await call(t, 'PUT', `/v1/teams/${team}/policy`, {
+      naming: { denyList: [`${team}-banned`] },
+    });
+    assert.equal(p.status, 200, p.raw);
+    return {
+      team,
+      keyId,
+      keyPlain: k.body.key as string,
+      adminTargetId: target.id,
+      webhookId,
+      identityId,
+      admins,
+      markers: [
+        identityId,
+        `${team}-customer-ext`,
+        `${team}-customer-name`,
+        `billing@${team}-people.example`,
+        keyId,
+        `${team}-prod-boundary`,
+        contact,
+        target.id,
+        `${team}-target-admin`,
+        ...adminIds,
+        ...ADMIN_PERMISSIONS.map((x) => `${team}-admin-${x}`),
+        webhookId,
+        `${team}-hook`,
+        `${team}-hook-token`,
+        `${team}-banned`,
+        (k.body.record as { start: string }).start,
+      ],
+    };
+  }
 
-    test('the matrix covers the admin routes, including the boundary-specific ones', () => {
-      const names = new Set(routes.map((r) => `${r.method} ${r.path}`));
-      for (const r of [
-        'GET /v1/audit',
+  before(async () => {
+    for (const team of ['alpha', 'bravo', 'gamma']) estates.set(team, await estate(team));
+    for (const p of ADMIN_PERMISSIONS)
+      globals.set(p, (await admin({ name: `global-${p}`, permissions: [p] })).key);
+    const d = await admin({ name: 'global-disabled', permissions: ['*'] });
+    assert.equal((await call(t, 'POST', `/v1/admin-keys/${d.id}/disable`)).status, 200);
+    disabledAdmin = d.key;
+    // The role the /v1/roles/{name} routes aim at; recreated when a matrix call deleted it.
+    assert.equal(
+      (await call(t, 'POST', '/v1/roles', { name: 'matrix-role', permissions: ['docs:read'] })).status,
+      201,
+    );
+    routes = await routesOf(t);
+  });
+
+  test('the matrix covers the admin routes, including the boundary-specific ones', () => {
+    const names = new Set(routes.map((r) => `${r.method} ${r.path}`));
+    for (const r of [
+      'GET /v1/audit',
+      'GET /v1/audit/verify',
+      'PUT /v1/policy',
+      'PUT /v1/teams/{team}/policy',
+      'GET /v1/teams/{team}/policy',
+      'GET /v1/webhooks',
+      'GET /v1/webhooks/{id}/deliveries',
+      'POST /v1/admin-keys/{id}/regenerate',
+      'POST /v1/identities',
+      'GET /v1/identities',
+      'GET /v1/identities/{id}',
+      'PATCH /v1/identities/{id}',
+      'DELETE /v1/identities/{id}',
+      'GET /v1/identities/{id}/usage',
+      'POST /v1/roles',
+      'GET /v1/roles/{name}',
+      'DELETE /v1/roles/{name}',
+      'POST /v1/keys/import',
+    ])
+      assert.ok(names.has(r), `${r} missing`);
+    assert.deepEqual(
+      routes
+        .filter((r) => r.globalOnly)
+        .map((r) => `${r.method} ${r.path}`)
+        .sort(),
+      [
         'GET /v1/audit/verify',
         'PUT /v1/policy',
-        'PUT /v1/teams/{team}/policy',
-        'GET /v1/teams/{team}/policy',
-        'GET /v1/webhooks',
-        'GET /v1/webhooks/{id}/deliveries',
-        'POST /v1/admin-keys/{id}/regenerate',
-        'POST /v1/identities',
-        'GET /v1/identities',
-        'GET /v1/identities/{id}',
-        'PATCH /v1/identities/{id}',
-        'DELETE /v1/identities/{id}',
-        'GET /v1/identities/{id}/usage',
+        'POST /v1/policy/preview',
         'POST /v1/roles',
-        'GET /v1/roles/{name}',
+        'PATCH /v1/roles/{name}',
         'DELETE /v1/roles/{name}',
-        'POST /v1/keys/import',
-      ])
-        assert.ok(names.has(r), `${r} missing`);
-      assert.deepEqual(
-        routes
-          .filter((r) => r.globalOnly)
-          .map((r) => `${r.method} ${r.path}`)
-          .sort(),
-        [
-          'GET /v1/audit/verify',
-          'PUT /v1/policy',
-          'POST /v1/policy/preview',
-          'POST /v1/roles',
-          'PATCH /v1/roles/{name}',
-          'DELETE /v1/roles/{name}',
-        ]
-          .filter((r) => names.has(r))
-          .sort(),
-      );
-    });
+      ]
+        .filter((r) => names.has(r))
+        .sort(),
+    );
+  });
 
-    test('no key, an ordinary key and a disabled admin key get 401 everywhere', async () => {
-      const gamma = estateOf('gamma');
-      for (const [label, key] of [
-        ['none', null],
-        ['ordinary', gamma.keyPlain],
-        ['disabled', disabledAdmin],
-      ] as const) {
-        for (const r of routes) {
-          const res = await call(t, r.method, urlFor(r, gamma), bodyFor(r, gamma, 'gamma'), key);
-          assert.equal(res.status, 401, `${label} ${r.method} ${r.path}: ${res.raw}`);
-          assertProblem(res, `${label} ${r.method} ${r.path}`);
-        }
-      }
-    });
-
-    test('global single-permission keys pass exactly the routes of their permission', async () => {
-      const gamma = estateOf('gamma');
-      for (const [p, key] of globals) {
-        for (const r of routes) {
-          const res = await call(t, r.method, urlFor(r, gamma), bodyFor(r, gamma, 'gamma'), key);
-          const where = `global ${p} ${r.method} ${r.path}: ${res.raw}`;
-          assert.ok(res.status < 500, where);
-          if (p === '*' || (p === r.permission && r.also === undefined)) {
-            assert.ok(res.status !== 401 && res.status !== 403, where);
-          } else {
-            assert.equal(res.status, 403, where);
-            assert.match(String(res.body.detail), /lacks the "[a-z:*]+" permission/, where);
-          }
-        }
-      }
-    });
-
-    for (const [caller, other] of [
-      ['alpha', 'bravo'],
-      ['bravo', 'alpha'],
+  test('no key, an ordinary key and a disabled admin key get 401 everywhere', async () => {
+    const gamma = estateOf('gamma');
+    for (const [label, key] of [
+      ['none', null],
+      ['ordinary', gamma.keyPlain],
+      ['disabled', disabledAdmin],
     ] as const) {
-      test(`${caller}'s keys, each permission, never reach or see ${other}`, async () => {
-        const mine = estateOf(caller);
-        const theirs = estateOf(other);
-        for (const [p, key] of mine.admins) {
-          for (const r of routes) {
-            const url = urlFor(r, theirs);
-            const body = bodyFor(r, theirs, caller);
-            const res = await call(t, r.method, url, body, key);
-            const where = `${caller} ${p} ${r.method} ${url}: ${res.raw.slice(0, 400)}`;
-            assert.ok(res.status < 500, where);
-            if (p !== '*' && (p !== r.permission || r.also !== undefined))
-              assert.equal(res.status, 403, where);
-            else if (r.globalOnly) {
-              assert.equal(res.status, 403, where);
-              assert.match(String(res.body.detail), /limited to team/, where);
-            } else if (r.path.includes('{')) assert.ok([403, 404].includes(res.status), where);
-            if (res.status >= 400) assertProblem(res, where);
-            // Nothing of the other team, except what the caller itself put in the request.
-            const asked = url + JSON.stringify(body ?? '');
-            for (const marker of theirs.markers) {
-              if (asked.includes(marker)) continue;
-              assert.ok(!res.raw.includes(marker), `${where}\n  leaks ${marker}`);
-            }
-          }
-        }
-        // The other team's estate is untouched.
-        assert.equal((await verify(t, { key: theirs.keyPlain })).code, 'VALID');
-        const hooks = await call(t, 'GET', '/v1/webhooks', undefined, theirs.admins.get('admin:manage'));
-        assert.ok(JSON.stringify(hooks.body).includes(theirs.webhookId));
-        const target = await call(t, 'GET', `/v1/admin-keys/${theirs.adminTargetId}`);
-        assert.equal((target.body as { status: string }).status, 'active');
-      });
+      for (const r of routes) {
+        const res = await call(t, r.method, urlFor(r, gamma), bodyFor(r, gamma, 'gamma'), key);
+        assert.equal(res.status, 401, `${label} ${r.method} ${r.path}: ${res.raw}`);
+        assertProblem(res, `${label} ${r.method} ${r.path}`);
+      }
     }
   });
-}
+
+  test('global single-permission keys pass exactly the routes of their permission', async () => {
+    const gamma = estateOf('gamma');
+    for (const [p, key] of globals) {
+      for (const r of routes) {
+        const res = await call(t, r.method, urlFor(r, gamma), bodyFor(r, gamma, 'gamma'), key);
+        const where = `global ${p} ${r.method} ${r.path}: ${res.raw}`;
+        assert.ok(res.status < 500, where);
+        if (p === '*' || (p === r.permission && r.also === undefined)) {
+          assert.ok(res.status !== 401 && res.status !== 403, where);
+        } else {
+          assert.equal(res.status, 403, where);
+          assert.match(String(res.body.detail), /lacks the "[a-z:*]+" permission/, where);
+        }
+      }
+    }
+  });
+
+  for (const [caller, other] of [
+    ['alpha', 'bravo'],
+    ['bravo', 'alpha'],
+  ] as const) {
+    test(`${caller}'s keys, each permission, never reach or see ${other}`, async () => {
+      const mine = estateOf(caller);
+      const theirs = estateOf(other);
+      for (const [p, key] of mine.admins) {
+        for (const r of routes) {
+          const url = urlFor(r, theirs);
+          const body = bodyFor(r, theirs, caller);
+          const res = await call(t, r.method, url, body, key);
+          const where = `${caller} ${p} ${r.method} ${url}: ${res.raw.slice(0, 400)}`;
+          assert.ok(res.status < 500, where);
+          if (p !== '*' && (p !== r.permission || r.also !== undefined)) assert.equal(res.status, 403, where);
+          else if (r.globalOnly) {
+            assert.equal(res.status, 403, where);
+            assert.match(String(res.body.detail), /limited to team/, where);
+          } else if (r.path.includes('{')) assert.ok([403, 404].includes(res.status), where);
+          if (res.status >= 400) assertProblem(res, where);
+          // Nothing of the other team, except what the caller itself put in the request.
+          const asked = url + JSON.stringify(body ?? '');
+          for (const marker of theirs.markers) {
+            if (asked.includes(marker)) continue;
+            assert.ok(!res.raw.includes(marker), `${where}\n  leaks ${marker}`);
+          }
+        }
+      }
+      // The other team's estate is untouched.
+      assert.equal((await verify(t, { key: theirs.keyPlain })).code, 'VALID');
+      const hooks = await call(t, 'GET', '/v1/webhooks', undefined, theirs.admins.get('admin:manage'));
+      assert.ok(JSON.stringify(hooks.body).includes(theirs.webhookId));
+      const target = await call(t, 'GET', `/v1/admin-keys/${theirs.adminTargetId}`);
+      assert.equal((target.body as { status: string }).status, 'active');
+    });
+  }
+});

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 import { SECTIONS } from '../core/governance.js';
-import {
-  DIALECTS,
-  ManualClock,
-  aKey,
-  call,
-  createKey,
-  startServer,
-  verify,
-  type TestServer,
-} from '../testing/harness.js';
+import { ManualClock, aKey, call, createKey, verify, describeEachDialect } from '../testing/harness.js';
 
 type Finding = { keyId: string; reason: string; [k: string]: unknown };
 const ids = (r: Record<string, unknown>, section: string): string[] =>
@@ -18,149 +9,143 @@ const ids = (r: Record<string, unknown>, section: string): string[] =>
 const find = (r: Record<string, unknown>, section: string, id: string): Finding | undefined =>
   (r[section] as Finding[]).find((f) => f.keyId === id);
 
-for (const dialect of DIALECTS) {
-  describe(`governance report and leak response (${dialect.name})`, () => {
-    let t: TestServer;
-    const clock = new ManualClock(Date.parse('2026-06-01T09:00:00.000Z'));
-    before(async () => {
-      t = await startServer(dialect, { clock });
+describeEachDialect('governance report and leak response', (t) => {
+  const clock = new ManualClock(Date.parse('2026-06-01T09:00:00.000Z'));
+  const report = async (): Promise<Record<string, unknown>> => {
+    await t.kw.services.ctx.usage.flush();
+    const r = await call(t, 'GET', '/v1/reports/governance');
+    assert.equal(r.status, 200, r.raw);
+    return r.body;
+  };
+
+  test('each section finds its keys, with the reason', async () => {
+    const exp = (days: number): string => new Date(clock.now() + days * 86_400_000).toISOString();
+    const owned = await call(t, 'POST', '/v1/admin-keys', {
+      name: 'crm-admins',
+      permissions: ['keys:read'],
+      team: 'crm',
     });
-    after(async () => t.close());
-    const report = async (): Promise<Record<string, unknown>> => {
-      await t.kw.services.ctx.usage.flush();
-      const r = await call(t, 'GET', '/v1/reports/governance');
-      assert.equal(r.status, 200, r.raw);
-      return r.body;
-    };
-
-    test('each section finds its keys, with the reason', async () => {
-      const exp = (days: number): string => new Date(clock.now() + days * 86_400_000).toISOString();
-      const owned = await call(t, 'POST', '/v1/admin-keys', {
-        name: 'crm-admins',
-        permissions: ['keys:read'],
-        team: 'crm',
-      });
-      assert.equal(owned.status, 201);
-      const idle = await createKey(t, { name: 'crm-prod-idle', expiresAt: exp(200) });
-      const busy = await createKey(t, {
-        name: 'crm-prod-busy',
-        permissions: ['agents:invoke', 'billing:charge'],
-        expiresAt: exp(200),
-      });
-      const orphan = await createKey(t, {
-        name: 'ops-prod-orphan',
-        owner: { team: 'ops', contact: 'o@x' },
-        expiresAt: exp(200),
-      });
-      const testKey = await createKey(t, {
-        name: 'crm-stg-probe',
-        environment: 'staging',
-        expiresAt: exp(200),
-      });
-      const soon = await createKey(t, { name: 'crm-prod-soon', expiresAt: exp(10) });
-      const shared = await createKey(t, { name: 'crm-prod-shared', expiresAt: exp(200) });
-      for (let i = 0; i < 6; i++) await verify(t, { key: shared.key, ip: `10.0.0.${i}` });
-      for (let i = 0; i < 3; i++) await verify(t, { key: testKey.key, environment: 'production' });
-      clock.advance(8 * 86_400);
-      await verify(t, { key: busy.key, permission: 'agents:invoke', resource: 'agt_1' });
-      await verify(t, { key: busy.key, permission: 'agents:invoke', resource: 'agt_2' });
-
-      let r = await report();
-      assert.ok(ids(r, 'unowned').includes(orphan.id));
-      assert.match(find(r, 'unowned', orphan.id)?.reason ?? '', /team "ops" has no active admin key/);
-      assert.ok(!ids(r, 'unowned').includes(idle.id), 'crm has an active admin key');
-      assert.deepEqual(ids(r, 'testKeysInProduction'), [testKey.id]);
-      assert.equal(find(r, 'testKeysInProduction', testKey.id)?.count, 3);
-      assert.ok(ids(r, 'rotationDue').includes(soon.id));
-      assert.ok(!ids(r, 'rotationDue').includes(idle.id));
-      assert.deepEqual(ids(r, 'sharedKeys'), [shared.id]);
-      assert.match(find(r, 'sharedKeys', shared.id)?.reason ?? '', /seen from 6 client IPs/);
-      const op = find(r, 'overPrivileged', busy.id);
-      assert.deepEqual(op?.unusedPermissions, ['billing:charge']);
-      assert.deepEqual(op?.suggestedPermissions, ['agents:invoke:agt_1', 'agents:invoke:agt_2']);
-      assert.deepEqual(ids(r, 'stale'), [], 'nothing is 90 days old yet');
-      assert.deepEqual(ids(r, 'nonCompliant'), []);
-
-      clock.advance(85 * 86_400);
-      r = await report();
-      assert.ok(ids(r, 'stale').includes(idle.id));
-      assert.match(find(r, 'stale', idle.id)?.reason ?? '', /never used since its creation 93 days ago/);
-      assert.ok(!ids(r, 'stale').includes(busy.id), 'used 85 days ago');
-      assert.equal((r.summary as Record<string, number>).stale, ids(r, 'stale').length);
-
-      // A stricter policy leaves keys alone and lists them.
-      assert.equal((await call(t, 'PUT', '/v1/policy', { naming: { denyList: ['idle'] } })).status, 200);
-      r = await report();
-      assert.ok(ids(r, 'nonCompliant').includes(idle.id));
-      assert.match(find(r, 'nonCompliant', idle.id)?.reason ?? '', /naming\.denyList/);
-      assert.equal((await call(t, 'GET', `/v1/keys/${idle.id}`)).body.status, 'active');
-      await call(t, 'PUT', '/v1/policy', {});
+    assert.equal(owned.status, 201);
+    const idle = await createKey(t, { name: 'crm-prod-idle', expiresAt: exp(200) });
+    const busy = await createKey(t, {
+      name: 'crm-prod-busy',
+      permissions: ['agents:invoke', 'billing:charge'],
+      expiresAt: exp(200),
     });
-
-    test('a team-scoped admin key sees only its team in the report', async () => {
-      const a = await call(t, 'POST', '/v1/admin-keys', {
-        name: 'ops-reader',
-        permissions: ['keys:read'],
-        team: 'ops',
-      });
-      const r = await call(t, 'GET', '/v1/reports/governance', undefined, a.body.key as string);
-      assert.equal(r.status, 200);
-      const all = SECTIONS.flatMap((s) => (r.body[s] as { name: string }[]).map((f) => f.name));
-      assert.ok(all.length > 0 && all.every((n) => n.startsWith('ops-')), all.join(','));
+    const orphan = await createKey(t, {
+      name: 'ops-prod-orphan',
+      owner: { team: 'ops', contact: 'o@x' },
+      expiresAt: exp(200),
     });
-
-    test('leaks: known keys are taken out of service at once, with masked answers only', async () => {
-      const live = await createKey(t, { name: 'crm-prod-leaky' });
-      const rotated = await createKey(t, { name: 'crm-prod-rotated' });
-      const regen = await call(t, 'POST', `/v1/keys/${rotated.id}/regenerate`, { gracePeriodSeconds: 3600 });
-      const adm = await call(t, 'POST', '/v1/admin-keys', {
-        name: 'leaky-admin',
-        permissions: ['keys:read'],
-      });
-      const { generateKey } = await import('../core/keys.js');
-      const stranger = generateKey('kw', 'prod');
-      const text = [
-        `deploy log: KEY=${live.key}`,
-        `old: ${rotated.key}`,
-        `admin ${adm.body.key as string}`,
-        `unknown ${stranger} and a look-alike kw_prod_${'Z'.repeat(36)}`,
-      ].join('\n');
-      const r = await call(t, 'POST', '/v1/leaks', { text });
-      assert.equal(r.status, 200, r.raw);
-      const found = r.body.found as {
-        masked: string;
-        keyId: string | null;
-        action: string;
-        kind: string;
-        line: number;
-      }[];
-      assert.deepEqual(
-        found.map((f) => [f.kind, f.action, f.line]),
-        [
-          ['key', 'disabled', 1],
-          ['key', 'grace_ended', 2],
-          ['admin_key', 'disabled', 3],
-          ['key', 'unknown', 4],
-        ],
-      );
-      for (const k of [live.key, rotated.key, adm.body.key as string])
-        assert.ok(!r.raw.includes(k.slice(12, -4)), 'masked only');
-      const v = await verify(t, { key: live.key });
-      assert.equal(v.code, 'DISABLED');
-      assert.equal((await call(t, 'GET', `/v1/keys/${live.id}`)).body.disabledReason, 'leaked');
-      assert.equal(
-        (await verify(t, { key: rotated.key })).code,
-        'EXPIRED',
-        'the leaked old secret ended its grace',
-      );
-      assert.equal((await verify(t, { key: regen.body.key })).code, 'VALID', 'the new secret still works');
-      assert.equal((await call(t, 'GET', '/v1/keys', undefined, adm.body.key as string)).status, 401);
-      const audit = await call(t, 'GET', '/v1/audit?action=key.leak');
-      assert.equal((audit.body.items as unknown[]).length, 3);
-      const again = await call(t, 'POST', '/v1/leaks', { text: `KEY=${live.key}` });
-      assert.equal((again.body.found as { action: string }[])[0]?.action, 'already_disabled');
-      assert.equal((await call(t, 'POST', '/v1/leaks', { text: '' })).status, 400);
-      assert.equal((await call(t, 'POST', '/v1/leaks', aKey())).status, 400);
+    const testKey = await createKey(t, {
+      name: 'crm-stg-probe',
+      environment: 'staging',
+      expiresAt: exp(200),
     });
+    const soon = await createKey(t, { name: 'crm-prod-soon', expiresAt: exp(10) });
+    const shared = await createKey(t, { name: 'crm-prod-shared', expiresAt: exp(200) });
+    for (let i = 0; i < 6; i++) await verify(t, { key: shared.key, ip: `10.0.0.${i}` });
+    for (let i = 0; i < 3; i++) await verify(t, { key: testKey.key, environment: 'production' });
+    clock.advance(8 * 86_400);
+    await verify(t, { key: busy.key, permission: 'agents:invoke', resource: 'agt_1' });
+    await verify(t, { key: busy.key, permission: 'agents:invoke', resource: 'agt_2' });
+
+    let r = await report();
+    assert.ok(ids(r, 'unowned').includes(orphan.id));
+    assert.match(find(r, 'unowned', orphan.id)?.reason ?? '', /team "ops" has no active admin key/);
+    assert.ok(!ids(r, 'unowned').includes(idle.id), 'crm has an active admin key');
+    assert.deepEqual(ids(r, 'testKeysInProduction'), [testKey.id]);
+    assert.equal(find(r, 'testKeysInProduction', testKey.id)?.count, 3);
+    assert.ok(ids(r, 'rotationDue').includes(soon.id));
+    assert.ok(!ids(r, 'rotationDue').includes(idle.id));
+    assert.deepEqual(ids(r, 'sharedKeys'), [shared.id]);
+    assert.match(find(r, 'sharedKeys', shared.id)?.reason ?? '', /seen from 6 client IPs/);
+    const op = find(r, 'overPrivileged', busy.id);
+    assert.deepEqual(op?.unusedPermissions, ['billing:charge']);
+    assert.deepEqual(op?.suggestedPermissions, ['agents:invoke:agt_1', 'agents:invoke:agt_2']);
+    assert.deepEqual(ids(r, 'stale'), [], 'nothing is 90 days old yet');
+    assert.deepEqual(ids(r, 'nonCompliant'), []);
+
+    clock.advance(85 * 86_400);
+    r = await report();
+    assert.ok(ids(r, 'stale').includes(idle.id));
+    assert.match(find(r, 'stale', idle.id)?.reason ?? '', /never used since its creation 93 days ago/);
+    assert.ok(!ids(r, 'stale').includes(busy.id), 'used 85 days ago');
+    assert.equal((r.summary as Record<string, number>).stale, ids(r, 'stale').length);
+
+    // A stricter policy leaves keys alone and lists them.
+    assert.equal((await call(t, 'PUT', '/v1/policy', { naming: { denyList: ['idle'] } })).status, 200);
+    r = await report();
+    assert.ok(ids(r, 'nonCompliant').includes(idle.id));
+    assert.match(find(r, 'nonCompliant', idle.id)?.reason ?? '', /naming\.denyList/);
+    assert.equal((await call(t, 'GET', `/v1/keys/${idle.id}`)).body.status, 'active');
+    await call(t, 'PUT', '/v1/policy', {});
   });
-}
+
+  test('a team-scoped admin key sees only its team in the report', async () => {
+    const a = await call(t, 'POST', '/v1/admin-keys', {
+      name: 'ops-reader',
+      permissions: ['keys:read'],
+      team: 'ops',
+    });
+    const r = await call(t, 'GET', '/v1/reports/governance', undefined, a.body.key as string);
+    assert.equal(r.status, 200);
+    const all = SECTIONS.flatMap((s) => (r.body[s] as { name: string }[]).map((f) => f.name));
+    assert.ok(all.length > 0 && all.every((n) => n.startsWith('ops-')), all.join(','));
+  });
+
+  test('leaks: known keys are taken out of service at once, with masked answers only', async () => {
+    const live = await createKey(t, { name: 'crm-prod-leaky' });
+    const rotated = await createKey(t, { name: 'crm-prod-rotated' });
+    const regen = await call(t, 'POST', `/v1/keys/${rotated.id}/regenerate`, { gracePeriodSeconds: 3600 });
+    const adm = await call(t, 'POST', '/v1/admin-keys', {
+      name: 'leaky-admin',
+      permissions: ['keys:read'],
+    });
+    const { generateKey } = await import('../core/keys.js');
+    const stranger = generateKey('kw', 'prod');
+    const text = [
+      `deploy log: KEY=${live.key}`,
+      `old: ${rotated.key}`,
+      `admin ${adm.body.key as string}`,
+      `unknown ${stranger} and a look-alike kw_prod_${'Z'.repeat(36)}`,
+    ].join('\n');
+    const r = await call(t, 'POST', '/v1/leaks', { text });
+    assert.equal(r.status, 200, r.raw);
+    const found = r.body.found as {
+      masked: string;
+      keyId: string | null;
+      action: string;
+      kind: string;
+      line: number;
+    }[];
+    assert.deepEqual(
+      found.map((f) => [f.kind, f.action, f.line]),
+      [
+        ['key', 'disabled', 1],
+        ['key', 'grace_ended', 2],
+        ['admin_key', 'disabled', 3],
+        ['key', 'unknown', 4],
+      ],
+    );
+    for (const k of [live.key, rotated.key, adm.body.key as string])
+      assert.ok(!r.raw.includes(k.slice(12, -4)), 'masked only');
+    const v = await verify(t, { key: live.key });
+    assert.equal(v.code, 'DISABLED');
+    assert.equal((await call(t, 'GET', `/v1/keys/${live.id}`)).body.disabledReason, 'leaked');
+    assert.equal(
+      (await verify(t, { key: rotated.key })).code,
+      'EXPIRED',
+      'the leaked old secret ended its grace',
+    );
+    assert.equal((await verify(t, { key: regen.body.key })).code, 'VALID', 'the new secret still works');
+    assert.equal((await call(t, 'GET', '/v1/keys', undefined, adm.body.key as string)).status, 401);
+    const audit = await call(t, 'GET', '/v1/audit?action=key.leak');
+    assert.equal((audit.body.items as unknown[]).length, 3);
+    const again = await call(t, 'POST', '/v1/leaks', { text: `KEY=${live.key}` });
+    assert.equal((again.body.found as { action: string }[])[0]?.action, 'already_disabled');
+    assert.equal((await call(t, 'POST', '/v1/leaks', { text: '' })).status, 400);
+    assert.equal((await call(t, 'POST', '/v1/leaks', aKey())).status, 400);
+  });
+  return { clock };
+});

@@ -4,7 +4,19 @@ import { startServer, type TestServer } from '../testing/harness.js';
 import { OPERATION_IDS, operationIdFor } from './openapi.js';
 
 interface Doc {
-  paths: Record<string, Record<string, { operationId?: string; requestBody?: { required?: boolean } }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        operationId?: string;
+        requestBody?: { required?: boolean };
+        description?: string;
+        security?: unknown;
+        responses?: Record<string, unknown>;
+      }
+    >
+  >;
   components: { schemas: Record<string, unknown> };
 }
 
@@ -34,6 +46,30 @@ describe('the OpenAPI document and /docs', () => {
     assert.equal(at('/v1/verify', 'post'), 'verifyKey');
     assert.equal(at('/v1/keys/{id}/disable', 'post'), 'disableKey');
     assert.equal(new Set(Object.values(OPERATION_IDS)).size, Object.keys(OPERATION_IDS).length);
+  });
+
+  test('admin operations carry the bearer scheme, their permission once, 401/403 and their own refusals', () => {
+    const ops = Object.entries(doc.paths).flatMap(([path, byMethod]) =>
+      Object.entries(byMethod).map(([method, op]) => ({ at: `${method} ${path}`, op })),
+    );
+    const admin = ops.filter(({ op }) => /Requires the admin permission/.test(op.description ?? ''));
+    assert.ok(admin.length >= 25, `${admin.length} admin operations`);
+    for (const { at, op } of admin) {
+      assert.deepEqual(op.security, [{ bearerAuth: [] }], at);
+      assert.equal(
+        op.description?.match(/Requires the admin permission/g)?.length,
+        1,
+        `${at}: ${op.description}`,
+      );
+      for (const status of ['401', '403']) assert.ok(op.responses?.[status] !== undefined, `${at} ${status}`);
+    }
+    for (const { at, op } of ops.filter((o) => !admin.includes(o)))
+      assert.equal(op.security, undefined, `${at} is public and documented without the bearer scheme`);
+    const responses = (path: string, method: string): string[] =>
+      Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort();
+    assert.deepEqual(responses('/v1/keys', 'post'), ['201', '400', '401', '403', '404', '409', '422']);
+    assert.deepEqual(responses('/v1/audit/head', 'get'), ['200', '401', '403']);
+    assert.deepEqual(responses('/v1/webhooks', 'post'), ['201', '400', '401', '403', '404', '422']);
   });
 
   test('a route without an entry gets a generated id that cannot collide with the table', () => {

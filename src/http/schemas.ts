@@ -157,10 +157,6 @@ export const Problem = Type.Object({
 /** A keyset page of `item`: `{items, nextCursor}` (null on the last page). */
 export const PageOf = <T extends TSchema>(item: T) =>
   Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
-/** What every admin route answers without asking: app.ts adds these to each admin route's schema. */
-export const ADMIN_ROUTE_ERRORS = { 401: Problem, 403: Problem };
-/** The refusal an admin route with a query or body adds (401/403 come from ADMIN_ROUTE_ERRORS). */
-export const AdminErrors = { 400: Problem };
 export const KeyList = PageOf(KeyRecord);
 export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) }, { additionalProperties: false });
 export const ReasonBody = Type.Optional(

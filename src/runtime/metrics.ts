@@ -4,7 +4,8 @@ import { FastHistogram, LazyRequestCounter, lazyCounter, type LazyCount } from '
 
 /**
  * Prometheus metrics of one server. A registry per instance (not the global one) so several
- * servers in one test process do not share counters. Labels never carry key material.
+ * servers in one test process do not share counters. Labels never carry key material. The
+ * verification's counters are hot-metrics.ts's lazy ones (docs/hot-path.md#hot-path-metrics).
  */
 export class Metrics {
   readonly registry = new Registry();

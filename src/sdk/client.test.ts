@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { aKey, startServer, type TestServer } from '../testing/harness.js';
 import { generateKey } from '../core/keys.js';
+import { KeywardenApiError as CoreApiError } from '../core/problem-error.js';
 import { KeywardenApiError, KeywardenClient, KeywardenConnectionError, type KeyInput } from './client.js';
+import * as sdk from './index.js';
 
 describe('SDK client', () => {
   let t: TestServer;
@@ -89,6 +93,32 @@ describe('SDK client', () => {
     assert.ok(!e401.message.includes(unknown));
     const down = new KeywardenClient({ url: 'http://127.0.0.1:9', adminKey: t.root, timeoutMs: 2000 });
     await assert.rejects(down.listKeys(), KeywardenConnectionError);
+  });
+
+  test('one error class for the SDK and the web console: the browser-safe core one', async () => {
+    assert.equal(KeywardenApiError, CoreApiError);
+    assert.equal(sdk.KeywardenApiError, CoreApiError);
+    // A proxy's HTML error page in front of Keywarden is still a KeywardenApiError, with the status.
+    const proxy = createServer((_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad Gateway</body></html>');
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = proxy.address() as AddressInfo;
+      const behind = new KeywardenClient({ url: `http://127.0.0.1:${port}`, adminKey: t.root });
+      const err = await behind.listKeys().catch((e: unknown) => e);
+      assert.ok(err instanceof KeywardenApiError, String(err));
+      assert.deepEqual(
+        [err.status, err.code, err.detail, err.title],
+        [502, 'HTTP_502', 'the server answered 502 Bad Gateway', 'Bad Gateway'],
+      );
+    } finally {
+      await new Promise<void>((resolve) => {
+        proxy.close(() => {
+          resolve();
+        });
+      });
+    }
   });
 
   test('a missing or malformed admin key, or a URL without a scheme, throws at construction', () => {

@@ -5,20 +5,10 @@ import type { Page } from '../core/page.js';
 import type { PolicyPreview } from '../core/policy-preview.js';
 import type { VerifyResult } from '../core/verify.js';
 import { parseKey } from '../core/keys.js';
+import { KeywardenApiError } from '../core/problem-error.js';
 
-/** A problem+json answer from Keywarden (SPEC §3). `code` is one of the documented constants. */
-export class KeywardenApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly detail: string,
-    readonly title: string,
-    readonly requestId: string | undefined,
-  ) {
-    super(`${detail} (${code})`);
-    this.name = 'KeywardenApiError';
-  }
-}
+// The problem+json error lives in the browser-safe core, so the web console throws the same class.
+export { KeywardenApiError };
 
 /** The server could not be reached (refused, timed out, DNS). */
 export class KeywardenConnectionError extends Error {
@@ -169,17 +159,8 @@ export class KeywardenClient {
       throw new KeywardenConnectionError(`cannot reach Keywarden at ${this.base} (${cause})`);
     }
     const text = await res.text();
+    if (!res.ok) throw KeywardenApiError.fromProblem(res.status, parseOrNull(text), res.statusText);
     const data: unknown = text === '' ? null : JSON.parse(text);
-    if (!res.ok) {
-      const p = (data ?? {}) as { code?: string; detail?: string; title?: string; requestId?: string };
-      throw new KeywardenApiError(
-        res.status,
-        p.code ?? 'HTTP_ERROR',
-        p.detail ?? `HTTP ${res.status}`,
-        p.title ?? '',
-        p.requestId,
-      );
-    }
     return data as T;
   }
 
@@ -355,5 +336,14 @@ function checkAdminKey(key: unknown): void {
     throw new TypeError(
       'Keywarden client: `adminKey` is not a well-formed admin key (<prefix>_adm_…, as printed when it was created)',
     );
+  }
+}
+
+/** A body's JSON, or null when it has none or is not JSON (a proxy's HTML error page). */
+function parseOrNull(text: string): unknown {
+  try {
+    return text === '' ? null : JSON.parse(text);
+  } catch {
+    return null;
   }
 }

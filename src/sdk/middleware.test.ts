@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import Fastify, { type FastifyRequest } from 'fastify';
@@ -11,6 +14,30 @@ import { inProcessVerifier } from './in-process.js';
 import { keywardenExpress } from './express.js';
 import { keywardenFastify } from './fastify.js';
 import { keywardenHono } from './hono.js';
+import * as root from './index.js';
+
+/** Every file reachable from `entry` through relative imports, and the bare modules they import. */
+function importGraph(entry: string): { files: string[]; bare: Set<string> } {
+  const files: string[] = [];
+  const bare = new Set<string>();
+  const walk = (file: string): void => {
+    if (files.includes(file)) return;
+    files.push(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(
+      /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'|\bimport\(\s*'([^']+)'/g,
+    )) {
+      const spec = m[1] ?? m[2] ?? '';
+      if (!spec.startsWith('.')) bare.add(spec);
+      else if (spec.endsWith('.js')) {
+        const target = join(dirname(file), file.endsWith('.d.ts') ? spec.replace(/\.js$/, '.d.ts') : spec);
+        if (existsSync(target)) walk(target);
+      }
+    }
+  };
+  walk(entry);
+  return { files, bare };
+}
 
 interface Extra {
   onUnavailable?: 'deny' | 'allow';
@@ -242,4 +269,66 @@ describe('middleware for Express, Fastify and Hono', () => {
       assert.ok(!lines.join('\n').includes(good.slice(8)), 'no key in the log');
     });
   }
+
+  // The deprecated root exports are what this test is about.
+  /* eslint-disable @typescript-eslint/no-deprecated */
+  test('keywarden/sdk still exports the middleware, naming no framework in its types or its imports', async () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    for (const entry of ['index.js', 'index.d.ts']) {
+      const { files, bare } = importGraph(join(here, entry));
+      assert.ok(
+        files.some((f) => f.includes('root-middleware')),
+        `${entry} reaches the middleware`,
+      );
+      for (const framework of ['express', 'fastify', 'hono'])
+        assert.ok(!bare.has(framework), `${entry} imports ${framework} (through ${files.join(', ')})`);
+      if (entry.endsWith('.d.ts'))
+        for (const f of files) assert.doesNotMatch(readFileSync(f, 'utf8'), /namespace Express/, f);
+    }
+    // And they work as 0.1.0's did, in each framework.
+    const opts = { verifier: http, environment: 'production' as const, permission: 'agents:invoke' };
+    const e = express();
+    e.get(
+      '/agents/:id',
+      root.keywardenExpress<express.Request>({ ...opts, resource: (r) => r.params.id }),
+      (req, res) => {
+        res.json(req.keywarden);
+      },
+    );
+    const server = e.listen(0);
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/agents/agt_42`;
+      const ok = await fetch(url, { headers: { authorization: `Bearer ${good}` } });
+      assert.equal(ok.status, 200);
+      assert.equal(((await ok.json()) as KeyIdentity).customerId, 'cus_9');
+      assert.equal((await fetch(url)).status, 401);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    const f = Fastify();
+    f.decorateRequest('keywarden', null);
+    f.get(
+      '/agents/:id',
+      { preHandler: root.keywardenFastify<FastifyRequest>({ ...opts, resource: () => 'agt_42' }) },
+      (req) => req.keywarden,
+    );
+    const fr = await f.inject({
+      method: 'GET',
+      url: '/agents/agt_42',
+      headers: { authorization: `Bearer ${good}` },
+    });
+    assert.equal(fr.statusCode, 200, fr.body);
+    assert.equal((JSON.parse(fr.body) as KeyIdentity).customerId, 'cus_9');
+    assert.equal((await f.inject({ method: 'GET', url: '/agents/agt_42' })).statusCode, 401);
+    await f.close();
+    const h = new Hono();
+    h.use('/agents/:id', root.keywardenHono({ ...opts, resource: () => 'agt_42' }));
+    h.get('/agents/:id', (c) => c.json(c.get('keywarden')));
+    const hr = await h.request('/agents/agt_42', { headers: { authorization: `Bearer ${good}` } });
+    assert.equal(hr.status, 200);
+    assert.equal(((await hr.json()) as KeyIdentity).customerId, 'cus_9');
+    assert.equal((await h.request('/agents/agt_42')).status, 401);
+  });
+  /* eslint-enable @typescript-eslint/no-deprecated */
 });

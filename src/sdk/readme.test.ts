@@ -129,6 +129,11 @@ describe('the README TypeScript blocks', { timeout: 180_000 }, () => {
       assert.ok(all.includes(`from '${entry}'`), entry);
     }
     assert.match(all, /import \{ createKeywarden, inProcessVerifier, loadConfig \} from 'keywarden';/);
+    // The middleware's prerequisite and its failure behaviour are in the README's words.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    assert.match(readme, /`keywarden admin-keys create [^`]*--permission keys:verify`/);
+    assert.match(readme, /onUnavailable: 'allow'/);
+    assert.match(readme, /`503` problem\+json/);
   });
 
   test('every block compiles with tsc --strict against the packed package', () => {

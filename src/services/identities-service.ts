@@ -22,6 +22,7 @@ import {
   toIdentity,
   updateIdentity,
   type IdentityFilter,
+  hasLinkedKeys,
 } from '../storage/identities-repo.js';
 import type { Database } from '../storage/schema.js';
 import type { ServiceContext } from './context.js';
@@ -144,13 +145,7 @@ export class IdentitiesService {
                   };
           if (owner.team !== before.owner.team) {
             // A key links only to an identity of its own team: moving one with keys would break that.
-            const linked = await trx
-              .selectFrom('keys')
-              .select('id')
-              .where('identity_id', '=', id)
-              .limit(1)
-              .executeTakeFirst();
-            if (linked !== undefined)
+            if (await hasLinkedKeys(trx, id))
               throw new KeywardenError(
                 'CONFLICT',
                 `identity ${id} has keys linked to it; unlink them (PATCH /v1/keys/{id} with identityId null) before changing its team`,

@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 import { generateKey } from '../core/keys.js';
-import { DIALECTS, call, createKey, startServer, verify, type TestServer } from '../testing/harness.js';
+import { call, createKey, describeEachDialect, verify } from '../testing/harness.js';
 
 /**
  * The verification cache is keyed by the key's digest while storage keeps its base64url hash:
  * with and without a pepper, a key read from storage is then answered from the cache, and every
  * change reaches the cached entries.
  */
-for (const dialect of DIALECTS) {
-  for (const pepper of [undefined, 'a-server-side-pepper-of-some-length']) {
-    describe(`verification through the cache (${dialect.name}, ${pepper === undefined ? 'SHA-256' : 'HMAC with a pepper'})`, () => {
-      let t: TestServer;
-      before(async () => {
-        t = await startServer(dialect, pepper === undefined ? {} : { env: { KEYWARDEN_PEPPER: pepper } });
-      });
-      after(async () => t.close());
-
+for (const pepper of [undefined, 'a-server-side-pepper-of-some-length']) {
+  describeEachDialect(
+    `verification through the cache (${pepper === undefined ? 'SHA-256' : 'HMAC with a pepper'})`,
+    (t) => {
       const lookups = () => ({ ...t.kw.services.ctx.metrics.cache });
       const counts = (l: ReturnType<typeof lookups>) => ({
         hit: l.hit.n,
@@ -57,6 +52,7 @@ for (const dialect of DIALECTS) {
         assert.equal((await verify(t, { key: k.key })).code, 'DISABLED');
         assert.equal((await verify(t, { key: fresh })).code, 'DISABLED');
       });
-    });
-  }
+      return pepper === undefined ? {} : { env: { KEYWARDEN_PEPPER: pepper } };
+    },
+  );
 }

@@ -15,9 +15,9 @@ import {
   TEST_SECRET,
   call,
   createKey,
-  startServer,
   testPgUrl,
   type TestServer,
+  describeEachDialect,
 } from '../testing/harness.js';
 import { verifyAuditChain } from './audit-repo.js';
 import { openStorage, type Storage, withForeignSchemaRetry } from './db.js';
@@ -56,75 +56,72 @@ async function rechain(db: Kysely<Database>, from: number, link: Link, edit = fa
 const check = async (t: TestServer, anchor?: string) =>
   (await call(t, 'GET', `/v1/audit/verify${anchor === undefined ? '' : `?anchor=${anchor}`}`)).body;
 
-for (const dialect of DIALECTS) {
-  describe(`keyed audit chain (${dialect.name})`, () => {
-    let t: TestServer;
-    before(async () => {
-      t = await startServer(dialect);
-      for (let i = 0; i < 5; i++) await createKey(t);
-    });
-    after(async () => t.close());
-
-    test('rows re-linked with plain SHA-256 or another key fail at the first such row', async () => {
-      const db = t.kw.storage.db;
-      assert.deepEqual(await check(t), { ok: true, entries: 6, brokenAt: null });
-      await rechain(db, 4, (r, p) => legacyAuditHash(r, p), true);
-      assert.deepEqual(await check(t), { ok: false, entries: 4, brokenAt: 4 });
-      await rechain(db, 5, (r, p) => auditHash(otherKey, r, p), true);
-      assert.equal((await check(t)).brokenAt, 4);
-      await rechain(db, 4, (r, p) => auditHash(otherKey, r, p));
-      assert.equal((await check(t)).brokenAt, 4, 'another key');
-      // The control: only the server's own key re-links rows that verify.
-      await rechain(db, 4, (r, p) => auditHash(realKey, r, p));
-      assert.deepEqual(await check(t), { ok: true, entries: 6, brokenAt: null });
-    });
-
-    test('a head kept outside detects a truncated log whose head was moved back', async () => {
-      const head = (await call(t, 'GET', '/v1/audit/head')).body as { seq: number; hash: string; at: string };
-      assert.equal(head.seq, 6);
-      assert.match(head.hash, /^[0-9a-f]{64}$/);
-      assert.ok(Number.isFinite(Date.parse(head.at)));
-      const anchor = `${head.seq}:${head.hash}`;
-      assert.deepEqual(await check(t, anchor), { ok: true, entries: 6, brokenAt: null });
-      const older = await t.kw.storage.db
-        .selectFrom('audit_log')
-        .select(['id', 'hash'])
-        .where('id', '=', 3)
-        .executeTakeFirstOrThrow();
-      assert.equal((await check(t, `3:${older.hash}`)).ok, true, 'an older head is still held');
-      assert.deepEqual(await check(t, `3:${'a'.repeat(64)}`), { ok: false, entries: 3, brokenAt: 3 });
-      // Delete the last 3 rows and move the head back: the chain alone still looks whole.
-      await t.kw.storage.db.deleteFrom('audit_log').where('id', '>', 3).execute();
-      await t.kw.storage.db
-        .updateTable('audit_head')
-        .set({ seq: 3, hash: older.hash })
-        .where('id', '=', 1)
-        .execute();
-      assert.equal((await check(t)).ok, true);
-      assert.deepEqual(await check(t, anchor), { ok: false, entries: 3, brokenAt: 6 });
-    });
-
-    test('head and verify: global audit:read keys only, anchors well-formed', async () => {
-      const team = await call(t, 'POST', '/v1/admin-keys', {
-        name: 'crm-auditor',
-        permissions: ['audit:read'],
-        team: 'crm',
-      });
-      assert.equal(team.status, 201, team.raw);
-      const teamKey = team.body.key as string;
-      for (const path of ['/v1/audit/head', '/v1/audit/verify']) {
-        const r = await call(t, 'GET', path, undefined, teamKey);
-        assert.equal(r.status, 403, path);
-        assert.match(String(r.body.detail), /team "crm"/);
-      }
-      for (const bad of ['6', '0:' + 'a'.repeat(64), '6:XYZ', `6:${'a'.repeat(63)}`]) {
-        const r = await call(t, 'GET', `/v1/audit/verify?anchor=${bad}`);
-        assert.equal(r.status, 400, bad);
-        assert.equal(r.body.code, 'VALIDATION_FAILED');
-      }
-    });
+describeEachDialect('keyed audit chain', (t) => {
+  before(async () => {
+    for (let i = 0; i < 5; i++) await createKey(t);
   });
 
+  test('rows re-linked with plain SHA-256 or another key fail at the first such row', async () => {
+    const db = t.kw.storage.db;
+    assert.deepEqual(await check(t), { ok: true, entries: 6, brokenAt: null });
+    await rechain(db, 4, (r, p) => legacyAuditHash(r, p), true);
+    assert.deepEqual(await check(t), { ok: false, entries: 4, brokenAt: 4 });
+    await rechain(db, 5, (r, p) => auditHash(otherKey, r, p), true);
+    assert.equal((await check(t)).brokenAt, 4);
+    await rechain(db, 4, (r, p) => auditHash(otherKey, r, p));
+    assert.equal((await check(t)).brokenAt, 4, 'another key');
+    // The control: only the server's own key re-links rows that verify.
+    await rechain(db, 4, (r, p) => auditHash(realKey, r, p));
+    assert.deepEqual(await check(t), { ok: true, entries: 6, brokenAt: null });
+  });
+
+  test('a head kept outside detects a truncated log whose head was moved back', async () => {
+    const head = (await call(t, 'GET', '/v1/audit/head')).body as { seq: number; hash: string; at: string };
+    assert.equal(head.seq, 6);
+    assert.match(head.hash, /^[0-9a-f]{64}$/);
+    assert.ok(Number.isFinite(Date.parse(head.at)));
+    const anchor = `${head.seq}:${head.hash}`;
+    assert.deepEqual(await check(t, anchor), { ok: true, entries: 6, brokenAt: null });
+    const older = await t.kw.storage.db
+      .selectFrom('audit_log')
+      .select(['id', 'hash'])
+      .where('id', '=', 3)
+      .executeTakeFirstOrThrow();
+    assert.equal((await check(t, `3:${older.hash}`)).ok, true, 'an older head is still held');
+    assert.deepEqual(await check(t, `3:${'a'.repeat(64)}`), { ok: false, entries: 3, brokenAt: 3 });
+    // Delete the last 3 rows and move the head back: the chain alone still looks whole.
+    await t.kw.storage.db.deleteFrom('audit_log').where('id', '>', 3).execute();
+    await t.kw.storage.db
+      .updateTable('audit_head')
+      .set({ seq: 3, hash: older.hash })
+      .where('id', '=', 1)
+      .execute();
+    assert.equal((await check(t)).ok, true);
+    assert.deepEqual(await check(t, anchor), { ok: false, entries: 3, brokenAt: 6 });
+  });
+
+  test('head and verify: global audit:read keys only, anchors well-formed', async () => {
+    const team = await call(t, 'POST', '/v1/admin-keys', {
+      name: 'crm-auditor',
+      permissions: ['audit:read'],
+      team: 'crm',
+    });
+    assert.equal(team.status, 201, team.raw);
+    const teamKey = team.body.key as string;
+    for (const path of ['/v1/audit/head', '/v1/audit/verify']) {
+      const r = await call(t, 'GET', path, undefined, teamKey);
+      assert.equal(r.status, 403, path);
+      assert.match(String(r.body.detail), /team "crm"/);
+    }
+    for (const bad of ['6', '0:' + 'a'.repeat(64), '6:XYZ', `6:${'a'.repeat(63)}`]) {
+      const r = await call(t, 'GET', `/v1/audit/verify?anchor=${bad}`);
+      assert.equal(r.status, 400, bad);
+      assert.equal(r.body.code, 'VALIDATION_FAILED');
+    }
+  });
+});
+
+for (const dialect of DIALECTS) {
   describe(`a store made before the chain was keyed (${dialect.name})`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'kw-upgrade-'));
     const schema = dialect.name === 'postgres' ? `kw_t_${randomBytes(6).toString('hex')}` : undefined;

@@ -97,6 +97,17 @@ export async function updateIdentity(
 }
 
 /** Deletes an identity and unlinks its keys (they keep their own limits); returns how many keys were linked. */
+/** Whether any key links to the identity. */
+export async function hasLinkedKeys(db: Db, id: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('keys')
+    .select('id')
+    .where('identity_id', '=', id)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function deleteIdentity(db: Db, id: string, at: string): Promise<number> {
   const res = await db
     .updateTable('keys')

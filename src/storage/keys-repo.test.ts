@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { DIALECTS, createKey, startServer, type TestServer } from '../testing/harness.js';
+import { before, describe, test } from 'node:test';
+import { createKey, describeEachDialect } from '../testing/harness.js';
 import {
   creditedKeys,
   expiringKeys,
@@ -63,88 +63,83 @@ describe('patchToChanges', () => {
   });
 });
 
-for (const dialect of DIALECTS) {
-  describe(`keys repository: scans, refills, report rows (${dialect.name})`, () => {
-    let t: TestServer;
-    const ids = { soon: '', later: '', credits: '', gone: '' };
-    before(async () => {
-      t = await startServer(dialect);
-      ids.soon = (await createKey(t, { expiresAt: iso(4) })).id;
-      ids.later = (await createKey(t, { expiresAt: iso(90) })).id;
-      ids.credits = (
-        await createKey(t, {
-          owner: { team: 'ops', contact: 'ops@example.com' },
-          credits: { remaining: 3, refill: { amount: 50, interval: 'daily' } },
-        })
-      ).id;
-      ids.gone = (
-        await createKey(t, { credits: { remaining: 1, refill: { amount: 9, interval: 'daily' } } })
-      ).id;
-      const row = await getKeyRow(t.kw.storage.db, ids.gone);
-      assert.ok(row);
-      await updateKey(t.kw.storage.db, ids.gone, row.version, { status: 'deleted' });
-    });
-    after(() => t.close());
-
-    test('patchToChanges columns are written by updateKey', async () => {
-      const { db } = t.kw.storage;
-      const row = await getKeyRow(db, ids.later);
-      assert.ok(row);
-      const ok = await updateKey(
-        db,
-        ids.later,
-        row.version,
-        patchToChanges(
-          { owner: { team: 'ops' }, metadata: { y: 2 } },
-          { team: 'ops', contact: row.owner_contact },
-        ),
-      );
-      assert.equal(ok, true);
-      const after = await getKeyRow(db, ids.later);
-      assert.equal(after?.owner_team, 'ops');
-      assert.equal(after?.owner_contact, row.owner_contact);
-      assert.equal(after?.metadata, '{"y":2}');
-    });
-
-    test('expiringKeys: active keys expiring in (at, horizon]', async () => {
-      const { db } = t.kw.storage;
-      const hits = await expiringKeys(db, iso(0), iso(10));
-      assert.deepEqual(
-        hits.map((k) => [k.id, k.expires_at]),
-        [[ids.soon, iso(4)]],
-      );
-      assert.deepEqual(await expiringKeys(db, iso(4), iso(10)), []);
-    });
-
-    test('creditedKeys and liveKeyRows leave deleted keys out; liveKeyRows filters by team', async () => {
-      const { db } = t.kw.storage;
-      assert.deepEqual(
-        (await creditedKeys(db)).map((k) => [k.id, k.credits_remaining, k.owner_team]),
-        [[ids.credits, 3, 'ops']],
-      );
-      const all = (await liveKeyRows(db, null)).map((r) => r.id);
-      assert.deepEqual(all, [ids.soon, ids.later, ids.credits].sort());
-      assert.deepEqual(
-        (await liveKeyRows(db, 'ops')).map((r) => r.id),
-        [ids.later, ids.credits].sort(),
-      );
-    });
-
-    test('refillKey sets the balance once per period boundary', async () => {
-      const { db } = t.kw.storage;
-      assert.deepEqual(
-        (await refillableKeys(db)).map((k) => [k.id, k.credits_refilled_at]),
-        [[ids.credits, null]],
-      );
-      const boundary = iso(1);
-      const v = (await getKeyRow(db, ids.credits))?.version ?? -1;
-      assert.equal(await refillKey(db, ids.credits, 50, iso(1.1), boundary), true);
-      assert.equal(await refillKey(db, ids.credits, 50, iso(1.2), boundary), false, 'already refilled');
-      const row = await getKeyRow(db, ids.credits);
-      assert.equal(row?.credits_remaining, 50);
-      assert.equal(row?.credits_refilled_at, iso(1.1));
-      assert.equal(row?.version, v + 1);
-      assert.equal(await refillKey(db, ids.credits, 50, iso(2.1), iso(2)), true);
-    });
+describeEachDialect('keys repository: scans, refills, report rows', (t) => {
+  const ids = { soon: '', later: '', credits: '', gone: '' };
+  before(async () => {
+    ids.soon = (await createKey(t, { expiresAt: iso(4) })).id;
+    ids.later = (await createKey(t, { expiresAt: iso(90) })).id;
+    ids.credits = (
+      await createKey(t, {
+        owner: { team: 'ops', contact: 'ops@example.com' },
+        credits: { remaining: 3, refill: { amount: 50, interval: 'daily' } },
+      })
+    ).id;
+    ids.gone = (
+      await createKey(t, { credits: { remaining: 1, refill: { amount: 9, interval: 'daily' } } })
+    ).id;
+    const row = await getKeyRow(t.kw.storage.db, ids.gone);
+    assert.ok(row);
+    await updateKey(t.kw.storage.db, ids.gone, row.version, { status: 'deleted' });
   });
-}
+
+  test('patchToChanges columns are written by updateKey', async () => {
+    const { db } = t.kw.storage;
+    const row = await getKeyRow(db, ids.later);
+    assert.ok(row);
+    const ok = await updateKey(
+      db,
+      ids.later,
+      row.version,
+      patchToChanges(
+        { owner: { team: 'ops' }, metadata: { y: 2 } },
+        { team: 'ops', contact: row.owner_contact },
+      ),
+    );
+    assert.equal(ok, true);
+    const after = await getKeyRow(db, ids.later);
+    assert.equal(after?.owner_team, 'ops');
+    assert.equal(after?.owner_contact, row.owner_contact);
+    assert.equal(after?.metadata, '{"y":2}');
+  });
+
+  test('expiringKeys: active keys expiring in (at, horizon]', async () => {
+    const { db } = t.kw.storage;
+    const hits = await expiringKeys(db, iso(0), iso(10));
+    assert.deepEqual(
+      hits.map((k) => [k.id, k.expires_at]),
+      [[ids.soon, iso(4)]],
+    );
+    assert.deepEqual(await expiringKeys(db, iso(4), iso(10)), []);
+  });
+
+  test('creditedKeys and liveKeyRows leave deleted keys out; liveKeyRows filters by team', async () => {
+    const { db } = t.kw.storage;
+    assert.deepEqual(
+      (await creditedKeys(db)).map((k) => [k.id, k.credits_remaining, k.owner_team]),
+      [[ids.credits, 3, 'ops']],
+    );
+    const all = (await liveKeyRows(db, null)).map((r) => r.id);
+    assert.deepEqual(all, [ids.soon, ids.later, ids.credits].sort());
+    assert.deepEqual(
+      (await liveKeyRows(db, 'ops')).map((r) => r.id),
+      [ids.later, ids.credits].sort(),
+    );
+  });
+
+  test('refillKey sets the balance once per period boundary', async () => {
+    const { db } = t.kw.storage;
+    assert.deepEqual(
+      (await refillableKeys(db)).map((k) => [k.id, k.credits_refilled_at]),
+      [[ids.credits, null]],
+    );
+    const boundary = iso(1);
+    const v = (await getKeyRow(db, ids.credits))?.version ?? -1;
+    assert.equal(await refillKey(db, ids.credits, 50, iso(1.1), boundary), true);
+    assert.equal(await refillKey(db, ids.credits, 50, iso(1.2), boundary), false, 'already refilled');
+    const row = await getKeyRow(db, ids.credits);
+    assert.equal(row?.credits_remaining, 50);
+    assert.equal(row?.credits_refilled_at, iso(1.1));
+    assert.equal(row?.version, v + 1);
+    assert.equal(await refillKey(db, ids.credits, 50, iso(2.1), iso(2)), true);
+  });
+});

@@ -21,6 +21,7 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
  * credit balance a guarded subtraction that never goes below zero, so several nodes flushing at
  * once never lose or double a count. On SQLite the rows go through prepared statements
  * (sqlite/usage-statements.ts, the same ones the usage writer's worker thread runs on its own connection).
+ * Why, and the log's indexes: docs/hot-path.md (#usage-statements-prepared-once, #verification-log-indexes).
  */
 export async function writeUsageBatch(storage: Storage, b: UsageBatch): Promise<void> {
   const raw = storage.sqlite;

@@ -69,4 +69,37 @@ describe('eslint layer rules', () => {
       assert.equal(hits.length, forbidden ? 1 : 0, `${file}: ${source}`);
     }
   });
+
+  test('queries are built only in storage/: services, HTTP, CLI and runtime call repositories', async () => {
+    const mod = (await import(pathToFileURL(join(root, 'eslint.config.js')).href)) as { default: Block[] };
+    const blocks = mod.default.filter((b) => b.rules?.['no-restricted-syntax'] !== undefined);
+    assert.ok(blocks.length >= 1, 'the query rule is in eslint.config.js');
+    const config: Linter.Config[] = [
+      { files: ['**/*.ts'], languageOptions: { parser: tseslint.parser } },
+      ...blocks.map((b) => ({ files: b.files, ignores: b.ignores, rules: b.rules }) as Linter.Config),
+    ];
+    const linter = new Linter({ cwd: root });
+    const query = 'export const q = (db: any) => db.selectFrom("keys").selectAll().execute();';
+    const raw = 'export const q = (db: any) => sql`select 1`.execute(db);';
+    const call = 'export const q = (db: any) => findKey(db, "key_1");';
+    const cases: [string, string, boolean][] = [
+      ['src/services/x.ts', query, true],
+      ['src/http/routes/x.ts', query, true],
+      ['src/cli/commands/x.ts', raw, true],
+      ['src/runtime/usage/x.ts', query, true],
+      ['src/services/x.ts', call, false],
+      ['src/storage/x-repo.ts', query, false],
+      ['src/services/x.test.ts', query, false],
+    ];
+    for (const [file, source, forbidden] of cases) {
+      const messages = linter.verify(source, config, join(root, file));
+      assert.deepEqual(
+        messages.filter((m) => m.fatal === true),
+        [],
+        `${file}: did not parse`,
+      );
+      const hits = messages.filter((m) => m.ruleId === 'no-restricted-syntax');
+      assert.equal(hits.length, forbidden ? 1 : 0, `${file}: ${source}`);
+    }
+  });
 });

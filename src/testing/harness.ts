@@ -69,16 +69,17 @@ export type ServerOptions = Omit<CreateOptions, 'logger' | 'schema'> & {
  * One `describe` per dialect with a server started before its tests and closed after them: the
  * preamble the HTTP suites share. `body` runs once per dialect, receives the server (usable from
  * inside the tests, once `before` has run) and may return startServer's options (e.g. the clock
- * it declared).
+ * it declared). `suite` takes node:test's suite options (a longer timeout).
  */
 export function describeEachDialect(
   title: string,
   // A body with nothing to configure returns nothing.
   // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
   body: (t: TestServer, dialect: Dialect) => ServerOptions | void,
+  suite: { timeout?: number } = {},
 ): void {
   for (const dialect of DIALECTS) {
-    describe(`${title} (${dialect.name})`, () => {
+    describe(`${title} (${dialect.name})`, suite, () => {
       let real: TestServer | undefined;
       const started = (): TestServer => {
         if (real === undefined) throw new Error('the test server is used before it started');

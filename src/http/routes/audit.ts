@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
 import { KeywardenError } from '../../core/errors.js';
 import { auditHead, listAudit, verifyAuditChain } from '../../storage/audit-repo.js';
-import { AdminErrors, AuditEntry, AuditQuery, PageOf, Problem } from '../schemas.js';
+import { AuditEntry, AuditQuery, PageOf } from '../schemas.js';
+import { adminRoute } from '../admin-route.js';
 import { actorOf, type App, type Services } from '../types.js';
 import type { FastifyRequest } from 'fastify';
 
@@ -26,13 +27,16 @@ const AuditHead = Type.Object({
 /** The audit log and its hash-chain check (SPEC §5). */
 export function auditRoutes(app: App, s: Services): void {
   app.get('/v1/audit', {
-    config: { permission: 'audit:read' },
-    schema: {
-      tags: ['audit'],
-      summary: 'Admin actions, newest first',
-      querystring: AuditQuery,
-      response: { 200: PageOf(AuditEntry), ...AdminErrors },
-    },
+    ...adminRoute(
+      'audit:read',
+      {
+        tags: ['audit'],
+        summary: 'Admin actions, newest first',
+        querystring: AuditQuery,
+        response: { 200: PageOf(AuditEntry) },
+      },
+      { errors: [400] },
+    ),
     handler: async (req) => {
       // A team-scoped auditor reads only the rows whose target is its team's.
       const { team } = actorOf(req);
@@ -63,13 +67,12 @@ export function auditRoutes(app: App, s: Services): void {
     },
   });
   app.get('/v1/audit/head', {
-    config: { permission: 'audit:read' },
-    schema: {
+    ...adminRoute('audit:read', {
       tags: ['audit'],
       summary:
         'The head of the audit chain: keep it outside the database, check it later with verify?anchor=',
       response: { 200: AuditHead },
-    },
+    }),
     handler: async (req) => {
       requireGlobal(req);
       return auditHead(s.ctx.storage.db);
@@ -77,31 +80,33 @@ export function auditRoutes(app: App, s: Services): void {
   });
   app.get('/v1/audit/verify', {
     // The chain covers every team's rows: checking it is a deployment-wide action.
-    config: { permission: 'audit:read', scope: { global: true } },
-    schema: {
-      tags: ['audit'],
-      summary:
-        'Re-compute the HMAC chain; brokenAt is the first row that does not match. With anchor=<seq>:<hash> (a head kept elsewhere), ok is false when the chain no longer holds that head',
-      querystring: Type.Object(
-        {
-          anchor: Type.Optional(
-            Type.String({
-              pattern: '^[1-9][0-9]{0,15}:[0-9a-f]{64}$',
-              description: 'a head from GET /v1/audit/head, as <seq>:<hash>',
-            }),
-          ),
+    ...adminRoute(
+      'audit:read',
+      {
+        tags: ['audit'],
+        summary:
+          'Re-compute the HMAC chain; brokenAt is the first row that does not match. With anchor=<seq>:<hash> (a head kept elsewhere), ok is false when the chain no longer holds that head',
+        querystring: Type.Object(
+          {
+            anchor: Type.Optional(
+              Type.String({
+                pattern: '^[1-9][0-9]{0,15}:[0-9a-f]{64}$',
+                description: 'a head from GET /v1/audit/head, as <seq>:<hash>',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            ok: Type.Boolean(),
+            entries: Type.Integer(),
+            brokenAt: Type.Union([Type.Integer(), Type.Null()]),
+          }),
         },
-        { additionalProperties: false },
-      ),
-      response: {
-        200: Type.Object({
-          ok: Type.Boolean(),
-          entries: Type.Integer(),
-          brokenAt: Type.Union([Type.Integer(), Type.Null()]),
-        }),
-        400: Problem,
       },
-    },
+      { scope: { global: true }, errors: [400] },
+    ),
     handler: async (req) => {
       requireGlobal(req);
       const anchor = req.query.anchor;

@@ -7,9 +7,9 @@ import {
   KeyPatch,
   KeyRecord,
   KeyWithSecret,
-  Problem,
   ReasonBody,
 } from '../schemas.js';
+import { adminRoute } from '../admin-route.js';
 import { actorOf, type App, type Services } from '../types.js';
 
 /** The key page's record: the key, plus its open rotation grace window when there is one. */
@@ -31,29 +31,33 @@ const KeyRecordWithRotation = Type.Composite([
   }),
 ]);
 
-const errors = { 400: Problem, 404: Problem, 409: Problem, 422: Problem };
-
 /** The key lifecycle: create, list, get, patch, disable/enable, delete (SPEC §3). */
 export function keyRoutes(app: App, s: Services): void {
   app.post('/v1/keys', {
-    config: { permission: 'keys:write' },
-    schema: {
-      tags: ['keys'],
-      summary: 'Create a key; the plaintext key is in this response only',
-      body: KeyCreate,
-      response: { 201: KeyWithSecret, ...errors },
-    },
+    ...adminRoute(
+      'keys:write',
+      {
+        tags: ['keys'],
+        summary: 'Create a key; the plaintext key is in this response only',
+        body: KeyCreate,
+        response: { 201: KeyWithSecret },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req, reply) => reply.code(201).send(await s.keys.create(actorOf(req), req.body)),
   });
 
   app.get('/v1/keys', {
-    config: { permission: 'keys:read' },
-    schema: {
-      tags: ['keys'],
-      summary: 'List keys',
-      querystring: KeyListQuery,
-      response: { 200: KeyList, ...errors },
-    },
+    ...adminRoute(
+      'keys:read',
+      {
+        tags: ['keys'],
+        summary: 'List keys',
+        querystring: KeyListQuery,
+        response: { 200: KeyList },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req) => {
       const { limit = 50, cursor, ...filter } = req.query;
       return s.keys.list(actorOf(req), filter, limit, cursor);
@@ -61,81 +65,101 @@ export function keyRoutes(app: App, s: Services): void {
   });
 
   app.get('/v1/keys/:id', {
-    config: { permission: 'keys:read' },
-    schema: {
-      tags: ['keys'],
-      summary: 'One key',
-      params: IdParams,
-      response: { 200: KeyRecordWithRotation, ...errors },
-    },
+    ...adminRoute(
+      'keys:read',
+      {
+        tags: ['keys'],
+        summary: 'One key',
+        params: IdParams,
+        response: { 200: KeyRecordWithRotation },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req) => s.keys.getWithRotation(actorOf(req), req.params.id),
   });
 
   app.post('/v1/keys/:id/end-grace', {
-    config: { permission: 'keys:rotate' },
-    schema: {
-      tags: ['keys'],
-      summary: 'End a rotation grace window now: the previous secret stops working at once',
-      params: IdParams,
-      response: { 200: KeyRecord, ...errors },
-    },
+    ...adminRoute(
+      'keys:rotate',
+      {
+        tags: ['keys'],
+        summary: 'End a rotation grace window now: the previous secret stops working at once',
+        params: IdParams,
+        response: { 200: KeyRecord },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req) => s.keys.endGrace(actorOf(req), req.params.id),
   });
 
   app.patch('/v1/keys/:id', {
-    config: { permission: 'keys:write' },
-    schema: {
-      tags: ['keys'],
-      summary: 'Change a key (name, owner, permissions, limits, credits, expiry, allowlist, metadata)',
-      params: IdParams,
-      body: KeyPatch,
-      response: { 200: KeyRecord, ...errors },
-    },
+    ...adminRoute(
+      'keys:write',
+      {
+        tags: ['keys'],
+        summary: 'Change a key (name, owner, permissions, limits, credits, expiry, allowlist, metadata)',
+        params: IdParams,
+        body: KeyPatch,
+        response: { 200: KeyRecord },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req) => s.keys.update(actorOf(req), req.params.id, req.body),
   });
 
   for (const action of ['disable', 'enable'] as const) {
     app.post(`/v1/keys/:id/${action}`, {
-      config: { permission: 'keys:write' },
-      schema: {
-        tags: ['keys'],
-        summary: action === 'disable' ? 'Disable a key at once (reversible)' : 'Enable a disabled key',
-        params: IdParams,
-        body: ReasonBody,
-        response: { 200: KeyRecord, ...errors },
-      },
+      ...adminRoute(
+        'keys:write',
+        {
+          tags: ['keys'],
+          summary: action === 'disable' ? 'Disable a key at once (reversible)' : 'Enable a disabled key',
+          params: IdParams,
+          body: ReasonBody,
+          response: { 200: KeyRecord },
+        },
+        { errors: [400, 404, 409, 422] },
+      ),
       handler: async (req) =>
         s.keys.setEnabled(actorOf(req), req.params.id, action === 'enable', req.body?.reason),
     });
   }
 
   app.delete('/v1/keys/:id', {
-    config: { permission: 'keys:write' },
-    schema: {
-      tags: ['keys'],
-      summary: 'Reclaim a key: permanently invalid, record and history kept',
-      params: IdParams,
-      response: { 200: KeyRecord, ...errors },
-    },
+    ...adminRoute(
+      'keys:write',
+      {
+        tags: ['keys'],
+        summary: 'Reclaim a key: permanently invalid, record and history kept',
+        params: IdParams,
+        response: { 200: KeyRecord },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req) => s.keys.remove(actorOf(req), req.params.id),
   });
 
   app.post('/v1/keys/:id/regenerate', {
-    config: { permission: 'keys:rotate' },
-    schema: {
-      tags: ['keys'],
-      summary: 'New secret, same id and configuration; the old one may live on for a grace period',
-      params: IdParams,
-      body: Type.Optional(
-        Type.Object(
-          {
-            gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86_400, default: 0 })),
-          },
-          { additionalProperties: false },
+    ...adminRoute(
+      'keys:rotate',
+      {
+        tags: ['keys'],
+        summary: 'New secret, same id and configuration; the old one may live on for a grace period',
+        params: IdParams,
+        body: Type.Optional(
+          Type.Object(
+            {
+              gracePeriodSeconds: Type.Optional(
+                Type.Integer({ minimum: 0, maximum: 30 * 86_400, default: 0 }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
         ),
-      ),
-      response: { 200: KeyWithSecret, ...errors },
-    },
+        response: { 200: KeyWithSecret },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req) => s.keys.regenerate(actorOf(req), req.params.id, req.body?.gracePeriodSeconds ?? 0),
   });
 }

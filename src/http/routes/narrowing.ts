@@ -1,7 +1,8 @@
+import { adminRoute } from '../admin-route.js';
 import { Type } from '@sinclair/typebox';
 import { NARROWING_MAX_DAYS, NARROWING_MIN_DAYS } from '../../core/narrowing.js';
 import { PERMISSION_PATTERN } from '../../core/permissions.js';
-import { IdParams, Problem } from '../schemas.js';
+import { IdParams } from '../schemas.js';
 import { actorOf, type App, type Services } from '../types.js';
 
 /** The narrower set's request (`POST /v1/keys/{id}/narrowing`). */
@@ -54,40 +55,47 @@ export const NarrowingStatus = Type.Object({
   examples: Type.Array(Example, { description: 'the newest of them (verification log rows marked shadow)' }),
 });
 
-const errors = { 400: Problem, 404: Problem, 409: Problem, 422: Problem };
-
 /** Narrowing safely (docs/narrowing.md): a shadow period for a narrower permission set. */
 export function narrowingRoutes(app: App, s: Services): void {
   app.post('/v1/keys/:id/narrowing', {
-    config: { permission: 'keys:write' },
-    schema: {
-      tags: ['keys'],
-      summary: 'Start a shadow period for a narrower permission set',
-      params: IdParams,
-      body: NarrowingStart,
-      response: { 201: NarrowingStatus, ...errors },
-    },
+    ...adminRoute(
+      'keys:write',
+      {
+        tags: ['keys'],
+        summary: 'Start a shadow period for a narrower permission set',
+        params: IdParams,
+        body: NarrowingStart,
+        response: { 201: NarrowingStatus },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req, reply) =>
       reply.code(201).send(await s.narrowing.start(actorOf(req), req.params.id, req.body)),
   });
   app.get('/v1/keys/:id/narrowing', {
-    config: { permission: 'keys:read' },
-    schema: {
-      tags: ['keys'],
-      summary: "A key's narrowing: its set, period and the calls it would have refused",
-      params: IdParams,
-      response: { 200: NarrowingStatus, ...errors },
-    },
+    ...adminRoute(
+      'keys:read',
+      {
+        tags: ['keys'],
+        summary: "A key's narrowing: its set, period and the calls it would have refused",
+        params: IdParams,
+        response: { 200: NarrowingStatus },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req) => s.narrowing.show(actorOf(req), req.params.id),
   });
   app.delete('/v1/keys/:id/narrowing', {
-    config: { permission: 'keys:write' },
-    schema: {
-      tags: ['keys'],
-      summary: "Cancel a key's narrowing (the key keeps its permissions)",
-      params: IdParams,
-      response: { 204: Type.Null(), ...errors },
-    },
+    ...adminRoute(
+      'keys:write',
+      {
+        tags: ['keys'],
+        summary: "Cancel a key's narrowing (the key keeps its permissions)",
+        params: IdParams,
+        response: { 204: Type.Null() },
+      },
+      { errors: [400, 404, 409, 422] },
+    ),
     handler: async (req, reply) => {
       await s.narrowing.cancel(actorOf(req), req.params.id);
       return reply.code(204).send(null);

@@ -1,5 +1,6 @@
+import { adminRoute } from '../admin-route.js';
 import { Type } from '@sinclair/typebox';
-import { Cursor, Limit, Problem } from '../schemas.js';
+import { Cursor, Limit } from '../schemas.js';
 import { actorOf, type App, type Services } from '../types.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -26,19 +27,21 @@ export const MailDelivery = Type.Object({
 /** The owner mail delivery log (docs/notifications.md), `admin:manage`. */
 export function notificationRoutes(app: App, s: Services): void {
   app.get('/v1/notifications/deliveries', {
-    config: { permission: 'admin:manage' },
-    schema: {
-      tags: ['webhooks'],
-      summary: 'Owner mail delivery log: status, attempts, last error (empty when mail is not configured)',
-      querystring: Type.Object(
-        { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) },
-        { additionalProperties: false },
-      ),
-      response: {
-        200: Type.Object({ items: Type.Array(MailDelivery), nextCursor: Nullable(Type.String()) }),
-        400: Problem,
+    ...adminRoute(
+      'admin:manage',
+      {
+        tags: ['webhooks'],
+        summary: 'Owner mail delivery log: status, attempts, last error (empty when mail is not configured)',
+        querystring: Type.Object(
+          { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ items: Type.Array(MailDelivery), nextCursor: Nullable(Type.String()) }),
+        },
       },
-    },
+      { errors: [400] },
+    ),
     handler: async (req) =>
       s.mail === undefined
         ? { items: [], nextCursor: null }

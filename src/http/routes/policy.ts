@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { DeepPartial, Policy as PolicyDoc } from '../../core/policy.js';
 import { KeywardenError } from '../../core/errors.js';
 import { adminAllows } from '../../core/model.js';
-import { Problem, RateLimit } from '../schemas.js';
+import { RateLimit } from '../schemas.js';
+import { adminRoute } from '../admin-route.js';
 import { actorOf, type App, type Services } from '../types.js';
 
 const Days = Type.Integer({ minimum: 1, maximum: 36_500 });
@@ -125,81 +126,95 @@ const withTeamPattern = (p: PolicyDoc): PolicyDoc & { naming: { teamPattern: str
 /** The deployment policy (SPEC §4): naming, ownership, lifetimes, wildcards, default limits. */
 export function policyRoutes(app: App, s: Services): void {
   app.get('/v1/policy', {
-    config: { permission: 'keys:read' },
-    schema: {
+    ...adminRoute('keys:read', {
       tags: ['governance'],
       summary: 'The policy in force',
       response: { 200: Policy },
-    },
+    }),
     handler: async () => s.policies.get(),
   });
   app.put('/v1/policy', {
     // It binds every team: only a global key may change it.
-    config: { permission: 'policy:write', scope: { global: true } },
-    schema: {
-      tags: ['governance'],
-      summary:
-        'Replace the policy; existing keys are not changed (the governance report lists those that no longer comply)',
-      body: PolicyInput,
-      response: { 200: Policy, 400: Problem },
-    },
+    ...adminRoute(
+      'policy:write',
+      {
+        tags: ['governance'],
+        summary:
+          'Replace the policy; existing keys are not changed (the governance report lists those that no longer comply)',
+        body: PolicyInput,
+        response: { 200: Policy },
+      },
+      { scope: { global: true }, errors: [400] },
+    ),
     handler: async (req) => s.policies.put(actorOf(req), req.body as DeepPartial<PolicyDoc>),
   });
   app.post('/v1/policy/preview', {
-    config: { permission: 'policy:write', scope: { global: true } },
-    schema: {
-      tags: ['governance'],
-      summary:
-        'Preview a policy: which existing keys would stop complying with PUT /v1/policy of this body, by rule (nothing is changed)',
-      description:
-        'Same body as PUT /v1/policy and the same refusals (400, 422). Also needs `keys:read`. A key already breaking a rule is not listed for it again.',
-      body: PolicyInput,
-      response: { 200: PolicyPreview, 400: Problem, 422: Problem },
-    },
+    ...adminRoute(
+      'policy:write',
+      {
+        tags: ['governance'],
+        summary:
+          'Preview a policy: which existing keys would stop complying with PUT /v1/policy of this body, by rule (nothing is changed)',
+        description:
+          'Same body as PUT /v1/policy and the same refusals (400, 422). Also needs `keys:read`. A key already breaking a rule is not listed for it again.',
+        body: PolicyInput,
+        response: { 200: PolicyPreview },
+      },
+      { scope: { global: true }, errors: [400, 422] },
+    ),
     handler: async (req) => {
       needsKeysRead(req);
       return s.policies.preview(req.body);
     },
   });
   app.get('/v1/teams/:team/policy', {
-    config: { permission: 'keys:read', scope: { teamParam: 'team' } },
-    schema: {
-      tags: ['governance'],
-      summary: "The policy a team's keys follow: the deployment policy tightened by the team's",
-      params: TeamParams,
-      response: { 200: EffectivePolicy, 400: Problem },
-    },
+    ...adminRoute(
+      'keys:read',
+      {
+        tags: ['governance'],
+        summary: "The policy a team's keys follow: the deployment policy tightened by the team's",
+        params: TeamParams,
+        response: { 200: EffectivePolicy },
+      },
+      { scope: { teamParam: 'team' }, errors: [400] },
+    ),
     handler: async (req) => withTeamPattern(await s.policies.forTeam(req.params.team)),
   });
   app.put('/v1/teams/:team/policy', {
-    config: { permission: 'policy:write', scope: { teamParam: 'team' } },
-    schema: {
-      tags: ['governance'],
-      summary:
-        "Set a team's policy, which may only tighten the deployment's (a looser value is 422 POLICY_VIOLATION naming the rule); answers the effective policy",
-      description:
-        'Same shape as PUT /v1/policy; what is omitted follows the deployment. naming.pattern is an additional pattern names must also match; naming.denyList adds names.',
-      params: TeamParams,
-      body: PolicyInput,
-      response: { 200: EffectivePolicy, 400: Problem, 422: Problem },
-    },
+    ...adminRoute(
+      'policy:write',
+      {
+        tags: ['governance'],
+        summary:
+          "Set a team's policy, which may only tighten the deployment's (a looser value is 422 POLICY_VIOLATION naming the rule); answers the effective policy",
+        description:
+          'Same shape as PUT /v1/policy; what is omitted follows the deployment. naming.pattern is an additional pattern names must also match; naming.denyList adds names.',
+        params: TeamParams,
+        body: PolicyInput,
+        response: { 200: EffectivePolicy },
+      },
+      { scope: { teamParam: 'team' }, errors: [400, 422] },
+    ),
     handler: async (req) =>
       withTeamPattern(
         await s.policies.putTeam(actorOf(req), req.params.team, req.body as DeepPartial<PolicyDoc>),
       ),
   });
   app.post('/v1/teams/:team/policy/preview', {
-    config: { permission: 'policy:write', scope: { teamParam: 'team' } },
-    schema: {
-      tags: ['governance'],
-      summary:
-        "Preview a team policy: which of the team's keys would stop complying with PUT /v1/teams/{team}/policy of this body, by rule (nothing is changed)",
-      description:
-        'Same body as PUT /v1/teams/{team}/policy and the same refusals (a looser value is 422 POLICY_VIOLATION). Also needs `keys:read`.',
-      params: TeamParams,
-      body: PolicyInput,
-      response: { 200: PolicyPreview, 400: Problem, 422: Problem },
-    },
+    ...adminRoute(
+      'policy:write',
+      {
+        tags: ['governance'],
+        summary:
+          "Preview a team policy: which of the team's keys would stop complying with PUT /v1/teams/{team}/policy of this body, by rule (nothing is changed)",
+        description:
+          'Same body as PUT /v1/teams/{team}/policy and the same refusals (a looser value is 422 POLICY_VIOLATION). Also needs `keys:read`.',
+        params: TeamParams,
+        body: PolicyInput,
+        response: { 200: PolicyPreview },
+      },
+      { scope: { teamParam: 'team' }, errors: [400, 422] },
+    ),
     handler: async (req) => {
       needsKeysRead(req);
       return s.policies.previewTeam(req.params.team, req.body);

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
 import { listLogs, usageOf } from '../../storage/usage-repo.js';
-import { AdminErrors, Cursor, IdParams, Limit, Nullable, PageOf, Problem, VerifyCode } from '../schemas.js';
+import { Cursor, IdParams, Limit, Nullable, PageOf, VerifyCode } from '../schemas.js';
+import { adminRoute } from '../admin-route.js';
 import { actorOf, type App, type Services } from '../types.js';
 
 const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
@@ -40,25 +41,30 @@ const LogEntry = Type.Object({
 /** The verification log and per-key usage (SPEC §5). Written in batches: expect up to a second of lag. */
 export function usageRoutes(app: App, s: Services): void {
   app.get('/v1/logs', {
-    config: { permission: 'logs:read' },
-    schema: {
-      tags: ['logs'],
-      summary:
-        'Verification log: a row per minute per distinct call (key, environment, outcome, client, permissions, resource) with its count, newest first',
-      querystring: Type.Object(
-        {
-          keyId: Type.Optional(Type.String({ maxLength: 64 })),
-          identityId: Type.Optional(Type.String({ maxLength: 64, description: "only the identity's keys" })),
-          code: Type.Optional(VerifyCode),
-          from: Type.Optional(DateTime),
-          to: Type.Optional(DateTime),
-          limit: Type.Optional(Limit),
-          cursor: Type.Optional(Cursor),
-        },
-        { additionalProperties: false },
-      ),
-      response: { 200: PageOf(LogEntry), ...AdminErrors },
-    },
+    ...adminRoute(
+      'logs:read',
+      {
+        tags: ['logs'],
+        summary:
+          'Verification log: a row per minute per distinct call (key, environment, outcome, client, permissions, resource) with its count, newest first',
+        querystring: Type.Object(
+          {
+            keyId: Type.Optional(Type.String({ maxLength: 64 })),
+            identityId: Type.Optional(
+              Type.String({ maxLength: 64, description: "only the identity's keys" }),
+            ),
+            code: Type.Optional(VerifyCode),
+            from: Type.Optional(DateTime),
+            to: Type.Optional(DateTime),
+            limit: Type.Optional(Limit),
+            cursor: Type.Optional(Cursor),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: PageOf(LogEntry) },
+      },
+      { errors: [400] },
+    ),
     handler: async (req) => {
       const actor = actorOf(req);
       const { limit = 50, cursor, from, to, ...f } = req.query;
@@ -99,31 +105,33 @@ export function usageRoutes(app: App, s: Services): void {
   });
 
   app.get('/v1/keys/:id/usage', {
-    config: { permission: 'logs:read' },
-    schema: {
-      tags: ['logs'],
-      summary:
-        'Verifications per day by outcome, lastUsedAt, client IPs and user agents seen, permissions used',
-      params: IdParams,
-      querystring: Type.Object(
-        { days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, default: 90 })) },
-        { additionalProperties: false },
-      ),
-      response: {
-        200: Type.Object({
-          keyId: Type.String(),
-          lastUsedAt: Type.Union([Type.String(), Type.Null()]),
-          days: Type.Array(
-            Type.Object({ day: Type.String(), counts: Type.Record(Type.String(), Type.Integer()) }),
-          ),
-          totals: Type.Record(Type.String(), Type.Integer()),
-          ips: Type.Array(Count),
-          userAgents: Type.Array(Count),
-          permissionsUsed: Type.Array(Count),
-        }),
-        404: Problem,
+    ...adminRoute(
+      'logs:read',
+      {
+        tags: ['logs'],
+        summary:
+          'Verifications per day by outcome, lastUsedAt, client IPs and user agents seen, permissions used',
+        params: IdParams,
+        querystring: Type.Object(
+          { days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, default: 90 })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            keyId: Type.String(),
+            lastUsedAt: Type.Union([Type.String(), Type.Null()]),
+            days: Type.Array(
+              Type.Object({ day: Type.String(), counts: Type.Record(Type.String(), Type.Integer()) }),
+            ),
+            totals: Type.Record(Type.String(), Type.Integer()),
+            ips: Type.Array(Count),
+            userAgents: Type.Array(Count),
+            permissionsUsed: Type.Array(Count),
+          }),
+        },
       },
-    },
+      { errors: [404] },
+    ),
     handler: async (req) => {
       const actor = actorOf(req);
       const key = await s.keys.get(actor, req.params.id);

@@ -1,19 +1,26 @@
 import { KeywardenError } from '../../core/errors.js';
 import { isValidIp, quotedAddress } from '../../core/cidr.js';
 import { isRequiredPermission, isResourceId } from '../../core/permissions.js';
-import { Problem, VerifyRequest, VerifyResponse } from '../schemas.js';
+import { VerifyRequest, VerifyResponse } from '../schemas.js';
+import { adminRoute } from '../admin-route.js';
 import { actorOf, type App, type Services } from '../types.js';
 
-/** `POST /v1/verify`: always 200 for a well-formed request; the outcome is data (SPEC §2). */
+/**
+ * `POST /v1/verify`: always 200 for a well-formed request; the outcome is data (SPEC §2). What the
+ * route skips per request, and why: docs/hot-path.md#http-per-request.
+ */
 export function verifyRoute(app: App, s: Services): void {
   app.post('/v1/verify', {
-    config: { permission: 'keys:verify' },
-    schema: {
-      tags: ['verify'],
-      summary: 'Is this key allowed to do this?',
-      body: VerifyRequest,
-      response: { 200: VerifyResponse, 400: Problem },
-    },
+    ...adminRoute(
+      'keys:verify',
+      {
+        tags: ['verify'],
+        summary: 'Is this key allowed to do this?',
+        body: VerifyRequest,
+        response: { 200: VerifyResponse },
+      },
+      { errors: [400] },
+    ),
     // Not async: a cached key's answer is sent without a promise (Fastify sends a returned value).
     handler: (req) => {
       const b = req.body;

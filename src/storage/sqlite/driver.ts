@@ -20,6 +20,8 @@ import { serverDone, serverWrites } from './write-turns.js';
  * - Transactions begin `immediate`. Kysely's plain `begin` is deferred: the write lock is taken
  *   at the first write, and a transaction that has read and then wants to write after the worker
  *   committed fails at once with SQLITE_BUSY_SNAPSHOT, which no busy timeout retries.
+ *
+ * Why the worker thread: docs/hot-path.md#usage-writes-on-a-worker-thread.
  */
 export class SharedSqliteDialect extends SqliteDialect {
   constructor(

@@ -1,7 +1,8 @@
 /**
  * How every Keywarden connection to a SQLite file is set up: the server's own (db.ts) and the
  * usage writer's worker thread (runtime/usage/writer/worker-entry.ts). Kept apart from db.ts so the
- * worker does not load the PostgreSQL driver and Kysely.
+ * worker does not load the PostgreSQL driver and Kysely. Why these pragmas:
+ * docs/hot-path.md#usage-statements-prepared-once.
  */
 
 /** The slice of better-sqlite3 the pragmas need. */

@@ -9,7 +9,7 @@ import {
   createKey,
   startServer,
   verify,
-  type TestServer,
+  describeEachDialect,
 } from '../../../testing/harness.js';
 import { ROWS, batcherOf, recordEvents, usageEnv, written } from '../../../testing/usage.js';
 import { InProcessWriter } from './in-process.js';
@@ -37,17 +37,15 @@ async function poisonTrigger(s: Storage, on: boolean): Promise<void> {
   }
 }
 
-for (const dialect of DIALECTS) {
-  describe(`usage writer (${dialect.name})`, { timeout: 120_000 }, () => {
-    let t: TestServer;
+describeEachDialect(
+  'usage writer',
+  (t, dialect) => {
     let other: Storage;
-    before(async () => {
-      t = await startServer(dialect, { env: usageEnv(3_600_000) });
+    before(() => {
       other = t.openStorage();
     });
     after(async () => {
       await other.close();
-      await t.close();
     });
 
     test('rows, counters and the last use are in the database once flush() resolves', async () => {
@@ -164,8 +162,12 @@ for (const dialect of DIALECTS) {
         'no plaintext key (only its start, the prefix and 4 characters)',
       );
     });
-  });
+    return { env: usageEnv(3_600_000) };
+  },
+  { timeout: 120_000 },
+);
 
+for (const dialect of DIALECTS) {
   describe(`usage writer: close() under load (${dialect.name})`, { timeout: 120_000 }, () => {
     test('every verification recorded before close() is written, with flushes in flight', async () => {
       const t = await startServer(dialect, { env: usageEnv(15) });
