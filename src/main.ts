@@ -174,7 +174,9 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       } else ctx.cache.invalidateKey(id);
     },
     () => {
-      ctx.cache.clear();
+      // Invalidations may have been missed: re-read every key before trusting it again, but keep
+      // what was known for a storage outage (docs/failure-modes.md).
+      ctx.cache.expireAll(ctx.clock.now());
       admin.resetCache();
       imported.refresh(storage.db).catch(() => undefined);
     },

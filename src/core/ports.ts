@@ -35,6 +35,12 @@ export interface VerificationCache {
   invalidateKey(keyId: string): void;
   invalidateHash(hash: string): void;
   clear(): void;
+  /**
+   * Makes every entry count as expired (re-read before it is trusted again) while keeping it as the
+   * last known state, and drops the negative entries: for when invalidations may have been missed
+   * (the channel was lost), without turning a storage outage into refusals of cached keys.
+   */
+  expireAll(nowMs: number): void;
   readonly size: number;
   /**
    * Bumped by every invalidation. A loader compares it before and after its storage read and

@@ -124,6 +124,31 @@ describe(
       assert.equal(after503 - before503, unknown503, 'the metric counts every failure');
     });
 
+    test('Redis lost and back during a database outage: cached keys keep verifying from their last known state', async () => {
+      const k = await createKey(a);
+      await within(10_000, bothConnected);
+      for (const n of [a, b]) assert.equal((await verify(n, { key: k.key })).code, 'VALID');
+      await proxy.cut();
+      try {
+        redis.pause();
+        try {
+          // The channel is lost (every entry expires), then comes back (they expire once more).
+          await within(3000, () => !a.kw.services.ctx.bus.connected && !b.kw.services.ctx.bus.connected);
+          for (const n of [a, b])
+            assert.equal((await verify(n, { key: k.key })).code, 'VALID', 'channel lost');
+        } finally {
+          redis.resume();
+        }
+        await within(5000, bothConnected);
+        for (const n of [a, b]) assert.equal((await verify(n, { key: k.key })).code, 'VALID', 'channel back');
+        // A key no node has cached is still a 503: nothing is invented.
+        assert.equal((await verifyAs(a, generateKey('kw', 'prod'), a.root)).status, 503);
+      } finally {
+        await proxy.restore();
+      }
+      await within(10_000, async () => (await call(a, 'GET', '/readyz', undefined, null)).status === 200);
+    });
+
     test('a hung Redis: the channel counts as lost within about a second, a disable reaches every node within 2 s, limited keys do not wait', async (t) => {
       const k = await createKey(a);
       const limited = await createKey(a, { ratelimits: [{ name: 'l', limit: 100_000, windowSeconds: 60 }] });

@@ -97,14 +97,14 @@ export function openStorage(opts: StorageOptions): Storage {
 export async function withForeignSchemaRetry<T extends { error?: unknown }>(
   ownSchema: string | undefined,
   run: () => Promise<T>,
-  attempts = 6,
+  attempts = 10,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const result = await run();
     const message = result.error instanceof Error ? result.error.message : '';
     const vanished = /^schema "([^"]+)" does not exist$/.exec(message)?.[1];
     if (vanished === undefined || vanished === ownSchema || attempt >= attempts) return result;
-    await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** (attempt - 1), 1000)));
   }
 }
 

@@ -27,11 +27,15 @@ describe('migrations while other schemas come and go', () => {
     assert.match(String(own.error), /kw_ours/);
 
     calls = 0;
-    await withForeignSchemaRetry('kw_ours', () => {
-      calls++;
-      return Promise.resolve(vanished('kw_theirs'));
-    });
-    assert.equal(calls, 6, 'gives up after its attempts');
+    await withForeignSchemaRetry(
+      'kw_ours',
+      () => {
+        calls++;
+        return Promise.resolve(vanished('kw_theirs'));
+      },
+      4,
+    );
+    assert.equal(calls, 4, 'gives up after its attempts');
   });
 
   test(
@@ -52,6 +56,8 @@ describe('migrations while other schemas come and go', () => {
           await sql`create table ${sql.id(name)}.t (id serial primary key, v text)`.execute(admin.db);
           await sql`drop schema ${sql.id(name)} cascade`.execute(admin.db);
           dropped++;
+          // A busy neighbour, not a tight loop: other suites share this database meanwhile.
+          await new Promise((resolve) => setTimeout(resolve, 5));
         }
       })();
       const schemas: string[] = [];

@@ -166,3 +166,26 @@ test('invalidateHash drops a negative entry; clear drops everything and bumps th
   c.set(known.hash, entry('key_1', clock.t));
   assert.equal(c.size, 1, 'usable after clear');
 });
+
+test('expireAll: every entry is re-read before it is trusted, yet kept as the last known state', () => {
+  const { c, clock } = cache();
+  const k = aKey();
+  const unknown = aKey();
+  const e = entry('key_1', clock.t);
+  c.set(k.hash, e);
+  c.set(unknown.hash, UNKNOWN);
+  const epoch = c.epoch;
+  clock.t += 5;
+  c.expireAll(clock.t);
+  assert.ok(c.epoch > epoch, 'a load in flight does not cache what it read before');
+  assert.equal(c.lookup(k.digest, clock.t), undefined, 'within its TTL, but expired');
+  assert.equal(c.lastKnown(k.digest), e, 'kept for a storage outage');
+  assert.equal(c.lookup(unknown.digest, clock.t), undefined, 'negative entries are dropped');
+  // Read again after the reset: trusted again.
+  const fresh = entry('key_1', clock.t + 1);
+  c.set(k.hash, fresh);
+  assert.equal(c.lookup(k.digest, clock.t + 1), fresh);
+  // An invalidation still drops the last known state too.
+  c.invalidateKey('key_1');
+  assert.equal(c.lastKnown(k.digest), undefined);
+});

@@ -33,6 +33,8 @@ export class MemoryVerificationCache implements VerificationCache {
    */
   private readonly byKey = new Map<string, number | number[]>();
   epoch = 0;
+  /** Entries loaded before this time count as expired (`expireAll`). */
+  private expiredAt = -Infinity;
 
   constructor(private readonly opts: MemoryCacheOptions) {
     this.known = new DigestIndex(opts.max);
@@ -48,7 +50,8 @@ export class MemoryVerificationCache implements VerificationCache {
     if (e >= 0) {
       const v = this.entries[e];
       // The TTL is checked against the load time the entry carries (no clock read of its own).
-      if (v !== undefined && nowMs - v.loadedAtMs <= this.opts.ttlMs) return v;
+      if (v !== undefined && nowMs - v.loadedAtMs <= this.opts.ttlMs && v.loadedAtMs >= this.expiredAt)
+        return v;
       // An expired entry stays (until replaced, invalidated or evicted) as the last known state
       // for a storage outage; the caller re-reads it.
       if (v === undefined) this.drop(e);
@@ -123,6 +126,13 @@ export class MemoryVerificationCache implements VerificationCache {
     const e = this.known.peek(d);
     if (e >= 0) this.drop(e);
     this.unknown.remove(this.unknown.peek(d));
+  }
+
+  expireAll(nowMs: number): void {
+    this.epoch++;
+    this.expiredAt = Math.max(this.expiredAt, nowMs);
+    this.unknown.clear();
+    this.unknownAt = [];
   }
 
   clear(): void {

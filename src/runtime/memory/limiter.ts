@@ -13,7 +13,8 @@ interface CreditEntry {
  * One node's limiter. JavaScript runs one verification's decision at a time, so the
  * check-then-consume below is atomic without locks: with limit N, exactly N concurrent
  * verifications pass, whatever the interleaving of their awaits elsewhere. A key with an identity
- * is checked against both subjects' limits and balances before anything of either is consumed.
+ * is checked against both subjects' limits and balances before anything of either is consumed
+ * (docs/hot-path.md#keys-with-an-identity).
  */
 export class MemoryLimiter implements Limiter {
   private readonly tats = new Map<string, number>();

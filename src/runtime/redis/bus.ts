@@ -8,8 +8,8 @@ const RESUBSCRIBE_GRACE_MS = 250;
 
 /**
  * Cache invalidation across nodes over Redis pub/sub. Pub/sub delivers at most once: a node
- * that lost its subscription may have missed messages, so whenever it (re)connects it drops its
- * whole cache (`onReset`), once at 'ready' and once more after the re-subscription has surely
+ * that lost its subscription may have missed messages, so whenever it (re)connects it expires its
+ * whole cache (`onReset`: re-read before trusted, kept as the last known state), once at 'ready' and once more after the re-subscription has surely
  * completed. While disconnected, `connected` is false and the verifier trusts cached entries
  * for one second only. A Redis that hangs without closing the connection is caught by the
  * health check (PING with a deadline): the channel counts as lost as soon as a PING is late, and
@@ -73,7 +73,7 @@ export class RedisBus implements InvalidationBus {
     this.health?.onChange((healthy) => {
       if (!healthy) lost('no answer to PING');
       else if (this.sub.status === 'ready' && !this.connected) {
-        // Messages may have been dropped meanwhile: start from an empty cache.
+        // Messages may have been dropped meanwhile: re-read every cached entry.
         onReset();
         this.connected = true;
         this.log.info('invalidation channel back');

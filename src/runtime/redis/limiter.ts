@@ -19,6 +19,7 @@ import type { RedisHealth } from './health.js';
  * one usage flush) never hands out credits already acknowledged as spent.
  * Returns {status, refusing subject (0: none), then per subject: limitIndex (the refusing or
  * tightest limit, 0: none), remaining, resetAtMs, creditBalance}.
+ * Keys with an identity: one script over both subjects (docs/hot-path.md#keys-with-an-identity).
  */
 const SCRIPT = `
 local now = tonumber(ARGV[1])
