@@ -23,6 +23,7 @@ import { openVerifyEvents } from './runtime/usage/verify-events.js';
 import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
+import { MembersService } from './services/members-service.js';
 import type { ServiceContext } from './services/context.js';
 import { GovernanceService } from './services/governance-service.js';
 import { ConsoleSessions } from './services/console-sessions.js';
@@ -168,7 +169,8 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     ...(opts.webhookResolve === undefined ? {} : { resolve: opts.webhookResolve }),
   });
   ctx.events = webhooks;
-  const sessions = new ConsoleSessions(ctx, admin, {
+  const members = new MembersService(ctx);
+  const sessions = new ConsoleSessions(ctx, admin, members, {
     idleMinutes: config.sessionIdleMinutes,
     maxHours: config.sessionMaxHours,
   });
@@ -179,6 +181,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     policies,
     webhooks,
     sessions,
+    members,
     sessionAuth: (req) => sessions.authenticate(req),
     governance: new GovernanceService(ctx, keys, admin, policies),
     verifier: new Verifier(ctx),

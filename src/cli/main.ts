@@ -5,6 +5,7 @@ import { KeywardenApiError, KeywardenConnectionError } from '../sdk/client.js';
 import { drillCommand } from './commands/drill.js';
 import { operatorCommands } from './commands/operator.js';
 import { keysCommand } from './commands/keys.js';
+import { memberCommands } from './commands/members.js';
 import { recordCommands } from './commands/records.js';
 import { scanCommand } from './commands/scan.js';
 import { serverCommands } from './commands/server.js';
@@ -38,6 +39,7 @@ function program(json: boolean): Command {
   keysCommand(p);
   verifyCommand(p);
   recordCommands(p);
+  memberCommands(p);
   scanCommand(p);
   drillCommand(p);
   operatorCommands(p);

@@ -24,6 +24,7 @@ import { lazyChildLoggers } from './request-logger.js';
 import { LogThrottle } from '../runtime/log-throttle.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
 import { auditRoutes } from './routes/audit.js';
+import { memberRoutes } from './routes/members.js';
 import { keyRoutes } from './routes/keys.js';
 import { governanceRoutes } from './routes/governance.js';
 import { policyRoutes } from './routes/policy.js';
@@ -346,6 +347,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   verifyRoute(app, s);
   keyRoutes(app, s);
   adminKeyRoutes(app, s);
+  memberRoutes(app, s);
   auditRoutes(app, s);
   usageRoutes(app, s);
   policyRoutes(app, s);

@@ -8,6 +8,7 @@ import type { ConsoleSessions } from '../services/console-sessions.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ServiceContext } from '../services/context.js';
 import type { KeysService } from '../services/keys-service.js';
+import type { MembersService } from '../services/members-service.js';
 import type { GovernanceService } from '../services/governance-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { Verifier } from '../services/verifier.js';
@@ -43,6 +44,7 @@ export interface Services {
   governance: GovernanceService;
   webhooks: WebhookService;
   sessions: ConsoleSessions;
+  members: MembersService;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
   /** True when an error means the database is unreachable: answered as a 503, not a 500. */

@@ -1,3 +1,4 @@
+import type { MemberRecord, MemberRole } from '../core/members.js';
 import type { AdminKeyRecord, KeyRecord } from '../core/model.js';
 import type { Page } from '../core/page.js';
 import type { VerifyResult } from '../core/verify.js';
@@ -204,6 +205,32 @@ export class KeywardenClient {
   }
   deleteAdminKey(id: string): Promise<AdminKeyRecord> {
     return this.request('DELETE', `/v1/admin-keys/${encodeURIComponent(id)}`);
+  }
+  /** Adds a member (a person who signs in to the console by SSO) with a role. */
+  createMember(input: {
+    email: string;
+    name?: string | null;
+    role: MemberRole;
+    team?: string | null;
+  }): Promise<MemberRecord> {
+    return this.request('POST', '/v1/members', input);
+  }
+  listMembers(query: Query = {}): Promise<Page<MemberRecord>> {
+    return this.request('GET', '/v1/members', undefined, query);
+  }
+  getMember(id: string): Promise<MemberRecord> {
+    return this.request('GET', `/v1/members/${encodeURIComponent(id)}`);
+  }
+  /** Changes a member's role, team or name; a narrower role applies to their console sessions at once. */
+  updateMember(
+    id: string,
+    patch: { name?: string | null; role?: MemberRole; team?: string | null },
+  ): Promise<MemberRecord> {
+    return this.request('PATCH', `/v1/members/${encodeURIComponent(id)}`, patch);
+  }
+  /** Removes a member; their console sessions end at once. */
+  deleteMember(id: string): Promise<MemberRecord> {
+    return this.request('DELETE', `/v1/members/${encodeURIComponent(id)}`);
   }
 }
 

@@ -15,6 +15,15 @@ const SessionInfo = Type.Object({
     permissions: Type.Array(Type.String()),
     team: Type.Union([Type.String(), Type.Null()]),
   }),
+  member: Type.Union([
+    Type.Object({
+      id: Type.String(),
+      email: Type.String(),
+      name: Type.Union([Type.String(), Type.Null()]),
+      role: Type.String(),
+    }),
+    Type.Null(),
+  ]),
 });
 
 function cookie(req: FastifyRequest, value: string, maxAgeSeconds: number): string {
