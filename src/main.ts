@@ -24,6 +24,7 @@ import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
 import { MembersService } from './services/members-service.js';
+import { OidcSignIn } from './services/oidc.js';
 import type { ServiceContext } from './services/context.js';
 import { GovernanceService } from './services/governance-service.js';
 import { ConsoleSessions } from './services/console-sessions.js';
@@ -174,8 +175,24 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     idleMinutes: config.sessionIdleMinutes,
     maxHours: config.sessionMaxHours,
   });
+  const oidc =
+    config.oidcIssuer !== undefined &&
+    config.oidcClientId !== undefined &&
+    config.oidcClientSecret !== undefined &&
+    config.publicUrl !== undefined
+      ? new OidcSignIn(ctx, members, sessions, {
+          issuer: config.oidcIssuer,
+          clientId: config.oidcClientId,
+          clientSecret: config.oidcClientSecret,
+          publicUrl: config.publicUrl,
+          groupsClaim: config.oidcGroupsClaim,
+          roleMap: config.oidcRoleMap,
+        })
+      : undefined;
   const services: Services = {
     ctx,
+    oidc,
+    consoleKeySignIn: config.consoleKeySignIn,
     admin,
     keys,
     policies,

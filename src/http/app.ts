@@ -14,6 +14,7 @@ import type { EdgeConfig, TrustProxy } from '../config.js';
 import { KeywardenError } from '../core/errors.js';
 import { adminAllows, type Actor, type AdminPermission } from '../core/model.js';
 import { consoleRoutes } from './console/routes.js';
+import { oidcRoutes } from './console/oidc-routes.js';
 import { consoleStatic } from './console/static.js';
 import { checkScope, scopeDescription } from './authorize.js';
 import { parseJsonBody } from './body.js';
@@ -354,6 +355,7 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   governanceRoutes(app, s);
   webhookRoutes(app, s);
   consoleRoutes(app, s, opts.sessionMaxHours);
+  oidcRoutes(app, s, opts.sessionMaxHours);
   await consoleStatic(app, opts.consoleDir);
   await app.ready();
   return app;
