@@ -33,7 +33,7 @@ export function failurePage(title: string, detail: string, reason: string): stri
 <main>
 <h1>${escape(title)}</h1>
 <p id="reason" data-reason="${escape(reason)}">${escape(detail)}</p>
-<p><a href="/console/">Back to the sign-in page</a></p>
+<p><a href="/">Back to the sign-in page</a></p>
 </main>
 </body>
 </html>
@@ -136,7 +136,7 @@ export function oidcRoutes(app: App, s: Services, maxHours: number): void {
         );
         const session = `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxHours * 3600}${req.protocol === 'https' ? '; Secure' : ''}`;
         void reply.header('set-cookie', [session, clearBinding]);
-        return await reply.redirect('/console/', 303);
+        return await reply.redirect('/', 303);
       } catch (err) {
         if (err instanceof OidcFailure) {
           void reply.header('set-cookie', clearBinding);

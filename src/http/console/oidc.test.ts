@@ -85,7 +85,7 @@ for (const dialect of DIALECTS) {
       const { b, cb } = await toCallback('alice');
       const res = await b.request(cb);
       assert.equal(res.status, 303, await res.text());
-      assert.equal(res.headers.get('location'), '/console/');
+      assert.equal(res.headers.get('location'), '/');
       const set = res.headers.getSetCookie().find((c) => c.startsWith('kw_session='));
       assert.match(
         String(set),
