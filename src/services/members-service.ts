@@ -280,9 +280,4 @@ export class MembersService {
   async signedIn(id: string): Promise<void> {
     await touchMemberSignIn(this.ctx.storage.db, id, nowIso(this.ctx));
   }
-
-  /** Ends a member's open console sessions (used when the provider says the person may no longer sign in). */
-  async endSessions(id: string): Promise<void> {
-    await endSessionsOf(this.ctx.storage.db, id, nowIso(this.ctx));
-  }
 }

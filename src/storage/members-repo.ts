@@ -92,13 +92,6 @@ export async function countLiveOwners(db: Db): Promise<number> {
   return Number(r.n);
 }
 
-/** Emails (or names) of members by id, removed ones included: the audit log names the person. */
-export async function memberEmails(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('members').select(['id', 'email']).where('id', 'in', ids).execute();
-  return new Map(rows.map((r) => [r.id, r.email]));
-}
-
 /** Ends every open console session of a member (removed) at `at`. */
 export async function endSessionsOf(db: Db, principalId: string, at: string): Promise<void> {
   await db

@@ -7,6 +7,7 @@ import {
   type OidcFailureReason,
 } from '../../services/oidc.js';
 import { readCookie, SESSION_COOKIE } from '../../services/console-sessions.js';
+import { KeywardenError } from '../../core/errors.js';
 import type { App, Services } from '../types.js';
 import { consoleHeaders } from './headers.js';
 
@@ -51,17 +52,12 @@ function cookie(
   return `${name}=${value}; ${attrs}; HttpOnly; Max-Age=${maxAgeSeconds}${secure}`;
 }
 
-function notConfigured(reply: FastifyReply): FastifyReply {
-  return reply
-    .code(404)
-    .type('text/html; charset=utf-8')
-    .send(
-      failurePage(
-        'Single sign-on is not configured',
-        'This deployment has no identity provider configured (KEYWARDEN_OIDC_ISSUER and the related settings).',
-        'not_configured',
-      ),
-    );
+/** Without an identity provider these routes do not exist: the API's problem+json 404. */
+function notConfigured(): never {
+  throw new KeywardenError(
+    'NOT_FOUND',
+    'single sign-on is not configured on this deployment (KEYWARDEN_OIDC_ISSUER and the related settings)',
+  );
 }
 
 function sendFailure(reply: FastifyReply, err: OidcFailure): FastifyReply {
@@ -96,7 +92,7 @@ export function oidcRoutes(app: App, s: Services, maxHours: number): void {
     handler: async (req, reply) => {
       consoleHeaders(reply);
       const provider = s.oidc;
-      if (provider === undefined) return notConfigured(reply);
+      if (provider === undefined) notConfigured();
       try {
         const { url, binding } = await provider.start();
         void reply.header(
@@ -125,7 +121,7 @@ export function oidcRoutes(app: App, s: Services, maxHours: number): void {
       consoleHeaders(reply);
       const provider = s.oidc;
       const clearBinding = cookie(req, OIDC_BINDING_COOKIE, '', 'Path=/console/api/oidc; SameSite=Lax', 0);
-      if (provider === undefined) return notConfigured(reply);
+      if (provider === undefined) notConfigured();
       const q = req.url.indexOf('?');
       try {
         const { token } = await provider.finish(
