@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { isCidr } from './core/cidr.js';
+import { parseRoleMap, type RoleMapping } from './core/members.js';
 import { PREFIX_PATTERN } from './core/keys.js';
 import { SECRET_MIN_LENGTH } from './core/secrets.js';
 import {
@@ -53,6 +54,16 @@ export interface Config {
   /** Web console sessions end after this long without a request, and after the absolute limit. */
   sessionIdleMinutes: number;
   sessionMaxHours: number;
+  /** Console single sign-on (docs/members-and-sso.md); all four set, or none. */
+  oidcIssuer: string | undefined;
+  oidcClientId: string | undefined;
+  oidcClientSecret: string | undefined;
+  publicUrl: string | undefined;
+  oidcGroupsClaim: string;
+  /** Groups → role (and team) for just-in-time members; empty: no mapping. */
+  oidcRoleMap: RoleMapping[];
+  /** Whether the console accepts an admin key to sign in (first setup, break-glass). */
+  consoleKeySignIn: boolean;
 
   // Server secret and webhook targets (docs/audit-and-secrets.md).
   /** KEYWARDEN_SECRET: keys the audit chain and encrypts webhook secrets (subkeys via HKDF). */
@@ -62,7 +73,6 @@ export interface Config {
   // Owner mail (docs/notifications.md).
   smtpUrl: string | undefined;
   mailFrom: string | undefined;
-  publicUrl: string | undefined;
   digest: 'off' | 'daily';
   // Failure handling (docs/failure-modes.md).
   /** How often each node PINGs Redis, and how long an answer may take before Redis counts as down. */
@@ -375,16 +385,6 @@ export const SETTINGS = {
     description: 'the From of owner mail (mail is sent only when this and the SMTP URL are set)',
     doc: 'docs/notifications.md',
   }),
-  publicUrl: optional({
-    name: 'KEYWARDEN_PUBLIC_URL',
-    type: 'URL',
-    range: '`http://…`, `https://…`',
-    valid: (v) => /^https?:\/\/[^/]/.test(v),
-    rule: 'must be an http:// or https:// URL',
-    echo: false,
-    description: "the server's address as owners reach it: links in mail go to its console pages",
-    doc: 'docs/notifications.md',
-  }),
   digest: oneOf({
     name: 'KEYWARDEN_DIGEST',
     values: ['off', 'daily'] as const,
@@ -409,6 +409,75 @@ export const SETTINGS = {
     max: 720,
     description: 'a console session ends this long after sign-in',
     doc: 'docs/console.md',
+  }),
+
+  // Members and console single sign-on (docs/members-and-sso.md).
+  oidcIssuer: optional({
+    name: 'KEYWARDEN_OIDC_ISSUER',
+    type: 'URL',
+    range: '`https://…` (`http://` on loopback only)',
+    valid: isIssuerUrl,
+    rule: 'must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1])',
+    echo: false,
+    description:
+      'the OpenID Connect issuer for console sign-in (discovery at `/.well-known/openid-configuration`)',
+    doc: 'docs/members-and-sso.md',
+  }),
+  oidcClientId: optional({
+    name: 'KEYWARDEN_OIDC_CLIENT_ID',
+    range: 'the client id registered at the provider',
+    valid: (v) => v.length <= 512,
+    rule: 'must be at most 512 characters',
+    echo: true,
+    description: "Keywarden's client id at the identity provider",
+    doc: 'docs/members-and-sso.md',
+  }),
+  oidcClientSecret: optional({
+    name: 'KEYWARDEN_OIDC_CLIENT_SECRET',
+    type: 'secret',
+    range: 'the client secret registered at the provider (printable, no spaces)',
+    valid: (v) => /^[\x21-\x7e]{1,1024}$/.test(v),
+    rule: 'must be 1–1024 printable characters without spaces',
+    echo: false,
+    description: "Keywarden's client secret at the identity provider",
+    doc: 'docs/members-and-sso.md',
+  }),
+  publicUrl: optional({
+    name: 'KEYWARDEN_PUBLIC_URL',
+    type: 'URL',
+    range: '`http://…`, `https://…`',
+    valid: (v) => /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(v),
+    rule: 'must be an http:// or https:// URL without query or fragment',
+    echo: false,
+    description:
+      'the URL people open Keywarden at: links in owner mail point to its console pages, and the SSO redirect URI is `<this>/console/api/oidc/callback`',
+    doc: 'docs/members-and-sso.md',
+  }),
+  oidcGroupsClaim: text({
+    name: 'KEYWARDEN_OIDC_GROUPS_CLAIM',
+    default: 'groups',
+    range: 'an ID token claim name',
+    valid: (v) => /^[A-Za-z0-9_:./-]{1,128}$/.test(v),
+    rule: 'must be a claim name (letters, digits, _ : . / -)',
+    echo: true,
+    description: "the ID token claim that lists the person's groups (for `KEYWARDEN_OIDC_ROLE_MAP`)",
+    doc: 'docs/members-and-sso.md',
+  }),
+  oidcRoleMap: custom({
+    name: 'KEYWARDEN_OIDC_ROLE_MAP',
+    type: 'list',
+    default: '',
+    range: '`group=role` or `group=role@team`, comma-separated',
+    parse: roleMap,
+    description:
+      'groups whose members become members just in time, e.g. `kw-owners=owner,crm-admins=admin@crm`',
+    doc: 'docs/members-and-sso.md',
+  }),
+  consoleKeySignIn: boolean({
+    name: 'KEYWARDEN_CONSOLE_KEY_SIGNIN',
+    default: true,
+    description: 'whether the console accepts an admin key to sign in (set `false` once SSO works)',
+    doc: 'docs/members-and-sso.md',
   }),
 
   // Failure handling (docs/failure-modes.md).
@@ -528,6 +597,21 @@ export function loadConfig(env: Env = process.env): Config {
       `KEYWARDEN_HEADERS_TIMEOUT_MS (${v.headersTimeoutMs}) must not exceed KEYWARDEN_REQUEST_TIMEOUT_MS (${v.requestTimeoutMs})`,
     );
   }
+  const oidc = [
+    ['KEYWARDEN_OIDC_ISSUER', v.oidcIssuer],
+    ['KEYWARDEN_OIDC_CLIENT_ID', v.oidcClientId],
+    ['KEYWARDEN_OIDC_CLIENT_SECRET', v.oidcClientSecret],
+    ['KEYWARDEN_PUBLIC_URL', v.publicUrl],
+  ] as const;
+  const missing = oidc.filter(([, x]) => x === undefined).map(([name]) => name);
+  if (v.oidcIssuer !== undefined && missing.length > 0) {
+    throw new ConfigError(`KEYWARDEN_OIDC_ISSUER is set, so single sign-on also needs ${missing.join(', ')}`);
+  }
+  if (!v.consoleKeySignIn && v.oidcIssuer === undefined) {
+    throw new ConfigError(
+      'KEYWARDEN_CONSOLE_KEY_SIGNIN=false needs single sign-on (KEYWARDEN_OIDC_ISSUER …): nobody could sign in to the console',
+    );
+  }
   const {
     requestTimeoutMs,
     headersTimeoutMs,
@@ -551,6 +635,26 @@ export function loadConfig(env: Env = process.env): Config {
       metricsToken,
     },
   };
+}
+
+/** An https:// issuer, or http:// on loopback (development, tests). */
+function isIssuerUrl(v: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'https:') return true;
+  return u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+}
+
+/** KEYWARDEN_OIDC_ROLE_MAP: `group=role[@team]`, comma-separated (unset: no mapping). */
+function roleMap(raw: string | undefined): RoleMapping[] {
+  if (raw === undefined) return [];
+  const parsed = parseRoleMap(raw);
+  if (typeof parsed === 'string') throw new ConfigError(`KEYWARDEN_OIDC_ROLE_MAP: ${parsed}`);
+  return parsed;
 }
 
 /**

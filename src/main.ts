@@ -24,6 +24,8 @@ import { openVerifyEvents } from './runtime/usage/verify-events.js';
 import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
+import { MembersService } from './services/members-service.js';
+import { OidcSignIn } from './services/oidc.js';
 import type { ServiceContext } from './services/context.js';
 import { GovernanceService } from './services/governance-service.js';
 import { IdentitiesService } from './services/identities-service.js';
@@ -202,12 +204,29 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       : undefined;
   ctx.events = withMail(webhooks, mail);
   const narrowing = new NarrowingService(ctx, keys, { settleMs: config.usageFlushMs * 3 });
-  const sessions = new ConsoleSessions(ctx, admin, {
+  const members = new MembersService(ctx);
+  const sessions = new ConsoleSessions(ctx, admin, members, {
     idleMinutes: config.sessionIdleMinutes,
     maxHours: config.sessionMaxHours,
   });
+  const oidc =
+    config.oidcIssuer !== undefined &&
+    config.oidcClientId !== undefined &&
+    config.oidcClientSecret !== undefined &&
+    config.publicUrl !== undefined
+      ? new OidcSignIn(ctx, members, sessions, {
+          issuer: config.oidcIssuer,
+          clientId: config.oidcClientId,
+          clientSecret: config.oidcClientSecret,
+          publicUrl: config.publicUrl,
+          groupsClaim: config.oidcGroupsClaim,
+          roleMap: config.oidcRoleMap,
+        })
+      : undefined;
   const services: Services = {
     ctx,
+    oidc,
+    consoleKeySignIn: config.consoleKeySignIn,
     admin,
     keys,
     identities: new IdentitiesService(ctx),
@@ -215,6 +234,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     webhooks,
     mail,
     sessions,
+    members,
     sessionAuth: (req) => sessions.authenticate(req),
     governance: new GovernanceService(ctx, keys, admin, policies),
     narrowing,

@@ -30,6 +30,14 @@ export interface Session {
   csrfToken: string;
   expiresAt: string;
   adminKey: { id: string; name: string; permissions: AdminPermission[]; team: string | null };
+  /** The person, when a member signed in by SSO; null for an admin-key session. */
+  member: { id: string; email: string; name: string | null; role: string } | null;
+}
+
+/** How one may sign in: single sign-on (when configured) and/or an admin key. */
+export interface SignInOptions {
+  sso: boolean;
+  adminKey: boolean;
 }
 
 export interface WithSecret<T> {

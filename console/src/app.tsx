@@ -227,8 +227,10 @@ export function App(): ReactNode {
           </ul>
         </nav>
         <div className="who">
-          <span title={session.adminKey.id}>
-            {session.adminKey.name}
+          <span title={session.member?.email ?? session.adminKey.id}>
+            {session.member !== null
+              ? `${session.member.name ?? session.member.email} · ${session.member.role}`
+              : session.adminKey.name}
             {session.adminKey.team !== null ? ` (team ${session.adminKey.team})` : ''}
           </span>
           <button type="button" onClick={signOut}>

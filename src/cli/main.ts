@@ -6,6 +6,7 @@ import { drillCommand } from './commands/drill.js';
 import { operatorCommands } from './commands/operator.js';
 import { identitiesCommand } from './commands/identities.js';
 import { keysCommand } from './commands/keys.js';
+import { memberCommands } from './commands/members.js';
 import { recordCommands } from './commands/records.js';
 import { scanCommand } from './commands/scan.js';
 import { serverCommands } from './commands/server.js';
@@ -44,6 +45,7 @@ function program(json: boolean): Command {
   rolesCommand(p);
   verifyCommand(p);
   recordCommands(p);
+  memberCommands(p);
   scanCommand(p);
   drillCommand(p);
   operatorCommands(p);

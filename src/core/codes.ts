@@ -39,5 +39,10 @@ export const AUDIT_ACTIONS = [
   'webhook.create',
   'webhook.delete',
   'store.init',
+  'member.create',
+  'member.update',
+  'member.remove',
+  'member.sso_create',
+  'member.sso_update',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -4,6 +4,10 @@ import type { TSchema } from '@sinclair/typebox';
 import { CONSOLE_HEADERS } from './console/headers.js';
 import {
   AdminKeyCreate,
+  MemberCreate,
+  MemberList,
+  MemberPatch,
+  MemberRecord,
   AdminKeyList,
   AdminKeyRecord,
   AdminKeyWithSecret,
@@ -78,6 +82,11 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'DELETE /v1/admin-keys/:id': 'deleteAdminKey',
   'POST /v1/admin-keys/:id/disable': 'disableAdminKey',
   'POST /v1/admin-keys/:id/enable': 'enableAdminKey',
+  'POST /v1/members': 'createMember',
+  'GET /v1/members': 'listMembers',
+  'GET /v1/members/:id': 'getMember',
+  'PATCH /v1/members/:id': 'updateMember',
+  'DELETE /v1/members/:id': 'deleteMember',
   'GET /v1/audit': 'listAuditEntries',
   'GET /v1/audit/verify': 'verifyAuditChain',
   'GET /v1/logs': 'listVerificationLogs',
@@ -96,6 +105,9 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /console/api/session': 'createConsoleSession',
   'GET /console/api/session': 'getConsoleSession',
   'DELETE /console/api/session': 'deleteConsoleSession',
+  'GET /console/api/sign-in-options': 'getConsoleSignInOptions',
+  'GET /console/api/oidc/login': 'startOidcLogin',
+  'GET /console/api/oidc/callback': 'finishOidcLogin',
 };
 
 /** The operationId of a route: the table's, or `<method><Path>` in camel case (stable, unique per route). */
@@ -139,6 +151,10 @@ const NAMED: ReadonlyMap<unknown, string> = new Map<TSchema, string>([
   [KeyImport, 'KeyImport'],
   [KeyImportItem, 'KeyImportItem'],
   [KeyImportResult, 'KeyImportResult'],
+  [MemberRecord, 'Member'],
+  [MemberCreate, 'MemberCreate'],
+  [MemberPatch, 'MemberPatch'],
+  [MemberList, 'MemberPage'],
 ]);
 
 /** Schemas named by where a route uses them: `METHOD /path` → location in its schema → name. */

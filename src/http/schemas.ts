@@ -266,6 +266,17 @@ export const AuditEntry = Type.Object({
   id: Type.Integer(),
   at: Type.String(),
   actor: Nullable(Type.String()),
+  actorInfo: Type.Union(
+    [
+      Type.Object({ type: Type.Literal('admin_key'), id: Type.String(), name: Type.String() }),
+      Type.Object({ type: Type.Literal('member'), id: Type.String(), email: Type.String() }),
+      Type.Null(),
+    ],
+    {
+      description:
+        'who acted: an admin key by name, or the person (member) by email; null for the system or the identity provider',
+    },
+  ),
   action: Type.String(),
   target: Nullable(Type.String()),
   before: Type.Unknown(),
@@ -365,4 +376,48 @@ export const KeyImportResult = Type.Object({
       detail: Type.Optional(Type.String()),
     }),
   ),
+});
+
+// Members (issue 23): people who sign in to the console, each with a role.
+export const MemberRole = Type.Union(
+  [Type.Literal('owner'), Type.Literal('admin'), Type.Literal('operator'), Type.Literal('auditor')],
+  {
+    description:
+      'owner: `*` (global only); admin: admin:manage, keys:*, logs:read, audit:read, policy:write; operator: keys:read, keys:write, keys:rotate, logs:read; auditor: keys:read, logs:read, audit:read',
+  },
+);
+const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' });
+export const MemberRecord = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Nullable(Type.String()),
+  role: MemberRole,
+  team: Nullable(Type.String()),
+  permissions: Type.Array(AdminPermission),
+  source: Type.Union([Type.Literal('manual'), Type.Literal('sso')]),
+  createdAt: Type.String(),
+  createdBy: Nullable(Type.String()),
+  updatedAt: Type.String(),
+  lastSignInAt: Nullable(Type.String()),
+});
+export const MemberCreate = Type.Object(
+  {
+    email: Email,
+    name: Type.Optional(Nullable(Str(128))),
+    role: MemberRole,
+    team: Type.Optional(Nullable(Str(128))),
+  },
+  { additionalProperties: false },
+);
+export const MemberPatch = Type.Object(
+  {
+    name: Type.Optional(Nullable(Str(128))),
+    role: Type.Optional(MemberRole),
+    team: Type.Optional(Nullable(Str(128))),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const MemberList = Type.Object({
+  items: Type.Array(MemberRecord),
+  nextCursor: Nullable(Type.String()),
 });

@@ -9,6 +9,8 @@ import type { AdminService } from '../services/admin-service.js';
 import type { ServiceContext } from '../services/context.js';
 import type { IdentitiesService } from '../services/identities-service.js';
 import type { KeysService } from '../services/keys-service.js';
+import type { MembersService } from '../services/members-service.js';
+import type { OidcSignIn } from '../services/oidc.js';
 import type { GovernanceService } from '../services/governance-service.js';
 import type { MailService } from '../services/mail/index.js';
 import type { NarrowingService } from '../services/narrowing-service.js';
@@ -54,6 +56,11 @@ export interface Services {
   sessions: ConsoleSessions;
   roles: RolesService;
   imports: ImportService;
+  members: MembersService;
+  /** OpenID Connect sign-in for the console; undefined when not configured. */
+  oidc?: OidcSignIn | undefined;
+  /** Whether the console accepts an admin key to sign in (KEYWARDEN_CONSOLE_KEY_SIGNIN; default true). */
+  consoleKeySignIn?: boolean;
   /** True when storage answers (for /readyz). */
   ready(): Promise<boolean>;
   /** True when an error means the database is unreachable: answered as a 503, not a 500. */

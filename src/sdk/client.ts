@@ -1,4 +1,5 @@
 import type { IdentityInput, IdentityPatch, IdentityRecord } from '../core/identity.js';
+import type { MemberRecord, MemberRole } from '../core/members.js';
 import type { AdminKeyRecord, KeyRecord } from '../core/model.js';
 import type { Role } from '../core/roles.js';
 import type { Page } from '../core/page.js';
@@ -308,6 +309,32 @@ export class KeywardenClient {
   }
   deleteRole(name: string): Promise<Role> {
     return this.request('DELETE', `/v1/roles/${encodeURIComponent(name)}`);
+  }
+  /** Adds a member (a person who signs in to the console by SSO) with a role. */
+  createMember(input: {
+    email: string;
+    name?: string | null;
+    role: MemberRole;
+    team?: string | null;
+  }): Promise<MemberRecord> {
+    return this.request('POST', '/v1/members', input);
+  }
+  listMembers(query: Query = {}): Promise<Page<MemberRecord>> {
+    return this.request('GET', '/v1/members', undefined, query);
+  }
+  getMember(id: string): Promise<MemberRecord> {
+    return this.request('GET', `/v1/members/${encodeURIComponent(id)}`);
+  }
+  /** Changes a member's role, team or name; a narrower role applies to their console sessions at once. */
+  updateMember(
+    id: string,
+    patch: { name?: string | null; role?: MemberRole; team?: string | null },
+  ): Promise<MemberRecord> {
+    return this.request('PATCH', `/v1/members/${encodeURIComponent(id)}`, patch);
+  }
+  /** Removes a member; their console sessions end at once. */
+  deleteMember(id: string): Promise<MemberRecord> {
+    return this.request('DELETE', `/v1/members/${encodeURIComponent(id)}`);
   }
 }
 

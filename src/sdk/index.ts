@@ -2,6 +2,7 @@ export { KeywardenApiError, KeywardenClient, KeywardenConnectionError } from './
 export type { ClientOptions, IdentityUsage, KeyInput, Page, PolicyPreview, VerifyRequest } from './client.js';
 export type { IdentityInput, IdentityPatch, IdentityRecord } from '../core/identity.js';
 export type { AdminKeyRecord, KeyRecord } from '../core/model.js';
+export type { MemberRecord, MemberRole } from '../core/members.js';
 export type { VerifyCode, VerifyResult } from '../core/verify.js';
 export { checkGuardOptions, guard, presentedKey, sdkUnavailableCounter } from './guard.js';
 export type { GuardOptions, GuardOutcome, KeyIdentity, VerifierLike } from './guard.js';

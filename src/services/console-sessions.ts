@@ -9,8 +9,10 @@ import {
   insertSession,
   touchSession,
 } from '../storage/sessions-repo.js';
+import type { MemberRecord } from '../core/members.js';
 import type { AdminService } from './admin-service.js';
 import type { ServiceContext } from './context.js';
+import { MEMBER_ID_PREFIX, type MembersService } from './members-service.js';
 
 export const SESSION_COOKIE = 'kw_session';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -45,7 +47,17 @@ function sameHash(a: string, b: string): boolean {
 export interface SessionInfo {
   csrfToken: string;
   expiresAt: string;
+  /** Who the session acts as: the admin key, or for a member's session the member (id `mem_…`, name or email). */
   adminKey: { id: string; name: string; permissions: string[]; team: string | null };
+  /** The person, when a member signed in (by SSO); null for an admin-key session. */
+  member: { id: string; email: string; name: string | null; role: string } | null;
+}
+
+function memberInfo(m: MemberRecord): Pick<SessionInfo, 'adminKey' | 'member'> {
+  return {
+    adminKey: { id: m.id, name: m.name ?? m.email, permissions: m.permissions, team: m.team },
+    member: { id: m.id, email: m.email, name: m.name, role: m.role },
+  };
 }
 
 /**
@@ -59,6 +71,7 @@ export class ConsoleSessions {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly admin: AdminService,
+    private readonly members: MembersService,
     private readonly opts: { idleMinutes: number; maxHours: number },
   ) {}
 
@@ -69,6 +82,28 @@ export class ConsoleSessions {
   ): Promise<{ token: string; info: SessionInfo }> {
     const actor = await this.admin.authenticate(`Bearer ${adminKey}`, ip);
     const record = await this.admin.get(actor, actor.id);
+    return this.open(actor.id, ip, userAgent, {
+      adminKey: { id: record.id, name: record.name, permissions: record.permissions, team: record.team },
+      member: null,
+    });
+  }
+
+  /** A session for a member the identity provider vouched for (SSO). */
+  async signInMember(
+    member: MemberRecord,
+    ip: string | null,
+    userAgent: string | null,
+  ): Promise<{ token: string; info: SessionInfo }> {
+    await this.members.signedIn(member.id);
+    return this.open(member.id, ip, userAgent, memberInfo(member));
+  }
+
+  private async open(
+    principalId: string,
+    ip: string | null,
+    userAgent: string | null,
+    who: Pick<SessionInfo, 'adminKey' | 'member'>,
+  ): Promise<{ token: string; info: SessionInfo }> {
     const now = this.ctx.clock.now();
     const at = new Date(now).toISOString();
     const sessionToken = token();
@@ -78,7 +113,7 @@ export class ConsoleSessions {
       id: newId('ses', now),
       token_hash: sha256(sessionToken),
       csrf_hash: sha256(csrfToken),
-      admin_key_id: actor.id,
+      admin_key_id: principalId,
       created_at: at,
       last_seen_at: at,
       expires_at: expiresAt,
@@ -86,14 +121,7 @@ export class ConsoleSessions {
       ip,
       user_agent: userAgent?.slice(0, 256) ?? null,
     });
-    return {
-      token: sessionToken,
-      info: {
-        csrfToken,
-        expiresAt,
-        adminKey: { id: record.id, name: record.name, permissions: record.permissions, team: record.team },
-      },
-    };
+    return { token: sessionToken, info: { csrfToken, expiresAt, ...who } };
   }
 
   /** The actor of the request's session cookie; null when there is no cookie. Throws when the session is not usable. */
@@ -121,7 +149,10 @@ export class ConsoleSessions {
         throw new KeywardenError('FORBIDDEN', 'missing or wrong X-CSRF-Token for this console session');
       }
     }
-    const actor = await this.admin.actorById(s.admin_key_id, req.ip);
+    // A member is read on every request: removed or demoted, the session ends or narrows at once.
+    const actor = s.admin_key_id.startsWith(MEMBER_ID_PREFIX)
+      ? await this.members.actorById(s.admin_key_id, req.ip)
+      : await this.admin.actorById(s.admin_key_id, req.ip);
     if (now - Date.parse(s.last_seen_at) > TOUCH_EVERY_MS) {
       await touchSession(this.ctx.storage.db, s.id, new Date(now).toISOString());
     }
@@ -131,12 +162,13 @@ export class ConsoleSessions {
   async info(req: FastifyRequest, actor: Actor): Promise<SessionInfo> {
     const raw = readCookie(req.headers.cookie, SESSION_COOKIE) ?? '';
     const s = await findSessionByTokenHash(this.ctx.storage.db, sha256(raw));
-    const record = await this.admin.get(actor, actor.id);
-    return {
-      csrfToken: csrfOf(raw),
-      expiresAt: s?.expires_at ?? '',
-      adminKey: { id: record.id, name: record.name, permissions: record.permissions, team: record.team },
-    };
+    const who = actor.id.startsWith(MEMBER_ID_PREFIX)
+      ? memberInfo(await this.members.get(actor, actor.id))
+      : await this.admin.get(actor, actor.id).then((r) => ({
+          adminKey: { id: r.id, name: r.name, permissions: r.permissions, team: r.team },
+          member: null,
+        }));
+    return { csrfToken: csrfOf(raw), expiresAt: s?.expires_at ?? '', ...who };
   }
 
   async signOut(req: FastifyRequest): Promise<void> {

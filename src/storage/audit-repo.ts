@@ -208,3 +208,26 @@ export async function verifyAuditChain(db: Db, anchor?: { seq: number; hash: str
   if (anchor !== undefined && !anchorSeen) return { ok: false, entries, brokenAt: anchor.seq };
   return { ok: true, entries, brokenAt: null };
 }
+
+/** Who an audit row's actor is, as the audit API names it. */
+export type AuditActor =
+  { type: 'admin_key'; id: string; name: string } | { type: 'member'; id: string; email: string };
+
+/**
+ * Names the actors of audit rows: an admin key by its name, a member (removed ones included) by
+ * email. Ids that are neither (or gone) are left out.
+ */
+export async function auditActors(db: Db, ids: readonly string[]): Promise<Map<string, AuditActor>> {
+  const out = new Map<string, AuditActor>();
+  const adm = [...new Set(ids.filter((id) => id.startsWith('adm_')))];
+  const mem = [...new Set(ids.filter((id) => id.startsWith('mem_')))];
+  if (adm.length > 0) {
+    const rows = await db.selectFrom('admin_keys').select(['id', 'name']).where('id', 'in', adm).execute();
+    for (const r of rows) out.set(r.id, { type: 'admin_key', id: r.id, name: r.name });
+  }
+  if (mem.length > 0) {
+    const rows = await db.selectFrom('members').select(['id', 'email']).where('id', 'in', mem).execute();
+    for (const r of rows) out.set(r.id, { type: 'member', id: r.id, email: r.email });
+  }
+  return out;
+}

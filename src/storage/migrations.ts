@@ -444,6 +444,49 @@ const migrations = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): Record<s
         .execute();
     },
   },
+  '0019_members': {
+    async up(db: Kysely<unknown>) {
+      // Members (people who sign in to the console, with a role) and OpenID Connect logins in
+      // flight. A console session's admin_key_id then holds a member's id (`mem_…`) as well.
+      const text = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+      await db.schema
+        .createTable('members')
+        .addColumn('id', text, (c) => c.primaryKey())
+        .addColumn('email', text, (c) => c.notNull())
+        .addColumn('name', text)
+        .addColumn('role', text, (c) => c.notNull())
+        .addColumn('team', text)
+        .addColumn('source', text, (c) => c.notNull())
+        .addColumn('created_at', text, (c) => c.notNull())
+        .addColumn('created_by', text)
+        .addColumn('updated_at', text, (c) => c.notNull())
+        .addColumn('last_sign_in_at', text)
+        .addColumn('removed_at', text)
+        .execute();
+      // One live member per email; removed ones stay (the audit log names them).
+      await db.schema
+        .createIndex('members_live_email')
+        .on('members')
+        .column('email')
+        .unique()
+        .where(sql.ref('removed_at'), 'is', null)
+        .execute();
+      await db.schema
+        .createTable('oidc_logins')
+        .addColumn('state_hash', text, (c) => c.primaryKey())
+        .addColumn('binding_hash', text, (c) => c.notNull())
+        .addColumn('code_verifier', text, (c) => c.notNull())
+        .addColumn('nonce', text, (c) => c.notNull())
+        .addColumn('created_at', text, (c) => c.notNull())
+        .addColumn('used_at', text)
+        .execute();
+      await db.schema
+        .createIndex('console_sessions_principal')
+        .on('console_sessions')
+        .column('admin_key_id')
+        .execute();
+    },
+  },
 });
 
 /** A text column as later migrations add them: byte-ordered ("C") on PostgreSQL, as 0007 made the others. */

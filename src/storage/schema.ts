@@ -219,6 +219,7 @@ export interface ConsoleSessionsTable {
   id: string;
   token_hash: string;
   csrf_hash: string;
+  /** Who the session acts as: an admin key's id (`adm_…`) or a member's id (`mem_…`). */
   admin_key_id: string;
   created_at: string;
   last_seen_at: string;
@@ -246,8 +247,36 @@ export interface MailDeliveriesTable {
   delivered_at: string | null;
 }
 
+/** People who sign in to the console (migration 0019_members). `email` is stored in lower case. */
+export interface MembersTable {
+  id: string;
+  email: string;
+  name: string | null;
+  role: string;
+  team: string | null;
+  source: string;
+  created_at: string;
+  created_by: string | null;
+  updated_at: string;
+  last_sign_in_at: string | null;
+  /** Set when the member is removed: the row stays so the audit log can still name the person. */
+  removed_at: string | null;
+}
+
+/** One OpenID Connect login in flight: its state, PKCE verifier and nonce, used at most once. */
+export interface OidcLoginsTable {
+  state_hash: string;
+  /** Hash of the random value in the browser's login cookie: the callback must come from that browser. */
+  binding_hash: string;
+  code_verifier: string;
+  nonce: string;
+  created_at: string;
+  used_at: string | null;
+}
 export interface Database {
   mail_deliveries: MailDeliveriesTable;
+  members: MembersTable;
+  oidc_logins: OidcLoginsTable;
   console_sessions: ConsoleSessionsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;

@@ -1,10 +1,14 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { api, isNetworkError, messageOf, type Session } from '../api.js';
+import { api, isNetworkError, messageOf, type Session, type SignInOptions } from '../api.js';
 import { ErrorNote } from '../components/ui.js';
 import { useReachable } from '../hooks.js';
 
 /**
- * Sign in with an admin key: it goes to the server once and is exchanged for an HttpOnly session
+ * Sign in with single sign-on (when the deployment has an identity provider) or with an admin key
+ * (unless turned off). The SSO link is a plain navigation: the provider sends the browser back to
+ * the server, which sets the session cookie and opens the console.
+ *
+ * With an admin key: it goes to the server once and is exchanged for an HttpOnly session
  * cookie. The field is cleared whatever the answer; nothing keeps the key in the browser.
  */
 export function SignIn(props: {
@@ -16,13 +20,38 @@ export function SignIn(props: {
   const [adminKey, setAdminKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [options, setOptions] = useState<SignInOptions>({ sso: false, adminKey: true });
   const field = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    api<SignInOptions>('GET', '/console/api/sign-in-options').then(setOptions, () => {
+      // An older server without the route: admin-key sign-in only.
+    });
+  }, []);
   // The one thing to do on this page: the field has the focus on load.
   // While the server is away the field is closed (a key typed now could not be sent), and it
   // takes the focus again when the server answers.
   useEffect(() => {
     if (reachable) field.current?.focus();
   }, [reachable]);
+  const sso = options.sso ? (
+    <p>
+      <a className="button primary" href="/console/api/oidc/login">
+        Sign in with SSO
+      </a>
+    </p>
+  ) : null;
+  if (!options.adminKey) {
+    return (
+      <main className="center">
+        {props.banner}
+        <section className="card sign-in" aria-labelledby="sign-in-title">
+          <h1 id="sign-in-title">Sign in to Keywarden</h1>
+          {props.notice !== null ? <p role="status">{props.notice}</p> : null}
+          {sso}
+        </section>
+      </main>
+    );
+  }
   return (
     <main className="center">
       {props.banner}
@@ -48,6 +77,8 @@ export function SignIn(props: {
       >
         <h1 id="sign-in-title">Sign in to Keywarden</h1>
         {props.notice !== null ? <p role="status">{props.notice}</p> : null}
+        {sso}
+        {options.sso ? <p className="hint">Or, for first setup and emergencies:</p> : null}
         <label htmlFor="admin-key">Admin key</label>
         <input
           id="admin-key"

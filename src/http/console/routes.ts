@@ -15,6 +15,15 @@ const SessionInfo = Type.Object({
     permissions: Type.Array(Type.String()),
     team: Type.Union([Type.String(), Type.Null()]),
   }),
+  member: Type.Union([
+    Type.Object({
+      id: Type.String(),
+      email: Type.String(),
+      name: Type.Union([Type.String(), Type.Null()]),
+      role: Type.String(),
+    }),
+    Type.Null(),
+  ]),
 });
 
 function cookie(req: FastifyRequest, value: string, maxAgeSeconds: number): string {
@@ -35,10 +44,16 @@ export function consoleRoutes(app: App, s: Services, maxHours: number): void {
         { adminKey: Type.String({ minLength: 1, maxLength: 512 }) },
         { additionalProperties: false },
       ),
-      response: { 200: SessionInfo, 400: Problem, 401: Problem },
+      response: { 200: SessionInfo, 400: Problem, 401: Problem, 403: Problem },
     },
     handler: async (req, reply) => {
       consoleHeaders(reply);
+      if (s.consoleKeySignIn === false) {
+        throw new KeywardenError(
+          'FORBIDDEN',
+          'signing in to the console with an admin key is turned off (KEYWARDEN_CONSOLE_KEY_SIGNIN=false); sign in with SSO',
+        );
+      }
       const ua = req.headers['user-agent'] ?? null;
       const { token, info } = await s.sessions.signIn(req.body.adminKey, req.ip, ua);
       void reply.header('set-cookie', cookie(req, token, maxHours * 3600));

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
 import { KeywardenError } from '../../core/errors.js';
-import { auditHead, listAudit, verifyAuditChain } from '../../storage/audit-repo.js';
+import { auditActors, auditHead, listAudit, verifyAuditChain } from '../../storage/audit-repo.js';
 import { AuditEntry, AuditQuery, PageOf } from '../schemas.js';
 import { adminRoute } from '../admin-route.js';
 import { actorOf, type App, type Services } from '../types.js';
@@ -48,6 +48,10 @@ export function auditRoutes(app: App, s: Services): void {
         cursor === undefined ? undefined : Number(cursor),
         team,
       );
+      const actors = await auditActors(
+        s.ctx.storage.db,
+        rows.slice(0, limit).flatMap((r) => (r.actor === null ? [] : [r.actor])),
+      );
       return toPage(
         rows,
         limit,
@@ -56,6 +60,7 @@ export function auditRoutes(app: App, s: Services): void {
           id: r.id,
           at: r.at,
           actor: r.actor,
+          actorInfo: r.actor === null ? null : (actors.get(r.actor) ?? null),
           action: r.action,
           target: r.target,
           before: r.before === null ? null : (JSON.parse(r.before) as unknown),
