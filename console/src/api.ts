@@ -70,6 +70,9 @@ export interface AuditEntry {
   id: number;
   at: string;
   actor: string | null;
+  /** Who the actor is (absent from older servers): a member by email, an admin key by name. */
+  actorInfo?:
+    { type: 'member'; id: string; email: string } | { type: 'admin_key'; id: string; name: string } | null;
   action: string;
   target: string | null;
   before: unknown;

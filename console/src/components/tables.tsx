@@ -183,6 +183,9 @@ export function AuditTable({
   for (const r of rows) {
     const n = nameIn(r.after) ?? nameIn(r.before);
     if (r.target !== null && n !== undefined && !names.has(r.target)) names.set(r.target, n);
+    // The server names the actor: a member by their email, an admin key by its name.
+    const who = r.actorInfo?.type === 'member' ? r.actorInfo.email : r.actorInfo?.name;
+    if (r.actor !== null && who !== undefined) names.set(r.actor, who);
   }
   return (
     <div className="table-wrap">

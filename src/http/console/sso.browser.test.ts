@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { haveChromium, launch, openContext, screenshot } from '../../testing/browser.js';
-import { call, startServer, type TestServer } from '../../testing/harness.js';
+import { aKey, call, startServer, type TestServer } from '../../testing/harness.js';
 import { freePort, startProvider, type TestProvider } from '../../testing/oidc.js';
 
 /**
@@ -38,7 +38,7 @@ describe(
         },
       );
       await t.kw.app.listen({ port, host: '127.0.0.1' });
-      const m = await call(t, 'POST', '/v1/members', { email: 'alice@example.com', role: 'operator' });
+      const m = await call(t, 'POST', '/v1/members', { email: 'alice@example.com', role: 'admin' });
       assert.equal(m.status, 201, m.raw);
       browser = await launch();
     });
@@ -66,7 +66,7 @@ describe(
         await page.waitForURL(`${base}/**`);
         const who = page.locator('.who');
         await who
-          .getByText('alice@example.com · operator')
+          .getByText('alice@example.com · admin')
           .waitFor({ timeout: 10000 })
           .catch(async (err: unknown) => {
             throw new Error(`${String(err)}\n${page.url()}\n${(await page.content()).slice(0, 2000)}`);
@@ -75,6 +75,27 @@ describe(
         const cookies = await context.cookies(base);
         const session = cookies.find((c) => c.name === 'kw_session');
         assert.ok(session !== undefined && session.httpOnly && session.sameSite === 'Strict');
+        // What the person does is audited under their name, and the console's audit page shows them.
+        const created = await page.evaluate(
+          async (body) => {
+            const s = (await (await fetch('/console/api/session')).json()) as { csrfToken: string };
+            const r = await fetch('/v1/keys', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken },
+              body: JSON.stringify(body),
+            });
+            return r.status;
+          },
+          aKey({ name: 'crm-prod-by-alice' }),
+        );
+        assert.equal(created, 201);
+        await page.goto('/#/audit');
+        await page
+          .getByRole('row')
+          .filter({ hasText: 'key.create' })
+          .filter({ hasText: 'alice@example.com' })
+          .first()
+          .waitFor({ timeout: 10000 });
         // Removed while signed in: the next request of the console is refused.
         const id = (await t.kw.services.members.byEmail('alice@example.com'))?.id ?? '';
         assert.equal((await call(t, 'DELETE', `/v1/members/${id}`)).status, 200);
