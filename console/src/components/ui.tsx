@@ -307,6 +307,33 @@ interface Toast {
   message: string;
   undo?: () => Promise<unknown>;
   tone?: 'ok' | 'error';
+  /** Where it shows: just below the control the action started from (none: the screen's corner). */
+  at?: { top: number; left: number };
+}
+
+/**
+ * The control an action started from: the last button or link clicked outside a dialog (a
+ * dialog's confirm button is not where the person's eyes are once it closes), with where it was.
+ */
+let lastAction: { el: Element; rect: DOMRect; at: number } | undefined;
+function trackActions(e: MouseEvent): void {
+  const el = e.target instanceof Element ? e.target.closest('button, a, [role="button"]') : null;
+  if (el === null || el.closest('dialog, .toasts') !== null) return;
+  lastAction = { el, rect: el.getBoundingClientRect(), at: Date.now() };
+}
+
+/** Just below the control of the latest action (or where it was, if the page replaced it). */
+function anchorOfAction(): Toast['at'] {
+  // On a phone the corner is the whole width: toasts stay at the bottom, within reach.
+  if (lastAction === undefined || Date.now() - lastAction.at > 60_000 || window.innerWidth < 600)
+    return undefined;
+  const r = lastAction.el.isConnected ? lastAction.el.getBoundingClientRect() : lastAction.rect;
+  if (r.width === 0 && r.height === 0) return undefined;
+  const width = Math.min(440, window.innerWidth - 32);
+  return {
+    top: Math.max(8, Math.min(r.bottom + 8, window.innerHeight - 96)),
+    left: Math.max(16, Math.min(r.left, window.innerWidth - width - 16)),
+  };
 }
 let toasts: Toast[] = [];
 let toastSeq = 0;
@@ -325,7 +352,11 @@ function dismiss(id: number): void {
  */
 export function toast(message: string, undo?: () => Promise<unknown>, tone: 'ok' | 'error' = 'ok'): void {
   const id = ++toastSeq;
-  toasts = [...toasts.slice(-2), { id, message, tone, ...(undo === undefined ? {} : { undo }) }];
+  const at = anchorOfAction();
+  toasts = [
+    ...toasts.slice(-2),
+    { id, message, tone, ...(undo === undefined ? {} : { undo }), ...(at === undefined ? {} : { at }) },
+  ];
   emitToasts();
   setTimeout(
     () => {
@@ -335,7 +366,10 @@ export function toast(message: string, undo?: () => Promise<unknown>, tone: 'ok'
   );
 }
 
-/** Where toasts appear (once, in the app shell): a polite live region at the bottom of the screen. */
+/**
+ * Where toasts appear (once, in the app shell): a polite live region beside the control the action
+ * started from, or at the bottom of the screen when there is none (and on phones).
+ */
 export function Toasts(): ReactNode {
   const list = useSyncExternalStore(
     (l) => {
@@ -344,8 +378,21 @@ export function Toasts(): ReactNode {
     },
     () => toasts,
   );
+  useEffect(() => {
+    document.addEventListener('click', trackActions, true);
+    return () => {
+      document.removeEventListener('click', trackActions, true);
+    };
+  }, []);
+  const at = list.at(-1)?.at;
   return (
-    <div className="toasts" role="status" aria-live="polite" aria-label="Notifications">
+    <div
+      className="toasts"
+      role="status"
+      aria-live="polite"
+      aria-label="Notifications"
+      style={at === undefined ? undefined : { top: at.top, left: at.left, right: 'auto', bottom: 'auto' }}
+    >
       {list.map((t) => (
         <div key={t.id} className={`toast toast-${t.tone ?? 'ok'}`}>
           <span>{t.message}</span>

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import {
   describeViolations,
   haveChromium,
@@ -10,6 +10,17 @@ import {
   seriousViolations,
 } from '../../testing/browser.js';
 import { createKey, startServer, type TestServer } from '../../testing/harness.js';
+
+/** The toast shows just below the control its action started from (not in a corner of the page). */
+async function besideTheAction(control: Locator, toasts: Locator): Promise<void> {
+  const c = await control.boundingBox();
+  const t = await toasts.boundingBox();
+  assert.ok(c !== null && t !== null, 'both are on screen');
+  assert.ok(
+    t.y >= c.y && t.y - (c.y + c.height) <= 40 && Math.abs(t.x - c.x) <= 460,
+    `toast at ${JSON.stringify(t)}, control at ${JSON.stringify(c)}`,
+  );
+}
 
 /**
  * The console as an admin team uses it (issue 21): names instead of ids, governance grouped by
@@ -261,6 +272,7 @@ describe(
       await dialog.getByRole('button', { name: 'Save policy anyway' }).click();
       const toasts = page.getByRole('status', { name: 'Notifications' });
       await toasts.getByText('Policy saved. 1 existing key no longer complies: see Governance.').waitFor();
+      await besideTheAction(page.getByRole('button', { name: 'Save policy' }), toasts);
       const saved = (await api('GET', '/v1/policy')).body as {
         environments: { staging: { allowWildcards: boolean } };
       };
@@ -276,6 +288,8 @@ describe(
       const disable = page.getByRole('dialog', { name: 'Disable ops-prod-never-used' });
       await disable.getByRole('button', { name: 'Disable key' }).click();
       await toasts.getByText('ops-prod-never-used disabled.').waitFor();
+      // Beside the action: below the key's action buttons, not in a corner of a long page.
+      await besideTheAction(actions, toasts);
       await toasts
         .locator('.toast', { hasText: 'ops-prod-never-used disabled.' })
         .getByRole('button', { name: 'Undo' })

@@ -597,6 +597,8 @@ describe(
       await dialog.getByRole('button', { name: 'Create admin key' }).click();
       const done = page.getByRole('dialog', { name: 'Admin key created: gateway-prod-verifier' });
       // Closing before the key was copied or revealed asks first: it cannot be shown again.
+      // (Escape only once the dialog is open: pressed earlier, it would close the create form.)
+      await done.waitFor();
       await page.keyboard.press('Escape');
       await done.getByText('You have not copied or revealed this key.').waitFor();
       await done.getByRole('button', { name: 'Back to the key' }).click();
