@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type TestServer } from '../testing/harness.js';
-import { output } from './io.js';
-import { run } from './main.js';
+import { cliGlobals, runCli, type CliRun } from '../testing/cli.js';
 
 // The CLI runs in-process, as in keys-cli.test.ts: its output goes through `output`.
 describe('keywarden identities: create, list, show, update, delete; keys link with --identity', () => {
@@ -10,26 +9,11 @@ describe('keywarden identities: create, list, show, update, delete; keys link wi
   let globals: string[];
   before(async () => {
     t = await startServer({ name: 'sqlite' });
-    await t.kw.app.listen({ port: 0, host: '127.0.0.1' });
-    const addr = t.kw.app.server.address();
-    const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-    globals = ['--url', `http://127.0.0.1:${port}`, '--admin-key', t.root];
+    globals = await cliGlobals(t);
   });
   after(async () => t.close());
 
-  async function kw(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const saved = { ...output };
-    let stdout = '';
-    let stderr = '';
-    output.out = (s) => void (stdout += s);
-    output.err = (s) => void (stderr += s);
-    try {
-      const code = await run(['node', 'keywarden', ...args, ...globals]);
-      return { code, stdout, stderr };
-    } finally {
-      Object.assign(output, saved);
-    }
-  }
+  const kw = (args: string[]): Promise<CliRun> => runCli(args, globals);
 
   test('the whole lifecycle, by id or external id', async () => {
     const made = await kw([

@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type TestServer } from '../testing/harness.js';
-import { fitColumns, output, terminal } from './io.js';
+import { cliGlobals, runCli, type CliRun } from '../testing/cli.js';
+import { fitColumns, terminal } from './io.js';
 import type { KeywardenClient } from '../sdk/client.js';
 import { parseDuration, resolveKey } from './commands/keys.js';
-import { run } from './main.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface KeyJson {
   id: string;
@@ -29,26 +23,11 @@ describe('keywarden keys: names, durations, clearing, confirmation, typos, table
   let globals: string[];
   before(async () => {
     t = await startServer({ name: 'sqlite' });
-    await t.kw.app.listen({ port: 0, host: '127.0.0.1' });
-    const addr = t.kw.app.server.address();
-    const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-    globals = ['--url', `http://127.0.0.1:${port}`, '--admin-key', t.root];
+    globals = await cliGlobals(t);
   });
   after(async () => t.close());
 
-  async function kw(args: string[]): Promise<Run> {
-    const saved = { ...output };
-    let stdout = '';
-    let stderr = '';
-    output.out = (s) => void (stdout += s);
-    output.err = (s) => void (stderr += s);
-    try {
-      const code = await run(['node', 'keywarden', ...args, ...globals]);
-      return { code, stdout, stderr };
-    } finally {
-      Object.assign(output, saved);
-    }
-  }
+  const kw = (args: string[]): Promise<CliRun> => runCli(args, globals);
   const json = async (args: string[]): Promise<KeyJson> => {
     const r = await kw([...args, '--json']);
     assert.equal(r.code, 0, r.stderr);

@@ -2,34 +2,21 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { KeywardenClient } from '../sdk/client.js';
 import { createKey, startServer, verify, type TestServer } from '../testing/harness.js';
-import { output } from './io.js';
-import { run } from './main.js';
+import { cliGlobals, runCli, type CliRun } from '../testing/cli.js';
 
 // The CLI runs in-process; the SDK client talks to the same server over HTTP.
 describe('keywarden keys narrowing start|show|cancel, and the SDK client', () => {
   let t: TestServer;
   let url: string;
+  let globals: string[];
   before(async () => {
     t = await startServer({ name: 'sqlite' });
-    await t.kw.app.listen({ port: 0, host: '127.0.0.1' });
-    const addr = t.kw.app.server.address();
-    url = `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
+    globals = await cliGlobals(t);
+    url = globals[1] ?? '';
   });
   after(async () => t.close());
 
-  async function kw(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const saved = { ...output };
-    let stdout = '';
-    let stderr = '';
-    output.out = (s) => void (stdout += s);
-    output.err = (s) => void (stderr += s);
-    try {
-      const code = await run(['node', 'keywarden', ...args, '--url', url, '--admin-key', t.root]);
-      return { code, stdout, stderr };
-    } finally {
-      Object.assign(output, saved);
-    }
-  }
+  const kw = (args: string[]): Promise<CliRun> => runCli(args, globals);
 
   test('start by name, show the refused calls, cancel; errors keep their detail', async () => {
     const k = await createKey(t, { permissions: ['agents:invoke', 'billing:read'] });

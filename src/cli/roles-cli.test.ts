@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServer, verify, type TestServer } from '../testing/harness.js';
+import { cliGlobals, runCli, type CliRun } from '../testing/cli.js';
 import { parseCsv, progressLine } from './commands/import.js';
-import { output } from './io.js';
-import { run } from './main.js';
 
 describe('keywarden roles and keywarden keys import', () => {
   let t: TestServer;
@@ -15,10 +14,7 @@ describe('keywarden roles and keywarden keys import', () => {
   let dir: string;
   before(async () => {
     t = await startServer({ name: 'sqlite' });
-    await t.kw.app.listen({ port: 0, host: '127.0.0.1' });
-    const addr = t.kw.app.server.address();
-    const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-    globals = ['--url', `http://127.0.0.1:${port}`, '--admin-key', t.root];
+    globals = await cliGlobals(t);
     dir = mkdtempSync(join(tmpdir(), 'kw-import-'));
   });
   after(async () => {
@@ -26,19 +22,7 @@ describe('keywarden roles and keywarden keys import', () => {
     await t.close();
   });
 
-  async function kw(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const saved = { ...output };
-    let stdout = '';
-    let stderr = '';
-    output.out = (s) => void (stdout += s);
-    output.err = (s) => void (stderr += s);
-    try {
-      const code = await run(['node', 'keywarden', ...args, ...globals]);
-      return { code, stdout, stderr };
-    } finally {
-      Object.assign(output, saved);
-    }
-  }
+  const kw = (args: string[]): Promise<CliRun> => runCli(args, globals);
 
   test('roles create, list, update, show; keys create --role; delete refused while held', async () => {
     const c = await kw(['roles', 'create', 'cli-role', '--permission', 'docs:read', '--description', 'docs']);
