@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { IdentityPatch, IdentityRecord } from '../core/identity.js';
 import type { Credits, RateLimit } from '../core/model.js';
 import type { RawSqlite, Storage } from './db.js';
+import { refillBalance } from './credits-repo.js';
 import type { Database, IdentitiesTable } from './schema.js';
 
 /** Every query on identities (issue 22; docs/identities.md). */
@@ -219,18 +220,12 @@ export async function refillableIdentities(
 }
 
 /** Sets an identity's balance to `amount` unless another node already refilled it since `boundary`. */
-export async function refillIdentity(
+export function refillIdentity(
   db: Db,
   id: string,
   amount: number,
   at: string,
   boundary: string,
 ): Promise<boolean> {
-  const res = await db
-    .updateTable('identities')
-    .set((eb) => ({ credits_remaining: amount, credits_refilled_at: at, version: eb('version', '+', 1) }))
-    .where('id', '=', id)
-    .where((eb) => eb.or([eb('credits_refilled_at', 'is', null), eb('credits_refilled_at', '<', boundary)]))
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+  return refillBalance(db, 'identities', id, amount, at, boundary);
 }

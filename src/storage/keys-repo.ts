@@ -10,6 +10,7 @@ import {
   type StoredStatus,
 } from '../core/model.js';
 import type { RawSqlite, Storage } from './db.js';
+import { refillBalance } from './credits-repo.js';
 import type { Database, KeySecretsTable, KeysTable } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -370,20 +371,14 @@ export async function refillableKeys(
  * Sets a key's balance to `amount` unless it was already refilled since `boundary` (another node
  * won the period); true when this call refilled it.
  */
-export async function refillKey(
+export function refillKey(
   db: Db,
   id: string,
   amount: number,
   at: string,
   boundary: string,
 ): Promise<boolean> {
-  const res = await db
-    .updateTable('keys')
-    .set((eb) => ({ credits_remaining: amount, credits_refilled_at: at, version: eb('version', '+', 1) }))
-    .where('id', '=', id)
-    .where((eb) => eb.or([eb('credits_refilled_at', 'is', null), eb('credits_refilled_at', '<', boundary)]))
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+  return refillBalance(db, 'keys', id, amount, at, boundary);
 }
 
 /** Active keys that expire after `at` and no later than `horizon`. */
