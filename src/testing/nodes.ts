@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { TEST_SECRET } from './harness.js';
+import { sql } from 'kysely';
+import { openStorage } from '../storage/db.js';
+import { TEST_SECRET, redisUrl, testPgUrl } from './harness.js';
 
 const BIN = new URL('../../bin/keywarden.js', import.meta.url).pathname;
 
@@ -82,4 +84,38 @@ export async function within(limitMs: number, check: () => boolean | Promise<boo
     if (performance.now() - t0 > limitMs) throw new Error(`not within ${limitMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Real nodes sharing a fresh PostgreSQL schema and a Redis prefix; the first one initialised the store. */
+export interface Cluster {
+  nodes: Node[];
+  /** The root admin key the first node printed. */
+  root: string;
+  /** Stops every node and drops the schema. */
+  close(): Promise<void>;
+}
+
+export async function startCluster(schemaPrefix: string, count: number): Promise<Cluster> {
+  const schema = uniqueName(schemaPrefix);
+  const env = {
+    KEYWARDEN_DATABASE_URL: testPgUrl ?? '',
+    KEYWARDEN_DATABASE_SCHEMA: schema,
+    KEYWARDEN_REDIS_URL: redisUrl ?? '',
+    KEYWARDEN_REDIS_PREFIX: `${uniqueName('kwt')}:`,
+  };
+  const first = await startNode(env);
+  const nodes = [first];
+  const close = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    const s = openStorage({ databaseUrl: testPgUrl, dataDir: '/tmp' });
+    await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
+    await s.close();
+  };
+  const root = /(kw_adm_[0-9A-Za-z]+)/.exec(first.output())?.[1] ?? '';
+  if (root === '') {
+    await close();
+    throw new Error(`the first node did not print the root key:\n${first.output()}`);
+  }
+  nodes.push(...(await Promise.all(Array.from({ length: count - 1 }, () => startNode(env)))));
+  return { nodes, root, close };
 }

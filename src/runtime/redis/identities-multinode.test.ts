@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sql } from 'kysely';
 import { aKey, redisUrl, testPgUrl } from '../../testing/harness.js';
-import { api, startNode, uniqueName, within, type Node } from '../../testing/nodes.js';
-import { openStorage } from '../../storage/db.js';
+import { api, startCluster, uniqueName, within, type Cluster, type Node } from '../../testing/nodes.js';
 
 const enabled = testPgUrl !== undefined && redisUrl !== undefined;
 
@@ -12,31 +10,18 @@ describe(
   "an identity's limits across two nodes",
   { skip: !enabled && 'needs KEYWARDEN_TEST_DATABASE_URL and KEYWARDEN_TEST_REDIS_URL', timeout: 120_000 },
   () => {
-    const schema = uniqueName('kw_idn');
-    const env = {
-      KEYWARDEN_DATABASE_URL: testPgUrl ?? '',
-      KEYWARDEN_DATABASE_SCHEMA: schema,
-      KEYWARDEN_REDIS_URL: redisUrl ?? '',
-      KEYWARDEN_REDIS_PREFIX: `${uniqueName('kwt')}:`,
-    };
     const nodes: Node[] = [];
     let root = '';
     const verifyOn = async (n: Node, key: string): Promise<Record<string, unknown>> =>
       (await api(n.url, root, 'POST', '/v1/verify', { key, environment: 'production' })).body;
 
+    let cluster: Cluster | undefined;
     before(async () => {
-      const first = await startNode(env);
-      nodes.push(first);
-      root = /(kw_adm_[0-9A-Za-z]+)/.exec(first.output())?.[1] ?? '';
-      assert.ok(root, 'the first node initialised the store and printed the root key');
-      nodes.push(await startNode(env));
+      cluster = await startCluster('kw_idn', 2);
+      nodes.push(...cluster.nodes);
+      root = cluster.root;
     });
-    after(async () => {
-      await Promise.all(nodes.map((n) => n.stop()));
-      const s = openStorage({ databaseUrl: testPgUrl, dataDir: '/tmp' });
-      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
-      await s.close();
-    });
+    after(async () => cluster?.close());
 
     async function setup(
       identity: Record<string, unknown>,

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { sql } from 'kysely';
 import { aKey, redisUrl, testPgUrl } from '../../testing/harness.js';
-import { api, startNode, uniqueName, within, type Node } from '../../testing/nodes.js';
-import { openStorage } from '../../storage/db.js';
+import { api, startCluster, within, type Cluster, type Node } from '../../testing/nodes.js';
 
 const enabled = testPgUrl !== undefined && redisUrl !== undefined;
 
@@ -12,13 +10,6 @@ describe(
   'roles and imported keys across two nodes sharing PostgreSQL and Redis',
   { skip: !enabled && 'needs KEYWARDEN_TEST_DATABASE_URL and KEYWARDEN_TEST_REDIS_URL', timeout: 120_000 },
   () => {
-    const schema = uniqueName('kw_roles');
-    const env = {
-      KEYWARDEN_DATABASE_URL: testPgUrl ?? '',
-      KEYWARDEN_DATABASE_SCHEMA: schema,
-      KEYWARDEN_REDIS_URL: redisUrl ?? '',
-      KEYWARDEN_REDIS_PREFIX: `${uniqueName('kwt')}:`,
-    };
     const nodes: Node[] = [];
     let root = '';
     const verifyOn = async (n: Node, key: string, permission?: string): Promise<string> =>
@@ -30,19 +21,13 @@ describe(
         })
       ).body.code as string;
 
+    let cluster: Cluster | undefined;
     before(async () => {
-      const first = await startNode(env);
-      nodes.push(first);
-      root = /(kw_adm_[0-9A-Za-z]+)/.exec(first.output())?.[1] ?? '';
-      assert.ok(root, 'the first node initialised the store and printed the root key');
-      nodes.push(await startNode(env));
+      cluster = await startCluster('kw_roles', 2);
+      nodes.push(...cluster.nodes);
+      root = cluster.root;
     });
-    after(async () => {
-      await Promise.all(nodes.map((n) => n.stop()));
-      const s = openStorage({ databaseUrl: testPgUrl, dataDir: '/tmp' });
-      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
-      await s.close();
-    });
+    after(async () => cluster?.close());
 
     test('PATCH of a role on node 1 changes the holding keys’ answers on node 2 within 1 s', async (t) => {
       const [n1, n2] = nodes as [Node, Node];
