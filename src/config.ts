@@ -37,6 +37,8 @@ export interface Config {
   redisPrefix: string;
   rateLimitOnRedisFailure: 'open' | 'closed';
   usageFlushMs: number;
+  usageFlushMaxMs: number;
+  usageWriterBudgetNs: number;
   usageMaxBufferedLogs: number;
   /** SQLite: usage batches are written by a worker thread (`worker`) or on the main thread (`thread`). */
   /**
@@ -272,15 +274,35 @@ export const SETTINGS = {
     default: 1000,
     min: 10,
     max: 3_600_000,
-    description: 'how often usage counters and log rows are written',
+    description:
+      'how often usage counters and log rows are written (stretched under load up to KEYWARDEN_USAGE_FLUSH_MAX_MS)',
+    doc: 'docs/verification-log.md',
+  }),
+  usageFlushMaxMs: integer({
+    name: 'KEYWARDEN_USAGE_FLUSH_MAX_MS',
+    default: 30_000,
+    min: 10,
+    max: 3_600_000,
+    description:
+      'longest flush interval under load (at or below KEYWARDEN_USAGE_FLUSH_MS: never stretched); credit use is still written every KEYWARDEN_USAGE_FLUSH_MS',
+    doc: 'docs/verification-log.md',
+  }),
+  usageWriterBudgetNs: integer({
+    name: 'KEYWARDEN_USAGE_WRITER_BUDGET_NS',
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    description:
+      'writer time per verification the flush interval is stretched to meet (only from 1000 verifications a second, with the writer over 1% of a core)',
     doc: 'docs/verification-log.md',
   }),
   usageMaxBufferedLogs: integer({
     name: 'KEYWARDEN_USAGE_MAX_BUFFERED_LOGS',
-    default: 200_000,
+    default: 1_000_000,
     min: 1,
     max: 100_000_000,
-    description: 'log rows kept in memory while storage is unreachable',
+    description:
+      'verification events kept in memory (~64 bytes each) before the rest are aggregated on the main thread; a flush starts at half of it',
     doc: 'docs/failure-modes.md',
   }),
   usageWriter: oneOf({

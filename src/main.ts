@@ -133,6 +133,8 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       log,
       {
         flushIntervalMs: config.usageFlushMs,
+        flushMaxMs: config.usageFlushMaxMs,
+        writerBudgetNs: config.usageWriterBudgetNs,
         maxBufferedLogs: config.usageMaxBufferedLogs,
         maxRowsPerMinute: config.logMaxRowsPerMinute,
         events:
@@ -203,7 +205,9 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
         })
       : undefined;
   ctx.events = withMail(webhooks, mail);
-  const narrowing = new NarrowingService(ctx, keys, { settleMs: config.usageFlushMs * 3 });
+  const narrowing = new NarrowingService(ctx, keys, {
+    settleMs: Math.max(config.usageFlushMs, config.usageFlushMaxMs) * 3,
+  });
   const members = new MembersService(ctx);
   const sessions = new ConsoleSessions(ctx, admin, members, {
     idleMinutes: config.sessionIdleMinutes,

@@ -19,7 +19,10 @@ for (const dialect of DIALECTS) {
     const clock = new ManualClock(Date.parse('2026-06-01T09:00:00.000Z'));
     let events: { event: string; data: Record<string, unknown> }[] = [];
     before(async () => {
-      t = await startServer(dialect, { clock, env: { KEYWARDEN_USAGE_FLUSH_MS: '100' } });
+      t = await startServer(dialect, {
+        clock,
+        env: { KEYWARDEN_USAGE_FLUSH_MS: '100', KEYWARDEN_USAGE_FLUSH_MAX_MS: '100' },
+      });
       // The owner is told through the event sink (webhooks and mail): watch what it is given.
       const sink = t.kw.services.ctx.events;
       const emit = sink.emit.bind(sink);

@@ -21,6 +21,8 @@ export class Metrics {
   readonly jobRuns: Counter<'job' | 'outcome'>;
   readonly usageQueueDepth: Gauge;
   readonly usageFlushDuration: Histogram;
+  /** The interval usage events are written at now (stretched under load, docs/verification-log.md#writer-cpu). */
+  readonly usageFlushInterval: Gauge;
   /** Verification log (docs/verification-log.md): calls counted in overflow rows, event lines dropped. */
   readonly logOverflow: Counter;
   readonly verifyEventsDropped: Counter;
@@ -104,6 +106,11 @@ export class Metrics {
     this.usageQueueDepth = new Gauge({
       name: 'keywarden_usage_queue_depth',
       help: 'Verification events waiting to be written',
+      registers,
+    });
+    this.usageFlushInterval = new Gauge({
+      name: 'keywarden_usage_flush_interval_seconds',
+      help: 'Interval at which verification events are written now (stretched under load)',
       registers,
     });
     this.usageFlushDuration = new Histogram({

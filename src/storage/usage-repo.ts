@@ -2,7 +2,14 @@ import { IDENTITY_ID_PREFIX } from '../core/identity.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Storage } from './db.js';
 import type { Database, VerificationLogTable } from './schema.js';
-import { mergeRowsById, splitDaily, splitSeen, type UsageBatch } from './usage-batch.js';
+import {
+  inIdOrder,
+  inKeyOrder,
+  mergeRowsById,
+  splitDaily,
+  splitSeen,
+  type UsageBatch,
+} from './usage-batch.js';
 import { writeUsageRowsSqlite } from './sqlite/usage-statements.js';
 
 type Db = Kysely<Database>;
@@ -34,7 +41,9 @@ export async function writeUsageBatch(storage: Storage, b: UsageBatch): Promise<
 /** Log rows, counters, last-used times and credits as multi-row statements (PostgreSQL). */
 async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
   // Rows of earlier flushes (`updates`) are upserted like new ones: one statement per chunk either way.
-  for (const rows of chunks(mergeRowsById(b.updates.length === 0 ? b.logs : [...b.logs, ...b.updates]))) {
+  // In primary-key order (usage-batch.ts `inKeyOrder`): every node locks rows in the same order.
+  const logs = inIdOrder(mergeRowsById(b.updates.length === 0 ? b.logs : [...b.logs, ...b.updates]));
+  for (const rows of chunks(logs)) {
     await trx
       .insertInto('verification_log')
       .values(rows)
@@ -49,7 +58,7 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
       )
       .execute();
   }
-  const daily = [...b.daily].map(([k, n]) => ({ ...splitDaily(k), n }));
+  const daily = inKeyOrder(b.daily).map(([k, n]) => ({ ...splitDaily(k), n }));
   for (const rows of chunks(daily)) {
     await trx
       .insertInto('key_usage_daily')
@@ -59,7 +68,7 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
       )
       .execute();
   }
-  const seen = [...b.seen].map(([k, n]) => ({ ...splitSeen(k), n }));
+  const seen = inKeyOrder(b.seen).map(([k, n]) => ({ ...splitSeen(k), n }));
   for (const rows of chunks(seen)) {
     await trx
       .insertInto('key_usage_seen')
@@ -71,7 +80,7 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
   }
   // One UPDATE … FROM (VALUES …) per chunk instead of one statement per key; both engines
   // name the VALUES columns column1, column2.
-  for (const rows of chunks([...b.lastUsed])) {
+  for (const rows of chunks(inKeyOrder(b.lastUsed))) {
     const values = sql.join(rows.map(([id, at]) => sql`(${id}, ${at})`));
     await sql`update keys set last_used_at = v.column2 from (values ${values}) as v
       where keys.id = v.column1 and (keys.last_used_at is null or keys.last_used_at < v.column2)`.execute(

@@ -5,6 +5,7 @@ import { emptyBatch, isEmptyBatch, mergeCounters } from '../../storage/usage-bat
 import type { Metrics } from '../metrics.js';
 import { EventColumns, IsoClock, countEvent } from './events.js';
 import { MinuteLog, RowSpill } from './minutes.js';
+import { FlushPacer } from './pacer.js';
 import type { VerifyEventLines } from './verify-events.js';
 import {
   countEvents,
@@ -16,7 +17,15 @@ import {
 } from './writer/port.js';
 
 export interface BatcherOptions {
+  /** The interval between writes without load; credit use is written at least this often. */
   flushIntervalMs: number;
+  /**
+   * The longest interval between writes of events under load (pacer.ts); absent or at most
+   * `flushIntervalMs`: every interval.
+   */
+  flushMaxMs?: number;
+  /** Writer time per verification the interval is stretched to meet (default 1000 ns). */
+  writerBudgetNs?: number;
   /**
    * Events kept encoded in memory at most; past it (storage down for long) events are aggregated
    * into minute rows on the main thread instead (costlier per call, bounded in memory).
@@ -50,6 +59,10 @@ export class UsageBatcher implements UsageSink {
   private readonly spill: RowSpill;
   private readonly iso = new IsoClock();
   private readonly timer: NodeJS.Timeout;
+  private readonly pacer: FlushPacer;
+  /** When the events are written next (performance.now()), and when they last were. */
+  private eventsDueAt: number;
+  private eventsFlushedAt: number;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly nonce = randomBytes(6).toString('hex');
@@ -65,10 +78,30 @@ export class UsageBatcher implements UsageSink {
     private readonly opts: BatcherOptions,
   ) {
     this.spill = new RowSpill(new MinuteLog(opts.maxRowsPerMinute ?? 50_000));
+    this.pacer = new FlushPacer({
+      baseMs: opts.flushIntervalMs,
+      maxMs: opts.flushMaxMs ?? opts.flushIntervalMs,
+      budgetUs: (opts.writerBudgetNs ?? 1000) / 1000,
+      maxShare: 0.01,
+    });
+    this.eventsFlushedAt = performance.now();
+    this.eventsDueAt = this.eventsFlushedAt + opts.flushIntervalMs;
+    this.metrics.usageFlushInterval.set(opts.flushIntervalMs / 1000);
+    // Ticks at the base interval: the events when they are due (or the buffer is half full), else
+    // only the extras (credit use and what was aggregated here), so credits lag one base interval.
     this.timer = setInterval(() => {
-      void this.flush();
+      // Due within half a tick counts as due (ticks and due times drift apart by a flush's duration).
+      const eventsToo =
+        performance.now() >= this.eventsDueAt - opts.flushIntervalMs / 2 ||
+        this.pending.length + this.queued >= opts.maxBufferedLogs / 2;
+      void this.enqueue(eventsToo);
     }, opts.flushIntervalMs);
     this.timer.unref();
+  }
+
+  /** The interval the events are written at now (pacer.ts). */
+  get flushIntervalMs(): number {
+    return this.pacer.intervalMs;
   }
 
   /**
@@ -91,12 +124,16 @@ export class UsageBatcher implements UsageSink {
    * is kept for the next try). Flushes never overlap.
    */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.flushOnce());
+    return this.enqueue(true);
+  }
+
+  private enqueue(eventsToo: boolean): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushOnce(eventsToo));
     return this.flushing;
   }
 
-  private async flushOnce(): Promise<void> {
-    if (this.pending.length > 0) {
+  private async flushOnce(eventsToo: boolean): Promise<void> {
+    if (eventsToo && this.pending.length > 0) {
       const events = this.pending.seal();
       this.queue.push({ events, from: 0 });
       this.queued += events.n;
@@ -109,10 +146,14 @@ export class UsageBatcher implements UsageSink {
     this.spill.overflowed = 0;
     extras.credits = this.limiter.drainCreditUse();
     const hasExtras = !isEmptyBatch(extras);
-    if (this.queue.length === 0 && !hasExtras) return;
+    const started = performance.now();
+    const batches = eventsToo ? this.queue.map((b) => ({ events: b.events, from: b.from })) : [];
+    // No events this interval: the pacer steps back towards the base interval.
+    if (eventsToo && batches.length === 0) this.paced(started, 0, 0);
+    if (batches.length === 0 && !hasExtras) return;
     const job: FlushJob = {
       token: `${this.nonce}.${++this.jobs}`,
-      batches: this.queue.map((b) => ({ events: b.events, from: b.from })),
+      batches,
       extras: hasExtras ? extras : null,
     };
     const end = this.metrics.usageFlushDuration.startTimer();
@@ -123,6 +164,11 @@ export class UsageBatcher implements UsageSink {
       error: err instanceof Error ? err : new Error(String(err)),
     }));
     end();
+    // A failed write is retried at the next tick; a committed one sets when the next is due.
+    if (batches.length > 0) {
+      if (r.error === undefined) this.paced(started, r.events, performance.now() - started);
+      else this.eventsDueAt = started;
+    }
     // Only `pending` grew meanwhile: the queue is still the job's batches.
     this.queue = skipEvents(this.queue, r.events);
     this.queued = countEvents(this.queue);
@@ -144,6 +190,14 @@ export class UsageBatcher implements UsageSink {
       );
     }
     this.metrics.usageQueueDepth.set(this.queued + this.pending.length);
+  }
+
+  /** Schedules the next write of events from what this one (started at `started`) wrote and cost (pacer.ts). */
+  private paced(started: number, events: number, busyMs: number): void {
+    const ms = this.pacer.next({ events, busyMs, intervalMs: started - this.eventsFlushedAt });
+    this.metrics.usageFlushInterval.set(ms / 1000);
+    this.eventsFlushedAt = started;
+    this.eventsDueAt = started + ms;
   }
 
   async close(): Promise<void> {

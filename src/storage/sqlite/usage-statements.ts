@@ -1,7 +1,7 @@
 import { IDENTITY_ID_PREFIX } from '../../core/identity.js';
 import type { RawSqlite } from '../db.js';
 import type { VerificationLogTable } from '../schema.js';
-import { splitDaily, splitSeen, type UsageBatch } from '../usage-batch.js';
+import { inIdOrder, inKeyOrder, splitDaily, splitSeen, type UsageBatch } from '../usage-batch.js';
 
 /**
  * The usage writes on SQLite as statements prepared once per connection. Used by both writers: the
@@ -14,7 +14,8 @@ import { splitDaily, splitSeen, type UsageBatch } from '../usage-batch.js';
  * #writer-cpu): a row already stored is added to by an UPDATE by id (an upsert first tries an insert,
  * ~1.5× the work); new rows and the counters go through multi-row statements of `CHUNK` rows (one
  * call into SQLite per chunk instead of per row), prepared once like the single-row ones that take
- * the remainder (docs/hot-path.md#usage-statements-prepared-once).
+ * the remainder (docs/hot-path.md#usage-statements-prepared-once). Rows go in primary-key order
+ * (`inKeyOrder`): neighbours in the B-trees.
  */
 type Stmt = { run(...params: unknown[]): unknown };
 /** A statement for one row and one for `CHUNK` rows. */
@@ -152,22 +153,22 @@ export function writeUsageRowsSqlite(raw: RawSqlite, b: UsageBatch): void {
   const st = statementsOf(raw);
   // Rows an earlier batch wrote: added to by id; those it did not (that batch failed) are inserted.
   const missing: VerificationLogTable[] = [];
-  for (const r of b.updates) {
+  for (const r of inIdOrder([...b.updates])) {
     const res = st.logAdd.run(r.count, r.at, r.last_at, r.latency_us, r.latency_sum_us, r.id) as {
       changes: number;
     };
     if (res.changes === 0) missing.push(r);
   }
   runChunked(st.log, missing.length === 0 ? b.logs : [...b.logs, ...missing], logParams);
-  runChunked(st.daily, b.daily, (p, [k, n]) => {
+  runChunked(st.daily, inKeyOrder(b.daily), (p, [k, n]) => {
     const d = splitDaily(k);
     p.push(d.key_id, d.day, d.code, n);
   });
-  runChunked(st.seen, b.seen, (p, [k, n]) => {
+  runChunked(st.seen, inKeyOrder(b.seen), (p, [k, n]) => {
     const x = splitSeen(k);
     p.push(x.key_id, x.day, x.kind, x.value, n);
   });
-  runChunked(st.lastUsed, b.lastUsed, (p, [id, at]) => {
+  runChunked(st.lastUsed, inKeyOrder(b.lastUsed), (p, [id, at]) => {
     p.push(id, at);
   });
   for (const [id, used] of b.credits)
