@@ -280,7 +280,7 @@ export const SETTINGS = {
   }),
   usageFlushMaxMs: integer({
     name: 'KEYWARDEN_USAGE_FLUSH_MAX_MS',
-    default: 30_000,
+    default: 60_000,
     min: 10,
     max: 3_600_000,
     description:

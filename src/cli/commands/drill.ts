@@ -129,9 +129,9 @@ export async function runDrill(
       const want = [...attempts].sort().join(',');
       let got = '';
       // The server writes its log every KEYWARDEN_USAGE_FLUSH_MS, stretched under load up to
-      // KEYWARDEN_USAGE_FLUSH_MAX_MS (30 s by default): wait up to a minute, checking more
-      // rarely as it goes.
-      const deadline = Date.now() + 60_000;
+      // KEYWARDEN_USAGE_FLUSH_MAX_MS (60 s by default): wait up to 90 s, checking more rarely as
+      // it goes.
+      const deadline = Date.now() + 90_000;
       for (let i = 0; Date.now() < deadline; i++) {
         const logs = await c.listLogs({ keyId: id, limit: 500 });
         // A log row counts the calls of one minute and combination: each is `count` attempts.
