@@ -255,6 +255,14 @@ export class KeywardenClient {
   putPolicy(policy: Record<string, unknown>): Promise<Record<string, unknown>> {
     return this.request('PUT', '/v1/policy', policy);
   }
+  /** The policy `team`'s keys follow: the deployment's, tightened by the team's. */
+  getTeamPolicy(team: string): Promise<Record<string, unknown>> {
+    return this.request('GET', `/v1/teams/${encodeURIComponent(team)}/policy`);
+  }
+  /** Sets `team`'s policy (it may only tighten the deployment's); answers the effective policy. */
+  putTeamPolicy(team: string, policy: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.request('PUT', `/v1/teams/${encodeURIComponent(team)}/policy`, policy);
+  }
   /** Which existing keys would stop complying with `putPolicy(policy)`, by rule; changes nothing. */
   previewPolicy(policy: Record<string, unknown>): Promise<PolicyPreview> {
     return this.request('POST', '/v1/policy/preview', policy);
