@@ -146,6 +146,9 @@ for (const dialect of DIALECTS) {
           .sort(),
       );
       assert.equal((await only('false')).length, logs.length - 1);
+      // Nor are they usage: the key's counts are its real calls only.
+      const usage = await call(t, 'GET', `/v1/keys/${k.id}/usage`);
+      assert.deepEqual(usage.body.totals, { VALID: 3 });
       const bad = await call(t, 'GET', `/v1/logs?shadow=maybe`);
       assert.equal(bad.status, 400);
       assert.match(String(bad.body.detail), /shadow/);
