@@ -54,6 +54,11 @@ export interface LogEntry {
   lastAt: string;
   count: number;
   overflow: boolean;
+  /**
+   * Calls a narrowing's shadow set would have refused (docs/narrowing.md): they were served (their
+   * own row is VALID); `code` is what the narrower set would have answered. No outcome of its own.
+   */
+  shadow: boolean;
   keyId: string | null;
   keyStart: string | null;
   environment: string;

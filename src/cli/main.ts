@@ -7,6 +7,8 @@ import { operatorCommands } from './commands/operator.js';
 import { identitiesCommand } from './commands/identities.js';
 import { keysCommand } from './commands/keys.js';
 import { memberCommands } from './commands/members.js';
+import { notificationsCommand } from './commands/notifications.js';
+import { policyCommand } from './commands/policy.js';
 import { recordCommands } from './commands/records.js';
 import { scanCommand } from './commands/scan.js';
 import { serverCommands } from './commands/server.js';
@@ -45,6 +47,8 @@ function program(json: boolean): Command {
   rolesCommand(p);
   verifyCommand(p);
   recordCommands(p);
+  policyCommand(p);
+  notificationsCommand(p);
   memberCommands(p);
   scanCommand(p);
   drillCommand(p);

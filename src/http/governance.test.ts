@@ -147,5 +147,33 @@ describeEachDialect('governance report and leak response', (t) => {
     assert.equal((await call(t, 'POST', '/v1/leaks', { text: '' })).status, 400);
     assert.equal((await call(t, 'POST', '/v1/leaks', aKey())).status, 400);
   });
+  test('shadow rows are no outcome: only real ENVIRONMENT_MISMATCH calls make a test key in production', async () => {
+    const probe = await createKey(t, {
+      name: 'crm-stg-shadowed',
+      environment: 'staging',
+      expiresAt: new Date(clock.now() + 200 * 86_400_000).toISOString(),
+    });
+    for (let i = 0; i < 2; i++) await verify(t, { key: probe.key, environment: 'production' });
+    // Rows a narrowing's shadow set wrote (the code is what the narrower set would have answered):
+    // whatever their code, they stand for calls that were not refused.
+    for (let i = 0; i < 5; i++)
+      t.kw.services.ctx.usage.record({
+        at: clock.now(),
+        keyId: probe.id,
+        keyStart: String(probe.record.start),
+        environment: 'production',
+        permissions: [],
+        resource: null,
+        code: 'ENVIRONMENT_MISMATCH',
+        ip: null,
+        userAgent: null,
+        latencyUs: 0,
+        shadow: true,
+      });
+    const r = await report();
+    assert.equal(find(r, 'testKeysInProduction', probe.id)?.count, 2);
+    const logs = await call(t, 'GET', `/v1/logs?keyId=${probe.id}&shadow=true`);
+    assert.equal((logs.body.items as { count: number }[])[0]?.count, 5, 'the shadow rows were written');
+  });
   return { clock };
 });

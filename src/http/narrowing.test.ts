@@ -134,6 +134,27 @@ for (const dialect of DIALECTS) {
         logs.filter((l) => l.shadow === false && l.code === 'VALID').reduce((n, l) => n + Number(l.count), 0),
         3,
       );
+      // The `shadow` filter: only the would-have-refused rows, only real calls, or (absent) both.
+      const only = async (shadow: string) => {
+        const r = await call(t, 'GET', `/v1/logs?keyId=${k.id}&shadow=${shadow}`);
+        assert.equal(r.status, 200, r.raw);
+        return (r.body.items as Record<string, unknown>[]).map((l) => [l.shadow, l.code, l.count]);
+      };
+      assert.deepEqual(await only('true'), [[true, 'INSUFFICIENT_PERMISSIONS', 2]]);
+      assert.deepEqual(
+        (await only('false')).sort(),
+        logs
+          .filter((l) => l.shadow === false)
+          .map((l) => [false, l.code, l.count])
+          .sort(),
+      );
+      assert.equal((await only('false')).length, logs.length - 1);
+      // Nor are they usage: the key's counts are its real calls only.
+      const usage = await call(t, 'GET', `/v1/keys/${k.id}/usage`);
+      assert.deepEqual(usage.body.totals, { VALID: 3 });
+      const bad = await call(t, 'GET', `/v1/logs?shadow=maybe`);
+      assert.equal(bad.status, 400);
+      assert.match(String(bad.body.detail), /shadow/);
       // Refused: a second key whose period sees only what the narrower set allows.
       const clean = await createKey(t, {
         permissions: ['agents:invoke', 'billing:read'],

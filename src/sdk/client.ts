@@ -4,7 +4,7 @@ import type { AdminKeyRecord, KeyRecord } from '../core/model.js';
 import type { Role } from '../core/roles.js';
 import type { Page } from '../core/page.js';
 import type { PolicyPreview } from '../core/policy-preview.js';
-import type { VerifyResult } from '../core/verify.js';
+import type { VerifyCode, VerifyResult } from '../core/verify.js';
 import { parseKey } from '../core/keys.js';
 import { KeywardenApiError } from '../core/problem-error.js';
 
@@ -60,7 +60,20 @@ export interface VerifyRequest {
   cost?: number;
 }
 
-type Query = Record<string, string | number | undefined>;
+type Query = Record<string, string | number | boolean | undefined>;
+
+/** Filters of `GET /v1/logs` (docs/verification-log.md). */
+export interface LogQuery {
+  keyId?: string;
+  identityId?: string;
+  code?: VerifyCode;
+  /** true: only a narrowing's would-have-refused rows (docs/narrowing.md); false: only real calls; unset: both. */
+  shadow?: boolean;
+  from?: string;
+  to?: string;
+  limit?: number;
+  cursor?: string;
+}
 
 /** Verifications per day and outcome, summed over an identity's keys. */
 export interface IdentityUsage {
@@ -223,8 +236,8 @@ export class KeywardenClient {
   getUsage(id: string): Promise<Record<string, unknown>> {
     return this.request('GET', `/v1/keys/${encodeURIComponent(id)}/usage`);
   }
-  listLogs(query: Query = {}): Promise<Page<Record<string, unknown>>> {
-    return this.request('GET', '/v1/logs', undefined, query);
+  listLogs(query: LogQuery = {}): Promise<Page<Record<string, unknown>>> {
+    return this.request('GET', '/v1/logs', undefined, { ...query });
   }
   listAudit(query: Query = {}): Promise<Page<Record<string, unknown>>> {
     return this.request('GET', '/v1/audit', undefined, query);
@@ -241,6 +254,14 @@ export class KeywardenClient {
   }
   putPolicy(policy: Record<string, unknown>): Promise<Record<string, unknown>> {
     return this.request('PUT', '/v1/policy', policy);
+  }
+  /** The policy `team`'s keys follow: the deployment's, tightened by the team's. */
+  getTeamPolicy(team: string): Promise<Record<string, unknown>> {
+    return this.request('GET', `/v1/teams/${encodeURIComponent(team)}/policy`);
+  }
+  /** Sets `team`'s policy (it may only tighten the deployment's); answers the effective policy. */
+  putTeamPolicy(team: string, policy: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.request('PUT', `/v1/teams/${encodeURIComponent(team)}/policy`, policy);
   }
   /** Which existing keys would stop complying with `putPolicy(policy)`, by rule; changes nothing. */
   previewPolicy(policy: Record<string, unknown>): Promise<PolicyPreview> {

@@ -1,5 +1,13 @@
 export { KeywardenApiError, KeywardenClient, KeywardenConnectionError } from './client.js';
-export type { ClientOptions, IdentityUsage, KeyInput, Page, PolicyPreview, VerifyRequest } from './client.js';
+export type {
+  ClientOptions,
+  IdentityUsage,
+  KeyInput,
+  LogQuery,
+  Page,
+  PolicyPreview,
+  VerifyRequest,
+} from './client.js';
 export type { IdentityInput, IdentityPatch, IdentityRecord } from '../core/identity.js';
 export type { AdminKeyRecord, KeyRecord } from '../core/model.js';
 export type { MemberRecord, MemberRole } from '../core/members.js';

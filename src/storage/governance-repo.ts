@@ -63,6 +63,8 @@ export async function usageFacts(db: Db, sinceDay: string, sinceIso: string): Pr
     .where('code', '=', 'ENVIRONMENT_MISMATCH')
     .where('code', '<>', 'VALID') // the predicate of the code index (migration 0006)
     .where('environment', '=', 'production')
+    // A shadow row (a narrowing's would-have-refused call) was not refused: it is no real outcome.
+    .where('shadow', '=', 0)
     .where('key_id', 'is not', null)
     .where('at', '>=', sinceIso)
     .groupBy('key_id')

@@ -105,6 +105,8 @@ export interface LogFilter {
   /** Only the keys linked to this identity. */
   identityId?: string | undefined;
   code?: string | undefined;
+  /** true: only shadow rows (a narrowing's would-have-refused calls); false: only real calls; undefined: both. */
+  shadow?: boolean | undefined;
   from?: string | undefined;
   to?: string | undefined;
   /** Only keys of this team (team-scoped admin keys). */
@@ -128,6 +130,8 @@ export function logsQuery(db: Db, f: LogFilter, limit: number, cursor?: string) 
   if (f.code !== undefined) q = q.where('code', '=', f.code);
   // The code index holds only the other codes (migration 0006): naming its predicate lets SQLite use it.
   if (f.code !== undefined && f.code !== 'VALID') q = q.where('code', '<>', 'VALID');
+  // Shadow rows have a partial index of their own (migration 0016, vlog_shadow).
+  if (f.shadow !== undefined) q = q.where('shadow', '=', f.shadow ? 1 : 0);
   if (f.from !== undefined) q = q.where('at', '>=', f.from);
   if (f.to !== undefined) q = q.where('at', '<', f.to);
   if (cursor !== undefined) q = q.where('id', '<', cursor);

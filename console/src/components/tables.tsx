@@ -64,7 +64,17 @@ export function LogTable({
                 </td>
               ) : null}
               <td>
-                <span className={`code code-${r.code}`}>{r.code}</span>
+                {r.shadow ? (
+                  // Not an outcome: the calls were served; a narrowing's shadow set would have refused them.
+                  <span
+                    className="code code-shadow"
+                    title="A narrowing's shadow period: the narrower permissions would have refused these calls. They were served (VALID)."
+                  >
+                    Narrowing would refuse: {r.code}
+                  </span>
+                ) : (
+                  <span className={`code code-${r.code}`}>{r.code}</span>
+                )}
               </td>
               <td title={`first ${r.firstAt}, last ${r.lastAt}`}>{r.count.toLocaleString('en-US')}</td>
               <td>{r.environment}</td>
@@ -73,9 +83,7 @@ export function LogTable({
                 {r.resource !== null ? ` on ${r.resource}` : ''}
               </td>
               <td className="mono">{r.ip ?? '—'}</td>
-              <td>
-                {r.latencyUs} / {r.latencyMaxUs} µs
-              </td>
+              <td>{r.shadow ? '—' : `${r.latencyUs} / ${r.latencyMaxUs} µs`}</td>
             </tr>
           ))}
         </tbody>

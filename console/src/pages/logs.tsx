@@ -13,13 +13,15 @@ import { useLoad } from '../hooks.js';
 export function LogsPage({ keyId: initialKey }: { keyId: string | undefined }): ReactNode {
   const [keyText, setKeyText] = useState(initialKey ?? '');
   const [code, setCode] = useState('');
+  // '' both, 'false' real calls only, 'true' a narrowing's would-have-refused rows only.
+  const [shadow, setShadow] = useState('');
   const initialName = useKeyNames(initialKey === undefined ? [] : [initialKey]).get(initialKey ?? '');
   // Arriving from a key's page: the field shows its name once known.
   useEffect(() => {
     if (initialName !== undefined) setKeyText((t) => (t === initialKey ? initialName : t));
   }, [initialName, initialKey]);
   const picked = usePickedKey(keyText);
-  const filters = { keyId: picked.id ?? undefined, code };
+  const filters = { keyId: picked.id ?? undefined, code, shadow };
   const pager = usePager(filters);
   const blocked = picked.pending || picked.id === null;
   const logs = useLoad(
@@ -30,7 +32,7 @@ export function LogsPage({ keyId: initialKey }: { keyId: string | undefined }): 
     [JSON.stringify(filters), pager.cursor, blocked],
   );
   const names = useKeyNames((logs.data?.items ?? []).flatMap((r) => (r.keyId === null ? [] : [r.keyId])));
-  const filtered = keyText.trim() !== '' || code !== '';
+  const filtered = keyText.trim() !== '' || code !== '' || shadow !== '';
   return (
     <section aria-labelledby="logs-title">
       <h1 id="logs-title">Verification log</h1>
@@ -65,6 +67,19 @@ export function LogsPage({ keyId: initialKey }: { keyId: string | undefined }): 
             ))}
           </select>
         </label>
+        <label>
+          Calls
+          <select
+            value={shadow}
+            onChange={(e) => {
+              setShadow(e.target.value);
+            }}
+          >
+            <option value="">All</option>
+            <option value="false">Served calls only</option>
+            <option value="true">Narrowing shadow only</option>
+          </select>
+        </label>
         {filtered ? (
           <button
             type="button"
@@ -72,6 +87,7 @@ export function LogsPage({ keyId: initialKey }: { keyId: string | undefined }): 
             onClick={() => {
               setKeyText('');
               setCode('');
+              setShadow('');
             }}
           >
             Clear filters

@@ -13,7 +13,8 @@ import { createKey, startServer, type TestServer } from '../../testing/harness.j
 
 /**
  * More of the console in a real browser against a real server (one server, one browser): the
- * rotation grace window on the key page and what the create form says before it submits.
+ * rotation grace window on the key page, what the create form says before it submits, and a
+ * narrowing's shadow rows in the verification log.
  */
 describe(
   'web console, rotation and forms (Chromium)',
@@ -143,6 +144,46 @@ describe(
       const listed = (await api('GET', '/v1/keys?q=crm-prod')).body as { items: unknown[] };
       assert.equal(listed.items.length, 0, 'nothing was created');
       await dialog.getByRole('button', { name: 'Cancel' }).click();
+      assert.deepEqual(problems, []);
+    });
+    test("the log marks a narrowing's shadow rows as no outcome, and filters served calls from them", async () => {
+      const k = await createKey(t, {
+        name: 'crm-prod-shadowed-sync',
+        owner: { team: 'crm', contact: 'crm@example.com' },
+        permissions: ['agents:invoke', 'billing:read'],
+      });
+      const started = await api('POST', `/v1/keys/${k.id}/narrowing`, {
+        permissions: ['agents:invoke'],
+        days: 7,
+      });
+      assert.equal(started.status, 201);
+      for (let i = 0; i < 2; i++) {
+        const r = await api('POST', '/v1/verify', {
+          key: k.key,
+          environment: 'production',
+          permission: 'billing:read',
+        });
+        assert.equal((r.body as { code: string }).code, 'VALID');
+      }
+      await t.kw.services.ctx.usage.flush();
+      await page.goto('/#/logs');
+      const search = page.getByRole('search', { name: 'Filter verifications' });
+      await search.getByLabel('Key').fill('crm-prod-shadowed-sync');
+      const shadowRow = page.getByRole('row', { name: /Narrowing would refuse: INSUFFICIENT_PERMISSIONS/ });
+      await shadowRow.waitFor();
+      assert.match(await shadowRow.innerText(), /billing:read/);
+      // Not shown as an outcome: the plain INSUFFICIENT_PERMISSIONS pill is nowhere for this key.
+      assert.equal(await page.locator('td > .code-INSUFFICIENT_PERMISSIONS').count(), 0);
+      await page.getByRole('row', { name: /VALID/ }).first().waitFor();
+      await axeClean('verification log with shadow rows');
+      await search.getByLabel('Calls').selectOption({ label: 'Served calls only' });
+      await shadowRow.waitFor({ state: 'detached' });
+      await page.getByRole('row', { name: /VALID/ }).first().waitFor();
+      await search.getByLabel('Calls').selectOption({ label: 'Narrowing shadow only' });
+      await shadowRow.waitFor();
+      assert.equal(await page.getByRole('row', { name: /\bVALID\b/ }).count(), 0);
+      await page.getByRole('button', { name: 'Clear filters' }).click();
+      assert.equal(await search.getByLabel('Calls').inputValue(), '');
       assert.deepEqual(problems, []);
     });
   },

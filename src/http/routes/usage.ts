@@ -54,6 +54,12 @@ export function usageRoutes(app: App, s: Services): void {
               Type.String({ maxLength: 64, description: "only the identity's keys" }),
             ),
             code: Type.Optional(VerifyCode),
+            shadow: Type.Optional(
+              Type.Boolean({
+                description:
+                  "true: only the rows of calls a narrowing's shadow set would have refused (docs/narrowing.md); false: only real calls; absent: both",
+              }),
+            ),
             from: Type.Optional(DateTime),
             to: Type.Optional(DateTime),
             limit: Type.Optional(Limit),

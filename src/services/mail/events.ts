@@ -1,6 +1,8 @@
 import { newId } from '../../core/ids.js';
+import { normalizeEmail } from '../../core/members.js';
 import { getKeyRow } from '../../storage/keys-repo.js';
 import { insertMail } from '../../storage/mail-repo.js';
+import { getMemberRow } from '../../storage/members-repo.js';
 import { takeEventMark } from '../../storage/webhooks-repo.js';
 import { nowIso, type ServiceContext } from '../context.js';
 import {
@@ -84,6 +86,8 @@ export class MailEvents {
       case 'key.disabled': {
         if (data.reason === 'leaked' || row.disabled_at === null) return false;
         const by = typeof data.by === 'string' ? data.by : null;
+        // The mail tells the owner that someone else disabled their key: not when they did it themselves.
+        if (await this.isOwner(by, row.owner_contact)) return false;
         return this.queueOnce(
           `key.disabled:${keyId}:${row.disabled_at}`,
           'key.disabled',
@@ -118,5 +122,15 @@ export class MailEvents {
       default:
         return false;
     }
+  }
+
+  /**
+   * True when the actor `by` is the console member whose email is the key's contact (compared
+   * case-insensitively). An admin key is nobody's person: its action is always someone else's.
+   */
+  private async isOwner(by: string | null, contact: string): Promise<boolean> {
+    if (by === null) return false;
+    const member = await getMemberRow(this.ctx.storage.db, by);
+    return member !== undefined && member.email === normalizeEmail(contact);
   }
 }

@@ -12,6 +12,7 @@ import {
   type TestServer,
 } from '../../testing/harness.js';
 import { smtpServer, type ReceivedMail } from '../../testing/smtp.js';
+import type { Actor } from '../../core/model.js';
 import { expiryReminder } from './index.js';
 
 const DAY = 86_400_000;
@@ -175,6 +176,40 @@ for (const dialect of DIALECTS) {
       assert.equal(told.length, 1);
       assert.match(told[0]?.subject ?? '', /was not narrowed: 1 calls needed more/);
       assert.match(told[0]?.raw ?? '', /billing:read on inv_7 from 198\.51\.100\.4/);
+    });
+
+    test('"disabled by someone else": no mail when the owner disabled the key; a leak always mails', async () => {
+      const member = async (email: string): Promise<Actor> => {
+        const r = await call(t, 'POST', '/v1/members', { email, role: 'admin' });
+        assert.equal(r.status, 201, r.raw);
+        return t.kw.services.members.actorById(String(r.body.id), '192.0.2.1');
+      };
+      // The owner signs in with the contact's address, in another case.
+      const owner = await member(CONTACT.toUpperCase());
+      const colleague = await member('colleague@example.com');
+      const later = new Date(clock.now() + 200 * DAY).toISOString();
+      const [mine, theirs, byKey, leakedByOwner] = await Promise.all(
+        [1, 2, 3, 4].map(() => make({ expiresAt: later })),
+      );
+      assert.ok(mine && theirs && byKey && leakedByOwner);
+      await t.kw.services.keys.setEnabled(owner, mine.id, false, 'retiring my script');
+      await t.kw.services.keys.setEnabled(colleague, theirs.id, false, 'cleanup');
+      assert.equal((await call(t, 'POST', `/v1/keys/${byKey.id}/disable`, {})).status, 200);
+      await t.kw.services.governance.reportLeak(owner, `oops: ${leakedByOwner.key}`);
+      await settle();
+      await mail().deliverDue();
+      assert.equal(about(mine.id).length, 0, 'the owner disabled it: nobody else to tell them about');
+      assert.deepEqual(
+        about(theirs.id).map((m) => m.subject),
+        [`[Keywarden] ${String(theirs.record.name)} (production) was disabled`],
+      );
+      assert.match(about(theirs.id)[0]?.raw ?? '', new RegExp(`disabled by ${colleague.id}`));
+      assert.equal(about(byKey.id).length, 1, 'an admin key is someone else');
+      assert.deepEqual(
+        about(leakedByOwner.id).map((m) => m.subject),
+        [`[Keywarden] ${String(leakedByOwner.record.name)} (production) was reported leaked`],
+        'a leak is mailed whoever reported it',
+      );
     });
 
     test('no secret in any mail body, stored or sent', async () => {
