@@ -57,7 +57,8 @@ describe('FlushPacer: the writer paced by its cost (docs/verification-log.md#wri
     const { events, busyMs } = work(last);
     const perCallUs = (busyMs * 1000) / events;
     assert.ok(last > 10_000 && last <= 60_000, `settled at ${last} ms`);
-    assert.ok(perCallUs <= 1.1, `writer ${perCallUs.toFixed(2)} µs per call at ${last} ms`);
+    // Aimed at three quarters of the budget, so a noisy flush stays within it.
+    assert.ok(perCallUs <= 0.8, `writer ${perCallUs.toFixed(2)} µs per call at ${last} ms`);
     // At 1 s the same workload costs ~14 µs per call: that is what the stretch saves.
     const base = work(1000);
     assert.ok((base.busyMs * 1000) / base.events > 10);
