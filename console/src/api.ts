@@ -53,6 +53,7 @@ export interface LogEntry {
   firstAt: string;
   lastAt: string;
   count: number;
+  /** A minute's overflow row of one code: calls beyond the row cap, nothing else identifies them. */
   overflow: boolean;
   /**
    * Calls a narrowing's shadow set would have refused (docs/narrowing.md): they were served (their
@@ -69,6 +70,47 @@ export interface LogEntry {
   userAgent: string | null;
   latencyUs: number;
   latencyMaxUs: number;
+}
+
+/** One owner mail and how its delivery went (GET /v1/notifications/deliveries, docs/notifications.md). */
+export interface MailDelivery {
+  id: string;
+  occasion: string;
+  recipient: string;
+  keyId: string | null;
+  subject: string;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  /** A category: connection_failed, auth_failed, timeout, temporarily_rejected, rejected, error. */
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+/** A webhook endpoint (GET /v1/webhooks). */
+export interface Webhook {
+  id: string;
+  url: string;
+  description: string | null;
+  events: string[];
+  status: string;
+  createdAt: string;
+  createdBy: string | null;
+  team: string | null;
+}
+
+/** One event sent to a webhook and how it went (GET /v1/webhooks/{id}/deliveries). */
+export interface WebhookDelivery {
+  id: string;
+  event: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
 }
 
 export interface AuditEntry {

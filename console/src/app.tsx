@@ -15,6 +15,7 @@ import { navigate, useHashRoute, useReachable } from './hooks.js';
 import { Toasts } from './components/ui.js';
 import { AdminKeysPage } from './pages/admin-keys.js';
 import { AuditPage } from './pages/audit.js';
+import { DeliveriesPage } from './pages/deliveries.js';
 import { GovernancePage } from './pages/governance.js';
 import { IdentitiesPage } from './pages/identities.js';
 import { KeyDetailPage } from './pages/key-detail.js';
@@ -38,6 +39,7 @@ const NAV: NavItem[] = [
   { to: '/logs', label: 'Verification log', needs: 'logs:read' },
   { to: '/audit', label: 'Audit log', needs: 'audit:read' },
   { to: '/admin-keys', label: 'Admin keys', needs: 'admin:manage' },
+  { to: '/deliveries', label: 'Deliveries', needs: 'admin:manage' },
   { to: '/policy', label: 'Policy', needs: 'keys:read' },
   { to: '/roles', label: 'Roles', needs: 'keys:read' },
 ];
@@ -294,6 +296,8 @@ function page(route: string, session: Session): ReactNode {
       return <AuditPage session={session} />;
     case 'admin-keys':
       return <AdminKeysPage session={session} search={search} />;
+    case 'deliveries':
+      return <DeliveriesPage />;
     case 'policy':
       return <PolicyPage session={session} />;
     case 'roles':

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import { connection, isNetworkError, messageOf } from './api.js';
+import { api, connection, isNetworkError, messageOf, query, type Page } from './api.js';
 
 export interface Loaded<T> {
   data: T | null;
@@ -58,6 +58,66 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
     setTick((t) => t + 1);
   }, []);
   return { data, error, loading, reload };
+}
+
+export interface LoadedMore<T> {
+  /** The rows of every page loaded so far, in the server's order; null until the first answers. */
+  items: T[] | null;
+  /** The first page's refusal, or the last "load more"'s. */
+  error: string | null;
+  loading: boolean;
+  /** True while there are rows after the last one shown. */
+  hasMore: boolean;
+  loadMore: () => void;
+  reload: () => void;
+}
+
+/**
+ * A cursor-paginated list (`{items, nextCursor}`) read page after page into one list ("Load
+ * more"): `path` (null: nothing to read yet) is read first; each `loadMore` appends the next page.
+ * A new `path` or `reload()` starts again from the first page.
+ */
+export function useLoadMore<T>(path: string | null, limit = 50): LoadedMore<T> {
+  const first = useLoad(
+    () => (path === null ? Promise.resolve(null) : api<Page<T>>('GET', `${path}${query({ limit })}`)),
+    [path, limit],
+  );
+  // The pages after the first (and a failure to read one), kept only while they extend the same first page.
+  const [more, setMore] = useState<{
+    of: Page<T> | null;
+    items: T[];
+    next: string | null;
+    error: string | null;
+  }>({ of: null, items: [], next: null, error: null });
+  const [busy, setBusy] = useState(false);
+  const extending = first.data !== null && more.of === first.data;
+  const next = extending ? more.next : (first.data?.nextCursor ?? null);
+  const loadMore = (): void => {
+    const of = first.data;
+    if (path === null || of === null || next === null || busy) return;
+    const base = (m: typeof more): typeof more =>
+      m.of === of ? m : { of, items: [], next: of.nextCursor, error: null };
+    setBusy(true);
+    api<Page<T>>('GET', `${path}${query({ limit, cursor: next })}`).then(
+      (p) => {
+        setBusy(false);
+        setMore((m) => ({ of, items: [...base(m).items, ...p.items], next: p.nextCursor, error: null }));
+      },
+      (e: unknown) => {
+        setBusy(false);
+        // Unreachable: the shell's banner says so; the button stays for another try.
+        setMore((m) => ({ ...base(m), error: isNetworkError(e) ? null : messageOf(e) }));
+      },
+    );
+  };
+  return {
+    items: first.data === null ? null : [...first.data.items, ...(extending ? more.items : [])],
+    error: first.error ?? (extending ? more.error : null),
+    loading: first.loading || busy,
+    hasMore: next !== null,
+    loadMore,
+    reload: first.reload,
+  };
 }
 
 /** A value that follows `value` after `ms` without changes (search boxes). */

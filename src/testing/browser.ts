@@ -90,3 +90,11 @@ export function describeViolations(v: AxeViolation[]): string {
     )
     .join('\n');
 }
+
+/** Signs the console in with an admin key and waits for the first page (API Keys). */
+export async function signIn(page: Page, adminKey: string): Promise<void> {
+  await page.goto('/');
+  await page.getByLabel('Admin key').fill(adminKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'API Keys', level: 1 }).waitFor();
+}

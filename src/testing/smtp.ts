@@ -10,10 +10,16 @@ export interface ReceivedMail {
 }
 
 /**
- * A real SMTP server on loopback (smtp-server) that requires the given credentials and answers
- * the first `failures` messages with a temporary failure (451). No TLS: tests only.
+ * A real SMTP server on loopback (smtp-server) that requires the given credentials, answers the
+ * first `failures` messages with a temporary failure (451) and refuses the recipients in `refuse`
+ * for good (550, as a mailbox that does not exist). No TLS: tests only.
  */
-export async function smtpServer(opts: { user: string; pass: string; failures?: number }): Promise<{
+export async function smtpServer(opts: {
+  user: string;
+  pass: string;
+  failures?: number;
+  refuse?: string[];
+}): Promise<{
   url: string;
   got: ReceivedMail[];
   close(): Promise<void>;
@@ -27,6 +33,15 @@ export async function smtpServer(opts: { user: string; pass: string; failures?: 
     onAuth(auth, _session, cb) {
       if (auth.username === opts.user && auth.password === opts.pass) cb(null, { user: auth.username });
       else cb(new Error('invalid credentials'));
+    },
+    onRcptTo(address, _session, cb) {
+      if (opts.refuse?.includes(address.address) === true) {
+        const err = new Error('no such mailbox') as Error & { responseCode: number };
+        err.responseCode = 550;
+        cb(err);
+        return;
+      }
+      cb();
     },
     onData(stream, session, cb) {
       let raw = '';

@@ -2,6 +2,23 @@ import { useState, type ReactNode } from 'react';
 import type { AuditEntry, LogEntry } from '../api.js';
 import { Empty, When } from './ui.js';
 
+/**
+ * What makes a row other than a call answered with its code, in words beside the code (a row read
+ * as a refusal would send someone chasing a caller that was served): a narrowing's shadow row
+ * (docs/narrowing.md) and a minute's overflow row (docs/verification-log.md).
+ */
+/** What an overflow row is (a shadow row says what it is in its code cell). */
+function RowMarker({ row }: { row: LogEntry }): ReactNode {
+  if (row.overflow)
+    return (
+      <span className="row-marker">
+        <span className="badge marker">overflow row</span> calls past the minute&apos;s row limit, not told
+        apart
+      </span>
+    );
+  return null;
+}
+
 /** Verification log rows (newest first). */
 export function LogTable({
   rows,
@@ -75,6 +92,7 @@ export function LogTable({
                 ) : (
                   <span className={`code code-${r.code}`}>{r.code}</span>
                 )}
+                <RowMarker row={r} />
               </td>
               <td title={`first ${r.firstAt}, last ${r.lastAt}`}>{r.count.toLocaleString('en-US')}</td>
               <td>{r.environment}</td>

@@ -369,6 +369,7 @@ describe(
         ['logs', 'Verification log'],
         ['audit', 'Audit log'],
         ['admin-keys', 'Admin keys'],
+        ['deliveries', 'Deliveries'],
         ['policy', 'Policy'],
       ] as const) {
         for (const viewport of [
