@@ -108,7 +108,8 @@ async function phase(kw, dir, clock, calls, input, schedule, { settle = false } 
     if (r instanceof Promise) await r;
     clock.tick();
     since++;
-    if (clock.ms >= dueMs) {
+    // A server also writes when its buffer is 90% full (src/runtime/usage/batcher.ts).
+    if (clock.ms >= dueMs || since >= config.usageMaxBufferedLogs * 0.9) {
       const was = schedule.intervalMs;
       await flush();
       stable = Math.abs(schedule.intervalMs - was) <= was * 0.05 ? stable + 1 : 0;

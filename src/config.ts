@@ -302,7 +302,7 @@ export const SETTINGS = {
     min: 1,
     max: 100_000_000,
     description:
-      'verification events kept in memory (~64 bytes each) before the rest are aggregated on the main thread; a flush starts at half of it',
+      'verification events kept in memory (~64 bytes each) before the rest are aggregated on the main thread; a flush starts at 90% of it',
     doc: 'docs/failure-modes.md',
   }),
   usageWriter: oneOf({

@@ -87,14 +87,14 @@ export class UsageBatcher implements UsageSink {
     this.eventsFlushedAt = performance.now();
     this.eventsDueAt = this.eventsFlushedAt + opts.flushIntervalMs;
     this.metrics.usageFlushInterval.set(opts.flushIntervalMs / 1000);
-    // Ticks at the base interval: the events when they are due (or the buffer is half full), else
+    // Ticks at the base interval: the events when they are due (or the buffer is 90% full), else
     // only the extras (credit use and what was aggregated here), so credits lag one base interval.
     this.timer = setInterval(() => {
       // Due within half a tick counts as due (ticks and due times drift apart by a flush's duration).
       const eventsToo =
         performance.now() >= this.eventsDueAt - opts.flushIntervalMs / 2 ||
-        this.pending.length + this.queued >= opts.maxBufferedLogs / 2;
-      void this.enqueue(eventsToo);
+        this.pending.length + this.queued >= opts.maxBufferedLogs * 0.9;
+      void this.enqueue(eventsToo ? 'tick' : 'extras');
     }, opts.flushIntervalMs);
     this.timer.unref();
   }
@@ -124,15 +124,21 @@ export class UsageBatcher implements UsageSink {
    * is kept for the next try). Flushes never overlap.
    */
   flush(): Promise<void> {
-    return this.enqueue(true);
+    return this.enqueue('asked');
   }
 
-  private enqueue(eventsToo: boolean): Promise<void> {
-    this.flushing = this.flushing.then(() => this.flushOnce(eventsToo));
+  /**
+   * `tick`: the timer's write of events, which the pacer learns from; `asked`: a flush() (shutdown,
+   * an API call that needs its usage written), which writes the events without changing the pace;
+   * `extras`: the timer's write of credits only.
+   */
+  private enqueue(kind: 'tick' | 'asked' | 'extras'): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushOnce(kind));
     return this.flushing;
   }
 
-  private async flushOnce(eventsToo: boolean): Promise<void> {
+  private async flushOnce(kind: 'tick' | 'asked' | 'extras'): Promise<void> {
+    const eventsToo = kind !== 'extras';
     if (eventsToo && this.pending.length > 0) {
       const events = this.pending.seal();
       this.queue.push({ events, from: 0 });
@@ -149,7 +155,7 @@ export class UsageBatcher implements UsageSink {
     const started = performance.now();
     const batches = eventsToo ? this.queue.map((b) => ({ events: b.events, from: b.from })) : [];
     // No events this interval: the pacer steps back towards the base interval.
-    if (eventsToo && batches.length === 0) this.paced(started, 0, 0);
+    if (eventsToo && batches.length === 0) this.paced(started, 0, 0, kind === 'tick');
     if (batches.length === 0 && !hasExtras) return;
     const job: FlushJob = {
       token: `${this.nonce}.${++this.jobs}`,
@@ -166,7 +172,7 @@ export class UsageBatcher implements UsageSink {
     end();
     // A failed write is retried at the next tick; a committed one sets when the next is due.
     if (batches.length > 0) {
-      if (r.error === undefined) this.paced(started, r.events, performance.now() - started);
+      if (r.error === undefined) this.paced(started, r.events, performance.now() - started, kind === 'tick');
       else this.eventsDueAt = started;
     }
     // Only `pending` grew meanwhile: the queue is still the job's batches.
@@ -192,9 +198,14 @@ export class UsageBatcher implements UsageSink {
     this.metrics.usageQueueDepth.set(this.queued + this.pending.length);
   }
 
-  /** Schedules the next write of events from what this one (started at `started`) wrote and cost (pacer.ts). */
-  private paced(started: number, events: number, busyMs: number): void {
-    const ms = this.pacer.next({ events, busyMs, intervalMs: started - this.eventsFlushedAt });
+  /**
+   * Schedules the next write of events after this one (started at `started`); the pacer learns
+   * from what a timer's write (`learn`) wrote and cost (pacer.ts).
+   */
+  private paced(started: number, events: number, busyMs: number, learn: boolean): void {
+    const ms = learn
+      ? this.pacer.next({ events, busyMs, intervalMs: started - this.eventsFlushedAt })
+      : this.pacer.intervalMs;
     this.metrics.usageFlushInterval.set(ms / 1000);
     this.eventsFlushedAt = started;
     this.eventsDueAt = started + ms;

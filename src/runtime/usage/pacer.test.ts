@@ -152,3 +152,39 @@ describe('UsageBatcher paced: events wait longer under load, credit use does not
     assert.equal(written, recorded, 'every event written once');
   });
 });
+
+describe('UsageBatcher paced: a buffer 90% full is written whatever the interval', () => {
+  test('events past 90% of KEYWARDEN_USAGE_MAX_BUFFERED_LOGS go out at the next tick', async () => {
+    const writer = new SlowWriter(8);
+    const metrics = new Metrics({ defaultMetrics: false });
+    const batcher = new UsageBatcher(writer, new MemoryLimiter(), metrics, pino({ level: 'silent' }), {
+      flushIntervalMs: 20,
+      flushMaxMs: 60_000,
+      maxBufferedLogs: 20_000,
+    });
+    let recorded = 0;
+    try {
+      for (let t = 0; t < 400 && batcher.flushIntervalMs < 500; t++) {
+        for (let i = 0; i < 100; i++) batcher.record(event(recorded++));
+        await sleep(5);
+      }
+      const interval = batcher.flushIntervalMs;
+      assert.ok(interval >= 500, `stretched to ${interval} ms`);
+      // An asked-for flush writes without changing the pace: the next write is an interval away.
+      await batcher.flush();
+      assert.equal(batcher.flushIntervalMs, interval);
+      const before = writer.jobs.length;
+      for (let i = 0; i < 18_500; i++) batcher.record(event(recorded++));
+      await sleep(150);
+      const big = writer.jobs.slice(before).find((j) => j.events >= 18_000);
+      assert.ok(big !== undefined, 'written within a few ticks, long before the interval');
+      assert.equal(batcher.dropped, 0, 'nothing past the buffer');
+    } finally {
+      await batcher.close();
+    }
+    assert.equal(
+      writer.jobs.reduce((n, j) => n + j.events, 0),
+      recorded,
+    );
+  });
+});
