@@ -6,8 +6,9 @@
  * writer costs tens of µs per verification. Writing less often makes each row count more calls.
  * The pacer stretches the interval from `baseMs` up to `maxMs` only while the writer is both
  * costly per call (over `budgetUs` per verification) and costly in total (over `maxShare` of one
- * core), and only at `minRate` verifications a second or more: a quiet server keeps the base interval and its freshness; a busy one trades freshness of
- * the log, usage and `lastUsedAt` (and what a kill loses of them) for the writer's CPU.
+ * core), and only at `minRate` verifications a second or more: a quiet server keeps the base
+ * interval and its freshness; a busy one trades freshness of the log, usage and `lastUsedAt` (and
+ * what a kill loses of them) for the writer's CPU.
  *
  * Pure: the batcher reports each flush and asks for the next interval.
  */
@@ -16,7 +17,7 @@ export interface PacerOptions {
   baseMs: number;
   /** The longest interval (`KEYWARDEN_USAGE_FLUSH_MAX_MS`); at or below `baseMs`, the pacer never stretches. */
   maxMs: number;
-  /** Writer time per verification to stretch for (`KEYWARDEN_USAGE_WRITER_BUDGET_US`). */
+  /** Writer time per verification to stretch for, in µs (`KEYWARDEN_USAGE_WRITER_BUDGET_NS` / 1000). */
   budgetUs: number;
   /** Share of one core the writer may take before stretching pays (0.01: 10 ms a second). */
   maxShare: number;
