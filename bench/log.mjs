@@ -133,7 +133,7 @@ async function phase(kw, dir, clock, calls, input, schedule, { settle = false } 
 
 export async function run() {
   const poolSize = quick ? 2000 : 10_000;
-  const steady = quick ? 200_000 : 2_000_000;
+  const steady = quick ? 500_000 : 2_000_000;
   const floodKeys = quick ? 50_000 : 1_000_000;
   const floodIps = quick ? 1000 : 10_000;
   const cap = quick ? 2500 : 50_000;
