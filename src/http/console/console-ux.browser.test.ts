@@ -8,6 +8,7 @@ import {
   openContext,
   screenshot,
   seriousViolations,
+  signIn,
 } from '../../testing/browser.js';
 import { createKey, startServer, type TestServer } from '../../testing/harness.js';
 
@@ -56,13 +57,6 @@ describe(
       });
       const text = await res.text();
       return { status: res.status, body: text === '' ? null : (JSON.parse(text) as unknown) };
-    }
-
-    async function signIn(p: Page, adminKey: string): Promise<void> {
-      await p.goto('/');
-      await p.getByLabel('Admin key').fill(adminKey);
-      await p.getByRole('button', { name: 'Sign in' }).click();
-      await p.getByRole('heading', { name: 'API Keys' }).waitFor();
     }
 
     async function settled(): Promise<void> {
