@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { Kysely, Migrator } from 'kysely';
 import { migrationProvider } from './migrations.js';
+import { ScopedPostgresDialect } from './pg-introspector.js';
 import { configureSqlite } from './sqlite/pragmas.js';
 import { SharedSqliteDialect } from './sqlite/driver.js';
 import { newWriteTurns } from './sqlite/write-turns.js';
@@ -69,7 +70,8 @@ export function openStorage(opts: StorageOptions): Storage {
     pool.on('connect', (client) => {
       client.on('error', () => undefined);
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    // Its introspector (what the migrator uses) sees our schema only: see pg-introspector.ts.
+    const db = new Kysely<Database>({ dialect: new ScopedPostgresDialect({ pool }, schema ?? 'public') });
     return {
       db,
       dialect: 'postgres',
@@ -86,28 +88,6 @@ export function openStorage(opts: StorageOptions): Storage {
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy(), sqlite, writeTurns };
 }
 
-/**
- * Kysely's migrator looks for its own tables with an introspection query over every schema of the
- * database, which calls `has_schema_privilege()` and `pg_get_serial_sequence()` by schema name: when
- * another application (or another Keywarden in the same database) drops a schema while that query
- * runs, PostgreSQL fails it with `schema "<theirs>" does not exist` although nothing of ours is
- * wrong. The migrator fails before it takes its lock or runs a migration, so running it again is
- * safe; only that error, naming a schema that is not ours, is retried.
- */
-export async function withForeignSchemaRetry<T extends { error?: unknown }>(
-  ownSchema: string | undefined,
-  run: () => Promise<T>,
-  attempts = 10,
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const result = await run();
-    const message = result.error instanceof Error ? result.error.message : '';
-    const vanished = /^schema "([^"]+)" does not exist$/.exec(message)?.[1];
-    if (vanished === undefined || vanished === ownSchema || attempt >= attempts) return result;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** (attempt - 1), 1000)));
-  }
-}
-
 /** Creates the PostgreSQL schema (if any) and applies pending migrations. */
 export async function migrate(storage: Storage, schema?: string, keys?: ServerKeys): Promise<void> {
   if (storage.dialect === 'postgres' && schema !== undefined) {
@@ -120,9 +100,7 @@ export async function migrate(storage: Storage, schema?: string, keys?: ServerKe
     provider: migrationProvider(storage.dialect, keys),
     ...(storage.dialect === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
   });
-  const { error, results } = await withForeignSchemaRetry(schema ?? 'public', () =>
-    migrator.migrateToLatest(),
-  );
+  const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(

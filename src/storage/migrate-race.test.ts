@@ -4,39 +4,42 @@ import { describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { deriveServerKeys } from '../core/secrets.js';
 import { TEST_SECRET, testPgUrl } from '../testing/harness.js';
-import { migrate, openStorage, withForeignSchemaRetry } from './db.js';
-
-const vanished = (schema: string) => ({ error: new Error(`schema "${schema}" does not exist`) });
+import { migrate, openStorage } from './db.js';
 
 describe('migrations while other schemas come and go', () => {
-  test('only a foreign schema vanishing is retried, a bounded number of times', async () => {
-    let calls = 0;
-    const foreign = await withForeignSchemaRetry('kw_ours', () => {
-      calls++;
-      return Promise.resolve(calls < 3 ? vanished('kw_theirs') : { error: undefined });
-    });
-    assert.equal(foreign.error, undefined);
-    assert.equal(calls, 3);
-
-    calls = 0;
-    const own = await withForeignSchemaRetry('kw_ours', () => {
-      calls++;
-      return Promise.resolve(vanished('kw_ours'));
-    });
-    assert.equal(calls, 1, 'our own schema missing is a real error');
-    assert.match(String(own.error), /kw_ours/);
-
-    calls = 0;
-    await withForeignSchemaRetry(
-      'kw_ours',
-      () => {
-        calls++;
-        return Promise.resolve(vanished('kw_theirs'));
-      },
-      4,
-    );
-    assert.equal(calls, 4, 'gives up after its attempts');
-  });
+  test(
+    "PostgreSQL: the introspector the migrator uses sees our schema only, never another's",
+    { skip: testPgUrl === undefined && 'needs KEYWARDEN_TEST_DATABASE_URL' },
+    async () => {
+      const url = testPgUrl ?? '';
+      const ours = `kw_scope_${randomBytes(4).toString('hex')}`;
+      const theirs = `${ours}_theirs`;
+      const admin = openStorage({ databaseUrl: url, dataDir: '.' });
+      const s = openStorage({ databaseUrl: url, dataDir: '.', schema: ours });
+      try {
+        await sql`create schema ${sql.id(theirs)}`.execute(admin.db);
+        await sql`create table ${sql.id(theirs)}.keys (id serial primary key)`.execute(admin.db);
+        await sql`create table ${sql.id(theirs)}.kysely_migration (name text)`.execute(admin.db);
+        assert.deepEqual(await s.db.introspection.getSchemas(), [], 'our schema does not exist yet');
+        await migrate(s, ours, deriveServerKeys(TEST_SECRET));
+        assert.deepEqual(await s.db.introspection.getSchemas(), [{ name: ours }]);
+        const all = await s.db.introspection.getTables({ withInternalKyselyTables: true });
+        assert.ok(all.length > 5);
+        assert.ok(all.every((t) => t.schema === ours));
+        const keys = all.find((t) => t.name === 'keys');
+        assert.ok(keys?.columns.some((c) => c.name === 'id' && !c.isNullable && c.dataType === 'text'));
+        assert.ok(all.some((t) => t.name === 'kysely_migration'));
+        const mine = await s.db.introspection.getTables();
+        assert.ok(!mine.some((t) => t.name.startsWith('kysely_')), "the migrator's tables only when asked");
+        assert.equal(mine.length, all.length - 2);
+      } finally {
+        await s.close();
+        await sql`drop schema if exists ${sql.id(ours)} cascade`.execute(admin.db);
+        await sql`drop schema if exists ${sql.id(theirs)} cascade`.execute(admin.db);
+        await admin.close();
+      }
+    },
+  );
 
   test(
     'PostgreSQL: a store migrates while another application drops its schemas',

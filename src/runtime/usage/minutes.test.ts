@@ -8,7 +8,7 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import pino from 'pino';
 import { loadConfig } from '../../config.js';
 import { createKeywarden, type Keywarden } from '../../main.js';
-import { openStorage, type Storage, withForeignSchemaRetry } from '../../storage/db.js';
+import { openStorage, type Storage } from '../../storage/db.js';
 import { migrate } from '../../storage/db.js';
 import { migrationProvider } from '../../storage/migrations.js';
 import { deriveServerKeys } from '../../core/secrets.js';
@@ -158,11 +158,7 @@ for (const dialect of DIALECTS) {
           provider: migrationProvider(dialect.name, deriveServerKeys(TEST_SECRET)),
           ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
         });
-        assert.equal(
-          (await withForeignSchemaRetry(schema, () => migrator.migrateTo('0008_keys_last_used_unindexed')))
-            .error,
-          undefined,
-        );
+        assert.equal((await migrator.migrateTo('0008_keys_last_used_unindexed')).error, undefined);
         await untyped(s)
           .insertInto('verification_log')
           .values([
