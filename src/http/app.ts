@@ -18,6 +18,7 @@ import { oidcRoutes } from './console/oidc-routes.js';
 import { consoleStatic } from './console/static.js';
 import { checkScope } from './authorize.js';
 import { parseJsonBody } from './body.js';
+import { fastVerify } from './fast-verify.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { registerOpenApi } from './openapi.js';
 import { narrowingRoutes } from './routes/narrowing.js';
@@ -227,6 +228,16 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   const edge = opts.edge;
   const throttle = new AuthThrottle({ limit: edge.authFailuresPerMinute });
   const onError = errorHandler(s.isStorageUnavailable);
+  // Set once the server closes (preClose below): requests then get a 503.
+  let draining = false;
+  // POST /v1/verify on the raw request when it can (fast-verify.ts); everything else, and every
+  // request it hands back, goes through Fastify.
+  const fast = fastVerify(s, {
+    bodyLimitBytes: opts.bodyLimitBytes,
+    trustProxy: opts.trustProxy,
+    throttle,
+    draining: () => draining,
+  });
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: opts.bodyLimitBytes,
@@ -238,7 +249,10 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
               i < hops
           )(opts.trustProxy)
         : opts.trustProxy,
-    serverFactory: (handler) => edgeServer(handler, edge),
+    serverFactory: (handler) =>
+      edgeServer((req, res) => {
+        if (!fast(req, res, handler)) handler(req, res);
+      }, edge),
     // Errors Fastify raises before routing (bad percent-encoding, over-long parameters): ours too.
     frameworkErrors: (err, req, reply) => {
       void onError(err, req, reply);
@@ -259,7 +273,6 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   app.setErrorHandler(onError);
   // Shutdown: idle keep-alive connections are closed and in-flight requests answered; a request
   // that still arrives (on a busy keep-alive connection) gets a 503 problem and `Connection: close`.
-  let draining = false;
   app.addHook('preClose', (done) => {
     draining = true;
     done();

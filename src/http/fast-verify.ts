@@ -1,0 +1,145 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
+import type { Static } from '@sinclair/typebox';
+import fastJsonStringify from 'fast-json-stringify';
+import type { TrustProxy } from '../config.js';
+import { adminAllows, type Actor } from '../core/model.js';
+import type { VerifyResult } from '../core/verify.js';
+import type { AuthThrottle } from './auth-throttle.js';
+import { parseJsonBody } from './body.js';
+import { handedOver, verifyCall } from './routes/verify.js';
+import { VerifyRequest, VerifyResponse } from './schemas.js';
+import type { Services } from './types.js';
+import { compileBodyValidator } from './validation.js';
+
+/** The route the fast path answers, exactly (no query string: anything else goes to Fastify). */
+export const VERIFY_PATH = '/v1/verify';
+
+export interface FastVerifyOptions {
+  bodyLimitBytes: number;
+  trustProxy: TrustProxy;
+  throttle: AuthThrottle;
+  /** True once the server is closing: requests then get the route's 503 (through Fastify). */
+  draining: () => boolean;
+}
+
+/**
+ * The client address as Fastify's `request.ip` computes it: the socket's peer, or with trusted
+ * proxies the nearest untrusted address of X-Forwarded-For (same library, same trust function).
+ */
+function clientIp(trust: TrustProxy): (req: IncomingMessage) => string {
+  if (trust === false) return (req) => req.socket.remoteAddress ?? '';
+  const fn =
+    typeof trust === 'number' ? (_addr: string, i: number): boolean => i < trust : proxyAddr.compile(trust);
+  return (req) => {
+    const all = proxyAddr.all(req, fn);
+    return all[all.length - 1] ?? '';
+  };
+}
+
+/**
+ * `POST /v1/verify` answered on the raw request, before Fastify: the hot path's HTTP share, without
+ * Fastify's request and reply objects, hook chains, content-type dispatch and send pipeline (half
+ * of a cached verification's CPU over HTTP; docs/hot-path.md#the-verify-fast-path).
+ *
+ * It takes only a request whose every check before the body passes the way the route's would: the
+ * exact path, `application/json` with a Content-Length within the body limit, a cached admin key
+ * allowed `keys:verify` from an address not throttled, a server not closing. Anything else goes
+ * to Fastify untouched. A request it took whose body fails to parse or validate, or whose
+ * verification throws or rejects, is handed to the route with its body (`handedOver`), so every
+ * error answer is the route's own; only the 200 is written here, with the route's headers, the
+ * route's serializer schema and the same request counter.
+ */
+export function fastVerify(
+  s: Services,
+  opts: FastVerifyOptions,
+): (
+  req: IncomingMessage,
+  res: ServerResponse,
+  fastify: (req: IncomingMessage, res: ServerResponse) => void,
+) => boolean {
+  const validate = compileBodyValidator(VerifyRequest);
+  // The schema is an object schema: the serializer returns text (its typings fall back to `any`).
+  const serialize = fastJsonStringify(VerifyResponse) as (doc: VerifyResult) => string;
+  const ipOf = clientIp(opts.trustProxy);
+  const { throttle, bodyLimitBytes } = opts;
+
+  const answer = (res: ServerResponse, result: VerifyResult): void => {
+    const json = serialize(result);
+    res.writeHead(200, {
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(json),
+    });
+    res.end(json);
+    s.ctx.metrics.httpRequests.inc(VERIFY_PATH, 200);
+  };
+
+  return (req, res, fastify) => {
+    if (req.method !== 'POST' || req.url !== VERIFY_PATH || opts.draining()) return false;
+    const h = req.headers;
+    const type = h['content-type'];
+    if (type !== 'application/json' && type !== 'application/json; charset=utf-8') return false;
+    const length = Number(h['content-length']);
+    if (!(length > 0 && length <= bodyLimitBytes) || h['transfer-encoding'] !== undefined) return false;
+    const authorization = h.authorization;
+    if (authorization === undefined) return false;
+    const ip = ipOf(req);
+    if (throttle.blocked(ip, authorization) > 0) return false;
+    let actor: Actor | undefined;
+    try {
+      actor = s.admin.authenticateSync(authorization, ip);
+    } catch {
+      return false; // refused: the route's hook answers it (and counts the failure once)
+    }
+    if (actor === undefined || !adminAllows(actor, 'keys:verify')) return false;
+    const who = actor;
+
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      received += chunk.length;
+    };
+    const onEnd = (): void => {
+      req.removeListener('data', onData);
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
+      const handOver = (error?: unknown): void => {
+        handedOver.set(req, error === undefined ? { body } : { body, error });
+        fastify(req, res);
+      };
+      let parsed: unknown;
+      try {
+        parsed = parseJsonBody(body);
+      } catch {
+        handOver();
+        return;
+      }
+      if (!validate(parsed)) {
+        handOver();
+        return;
+      }
+      let out: VerifyResult | Promise<VerifyResult>;
+      try {
+        out = verifyCall(s, parsed as Static<typeof VerifyRequest>, who, h['user-agent']);
+      } catch (err) {
+        handOver(err);
+        return;
+      }
+      if (out instanceof Promise) {
+        out.then(
+          (result) => {
+            answer(res, result);
+          },
+          (err: unknown) => {
+            handOver(err);
+          },
+        );
+      } else answer(res, out);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    return true;
+  };
+}
