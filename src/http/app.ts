@@ -36,7 +36,7 @@ import { governanceRoutes } from './routes/governance.js';
 import { policyRoutes } from './routes/policy.js';
 import { serviceRoutes } from './routes/service.js';
 import { usageRoutes } from './routes/usage.js';
-import { verifyRoute } from './routes/verify.js';
+import { handedOver, verifyRoute } from './routes/verify.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { App, Services } from './types.js';
 import { formatValidationErrors, validatorCompiler } from './validation.js';
@@ -277,8 +277,10 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
     draining = true;
     done();
   });
-  app.addHook('onRequest', (_req, reply, done) => {
-    if (draining) {
+  app.addHook('onRequest', (req, reply, done) => {
+    // A request the fast path took before the server began closing is answered as it would have
+    // been then (its error problem), not with this 503.
+    if (draining && !handedOver.has(req.raw)) {
       void sendProblem(
         reply.header('connection', 'close'),
         'SERVICE_UNAVAILABLE',

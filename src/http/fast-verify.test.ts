@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { generateKey } from '../core/keys.js';
+import type { VerifyResult } from '../core/verify.js';
 import {
   call,
   createKey,
@@ -38,6 +39,7 @@ function comparable(r: WireReply): Record<string, unknown> {
   try {
     const parsed = JSON.parse(r.body) as Record<string, unknown>;
     delete parsed.requestId;
+    if (typeof parsed.detail === 'string') parsed.detail = parsed.detail.replace(/req_[0-9a-z]+/g, 'req_…');
     body = parsed;
   } catch {
     /* not JSON: compared as text */
@@ -152,6 +154,105 @@ describeEachDialect('POST /v1/verify: the fast path answers as the route does', 
     assert.equal(count(metricsAfter.raw) - count(metricsBefore.raw), 7, 'every 200 is counted once');
   });
 
+  test('admin keys that may not verify, or only in their team, get the route answers', async () => {
+    async function admin(body: Record<string, unknown>): Promise<string> {
+      const r = await call(t, 'POST', '/v1/admin-keys', body);
+      assert.equal(r.status, 201, r.raw);
+      return r.body.key as string;
+    }
+    const reader = await admin({ name: 'reader', permissions: ['keys:read'] });
+    const ops = await admin({ name: 'ops-verifier', permissions: ['keys:verify'], team: 'ops' });
+    const opsKey = await createKey(t, {
+      name: 'ops-prod-agent-call',
+      system: 'ops',
+      owner: { team: 'ops', contact: 'ops@example.com' },
+    });
+    const asCrm = JSON.stringify({ key, environment: 'production' });
+    const asOps = JSON.stringify({ key: opsKey.key, environment: 'production' });
+    for (const [root, body, status, code] of [
+      [reader, asCrm, 403, undefined],
+      [ops, asCrm, 200, 'NOT_FOUND'],
+      [ops, asOps, 200, 'VALID'],
+    ] as const) {
+      // Twice: the first request caches the admin key, so the second meets the fast path's own checks.
+      for (let i = 0; i < 2; i++) {
+        const fast = await post({ ...s, root }, '/v1/verify', body);
+        const route = await post({ ...s, root }, '/v1/verify?route', body);
+        assert.deepEqual(comparable(fast), comparable(route));
+        assert.equal(fast.status, status, fast.body);
+        if (code !== undefined) assert.equal((JSON.parse(fast.body) as { code: string }).code, code);
+      }
+    }
+  });
+
+  test('a body over the limit is the route 413, even when it is a valid request', async () => {
+    const body = JSON.stringify({ key, environment: 'production' }) + ' '.repeat(1024 * 1024);
+    const fast = await post(s, '/v1/verify', body);
+    assert.equal(fast.status, 413, fast.body);
+    assert.deepEqual(comparable(fast), comparable(await post(s, '/v1/verify?route', body)));
+  });
+
+  test('a result that does not fit the response schema is the route 500, and the server lives on', async () => {
+    const verifier = t.kw.services.verifier;
+    const real = verifier.verify.bind(verifier);
+    const body = JSON.stringify({ key, environment: 'production', ip: '203.0.113.7' });
+    try {
+      for (const wrap of [(v: VerifyResult) => v, (v: VerifyResult) => Promise.resolve(v)]) {
+        // `code` missing: the serializer refuses it.
+        verifier.verify = () => wrap({ valid: true } as unknown as VerifyResult);
+        const fast = await post(s, '/v1/verify', body);
+        const route = await post(s, '/v1/verify?route', body);
+        assert.equal(fast.status, 500, fast.body);
+        assert.deepEqual(comparable(fast), comparable(route));
+      }
+    } finally {
+      verifier.verify = real;
+    }
+    assert.match((await post(s, '/v1/verify', body)).body, /"code":"VALID"/);
+  });
+
+  test('a client that leaves while its verification runs gets nothing written and is not counted', async () => {
+    const verifier = t.kw.services.verifier;
+    const real = verifier.verify.bind(verifier);
+    const count = async (): Promise<number> =>
+      Number(
+        /keywarden_http_requests_total\{route="\/v1\/verify",status="200"\} (\d+)/.exec(
+          (await call(t, 'GET', '/metrics')).raw,
+        )?.[1] ?? 0,
+      );
+    const body = JSON.stringify({ key, environment: 'production', ip: '203.0.113.7' });
+    // Warm the admin key so the request is the fast path's.
+    assert.equal((await post(s, '/v1/verify', body)).status, 200);
+    const before = await count();
+    let release: () => void = () => undefined;
+    let started = false;
+    verifier.verify = (...args) => {
+      started = true;
+      return new Promise((resolve) => {
+        release = () => {
+          resolve(real(...args));
+        };
+      });
+    };
+    try {
+      const sock = connect(s.port, '127.0.0.1');
+      sock.on('error', () => undefined);
+      sock.write(
+        `POST /v1/verify HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${s.root}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      for (let i = 0; i < 200 && !started; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(started, 'the verification began');
+      sock.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      release();
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      verifier.verify = real;
+    }
+    assert.equal(await count(), before, 'a 200 nobody received is not counted');
+  });
+
   test('a body in several packets, a client that leaves mid-body, keep-alive', async () => {
     const body = JSON.stringify({
       key,
@@ -229,3 +330,37 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('POST /v1/verify fast path: a request taken before shutdown', () => {
+  test('is answered as it would have been (a 400 for a bad body), not with the closing 503', async () => {
+    const t = await startServer(DIALECTS[0] ?? { name: 'sqlite' });
+    let closed = false;
+    try {
+      const port = await listen(t);
+      const good = JSON.stringify({ key: generateKey('kw', 'prod'), environment: 'production' });
+      // Caches the admin key: the next request is the fast path's.
+      assert.equal((await post({ port, root: t.root }, '/v1/verify', good)).status, 200);
+      const bad = '{"key":"kw_prod_x","environment":"prod"}';
+      const sock = connect(port, '127.0.0.1');
+      let got = '';
+      sock.on('data', (c: Buffer) => (got += c.toString()));
+      const ended = new Promise((r) => sock.once('close', r));
+      sock.write(
+        `POST /v1/verify HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.root}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${bad.length}\r\n\r\n${bad.slice(0, 10)}`,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      const closing = t.kw.close();
+      await new Promise((r) => setTimeout(r, 100));
+      sock.write(bad.slice(10));
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 5000))]);
+      await closing;
+      closed = true;
+      assert.match(got, /^HTTP\/1\.1 400/, got);
+      assert.match(got, /"code":"VALIDATION_FAILED"/);
+    } finally {
+      if (!closed) await t.kw.close();
+      await t.close();
+    }
+  });
+});

@@ -37,6 +37,9 @@ function clientIp(trust: TrustProxy): (req: IncomingMessage) => string {
   };
 }
 
+const isThenable = (v: VerifyResult | PromiseLike<VerifyResult>): v is PromiseLike<VerifyResult> =>
+  typeof (v as Partial<PromiseLike<VerifyResult>>).then === 'function';
+
 /**
  * `POST /v1/verify` answered on the raw request, before Fastify: the hot path's HTTP share, without
  * Fastify's request and reply objects, hook chains, content-type dispatch and send pipeline (half
@@ -64,8 +67,16 @@ export function fastVerify(
   const ipOf = clientIp(opts.trustProxy);
   const { throttle, bodyLimitBytes } = opts;
 
-  const answer = (res: ServerResponse, result: VerifyResult): void => {
-    const json = serialize(result);
+  /** The 200, with the route's headers; or the serializer's error (the result does not fit the schema). */
+  const answer = (req: IncomingMessage, res: ServerResponse, result: VerifyResult): unknown => {
+    let json: string;
+    try {
+      json = serialize(result);
+    } catch (err) {
+      return err ?? new Error('the verification result could not be serialized');
+    }
+    // The client left while its verification ran: nothing to write, nothing counted (as the route).
+    if (req.socket.destroyed) return undefined;
     res.writeHead(200, {
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
@@ -74,6 +85,7 @@ export function fastVerify(
     });
     res.end(json);
     s.ctx.metrics.httpRequests.inc(VERIFY_PATH, 200);
+    return undefined;
   };
 
   return (req, res, fastify) => {
@@ -105,9 +117,13 @@ export function fastVerify(
     const onEnd = (): void => {
       req.removeListener('data', onData);
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
-      const handOver = (error?: unknown): void => {
-        handedOver.set(req, error === undefined ? { body } : { body, error });
+      // `failed`: the verification's error, which the route throws (it does not verify again).
+      const handOver = (failed?: { error: unknown }): void => {
+        handedOver.set(req, failed === undefined ? { body } : { body, error: failed.error });
         fastify(req, res);
+      };
+      const fail = (error: unknown): void => {
+        handOver({ error });
       };
       let parsed: unknown;
       try {
@@ -120,23 +136,21 @@ export function fastVerify(
         handOver();
         return;
       }
-      let out: VerifyResult | Promise<VerifyResult>;
+      let out: VerifyResult | PromiseLike<VerifyResult>;
       try {
         out = verifyCall(s, parsed as Static<typeof VerifyRequest>, who, h['user-agent']);
       } catch (err) {
-        handOver(err);
+        fail(err);
         return;
       }
-      if (out instanceof Promise) {
-        out.then(
-          (result) => {
-            answer(res, result);
-          },
-          (err: unknown) => {
-            handOver(err);
-          },
-        );
-      } else answer(res, out);
+      // A result the serializer refuses is the route's to answer (a 500 problem), never a throw here:
+      // this runs in a stream event or a promise callback, where a throw would end the process.
+      const finish = (result: VerifyResult): void => {
+        const failed = answer(req, res, result);
+        if (failed !== undefined) fail(failed);
+      };
+      if (isThenable(out)) out.then(finish, fail);
+      else finish(out);
     };
     req.on('data', onData);
     req.once('end', onEnd);

@@ -48,6 +48,10 @@ export function wire(
       },
     );
     req.on('error', reject);
+    // A request nobody answers fails its test instead of hanging the run.
+    req.setTimeout(15_000, () => {
+      req.destroy(new Error(`${method} ${path}: no answer within 15 s`));
+    });
     req.end(opts.body);
   });
 }
