@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CompiledQuery, sql } from 'kysely';
+import { SEEN_OTHER, SEEN_VALUES_PER_DAY } from '../storage/usage-batch.js';
 import { logsQuery } from '../storage/usage-repo.js';
 import { ManualClock, call, createKey, verify, describeEachDialect } from '../testing/harness.js';
 
@@ -89,6 +90,51 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
       { value: 'logs:read', count: 1 },
     ]);
     assert.equal(u.body.lastUsedAt, new Date(clock.now()).toISOString());
+  });
+
+  test('usage: IPs and user agents kept one by one up to a cap per key and day, then as (other)', async () => {
+    const k = await createKey(t, { permissions: ['logs:read'] });
+    const send = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) {
+        const ip = `10.9.${i >> 8}.${i & 255}`;
+        await verify(t, { key: k.key, permission: 'logs:read', ip, userAgent: `bot/${i}` });
+      }
+    };
+    type Seen = { value: string; count: number }[];
+    const seen = async (): Promise<{ ips: Seen; userAgents: Seen }> => {
+      await flush();
+      const u = await call(t, 'GET', `/v1/keys/${k.id}/usage?days=1`);
+      assert.equal(u.status, 200, u.raw);
+      return { ips: u.body.ips as Seen, userAgents: u.body.userAgents as Seen };
+    };
+    const total = (xs: Seen): number => xs.reduce((n, x) => n + x.count, 0);
+    const other = (xs: Seen): number => xs.find((x) => x.value === SEEN_OTHER)?.count ?? 0;
+    await send(0, 150);
+    const first = await seen();
+    for (const xs of [first.ips, first.userAgents]) {
+      assert.equal(xs.length, SEEN_VALUES_PER_DAY + 1, 'the cap, and one row for the rest');
+      assert.equal(other(xs), 150 - SEEN_VALUES_PER_DAY, 'the values past the cap are counted together');
+      assert.equal(total(xs), 150, 'every call is counted');
+    }
+    await send(150, 250);
+    const second = await seen();
+    for (const [before, after] of [
+      [first.ips, second.ips],
+      [first.userAgents, second.userAgents],
+    ] as const) {
+      assert.equal(after.length, before.length, 'no row for a new value once the cap is reached');
+      assert.equal(other(after), other(before) + 100);
+      assert.equal(total(after), 250);
+    }
+    // A value kept before the cap still counts on its own; another key has its own cap.
+    await verify(t, { key: k.key, permission: 'logs:read', ip: '10.9.0.0', userAgent: 'bot/0' });
+    const third = await seen();
+    assert.equal(third.ips.find((x) => x.value === '10.9.0.0')?.count, 2);
+    const fresh = await createKey(t, { permissions: ['logs:read'] });
+    await verify(t, { key: fresh.key, permission: 'logs:read', ip: '10.8.0.1', userAgent: 'other/1' });
+    await flush();
+    const f = await call(t, 'GET', `/v1/keys/${fresh.id}/usage?days=1`);
+    assert.deepEqual(f.body.ips, [{ value: '10.8.0.1', count: 1 }]);
   });
 
   test('log filters by code: VALID walks the primary key, other codes use the code index', async () => {

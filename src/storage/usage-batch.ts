@@ -54,6 +54,44 @@ export const dailyKey = (keyId: string, day: string, code: string): string =>
 export const seenKey = (keyId: string, day: string, kind: SeenKind, value: string): string =>
   `${keyId}\u0000${day}\u0000${kind}\u0000${value}`;
 
+/**
+ * The client addresses and user agents kept one by one per key and day: the caller chooses both
+ * (the `ip` and `userAgent` of a verification), so a client sending a new one with every call would
+ * otherwise add a row per call. Past this many, a key's further new values of the day are counted
+ * in one row whose value is `SEEN_OTHER`. Permissions are not capped: they are bounded by the key's
+ * grants, and governance reads them to tell a used grant from an unused one.
+ */
+export const SEEN_VALUES_PER_DAY = 100;
+export const SEEN_OTHER = '(other)';
+
+/**
+ * The upsert of `key_usage_seen` rows for a VALUES list of (key_id, day, kind, value, n), one row
+ * per value, on both databases. A new IP or user agent is kept as itself while the key has fewer
+ * than `SEEN_VALUES_PER_DAY` values of that kind that day (those stored, then the statement's new
+ * ones in order), and written as `SEEN_OTHER` past that; grouping merges what it folds (a row may
+ * not be upserted twice in one statement).
+ */
+export const seenUpsertSql = (values: string): string =>
+  `insert into key_usage_seen (key_id, day, kind, value, n)
+  select key_id, day, kind, value, sum(n) from (
+    select key_id, day, kind, n,
+      case when kind not in ('ip', 'ua') or present = 1 or stored + row_number() over (
+          partition by key_id, day, kind, present order by value) <= ${SEEN_VALUES_PER_DAY}
+        then value else '${SEEN_OTHER}' end as value
+    from (
+      select v.column1 as key_id, v.column2 as day, v.column3 as kind, v.column4 as value,
+        cast(v.column5 as integer) as n,
+        case when exists (select 1 from key_usage_seen s where s.key_id = v.column1 and s.day = v.column2
+          and s.kind = v.column3 and s.value = v.column4) then 1 else 0 end as present,
+        (select count(*) from (select 1 from key_usage_seen s where s.key_id = v.column1
+          and s.day = v.column2 and s.kind = v.column3 limit ${SEEN_VALUES_PER_DAY}) as c) as stored
+      from (values ${values}) as v
+    ) as w
+  ) as g
+  where true
+  group by key_id, day, kind, value
+  on conflict (key_id, day, kind, value) do update set n = key_usage_seen.n + excluded.n`;
+
 export const splitDaily = (k: string): { key_id: string; day: string; code: string } => {
   const [key_id = '', day = '', code = ''] = k.split('\u0000');
   return { key_id, day, code };

@@ -6,6 +6,7 @@ import {
   inIdOrder,
   inKeyOrder,
   mergeRowsById,
+  seenUpsertSql,
   splitDaily,
   splitSeen,
   type UsageBatch,
@@ -68,15 +69,16 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
       )
       .execute();
   }
-  const seen = inKeyOrder(b.seen).map(([k, n]) => ({ ...splitSeen(k), n }));
-  for (const rows of chunks(seen)) {
-    await trx
-      .insertInto('key_usage_seen')
-      .values(rows)
-      .onConflict((oc) =>
-        oc.columns(['key_id', 'day', 'kind', 'value']).doUpdateSet({ n: sql`key_usage_seen.n + excluded.n` }),
-      )
-      .execute();
+  // Capped per key and day for IPs and user agents: the same statement as on SQLite (usage-batch.ts).
+  const [seenHead = '', seenTail = ''] = seenUpsertSql('\u0001').split('\u0001');
+  for (const rows of chunks(inKeyOrder(b.seen))) {
+    const values = sql.join(
+      rows.map(([k, n]) => {
+        const x = splitSeen(k);
+        return sql`(${x.key_id}, ${x.day}, ${x.kind}, ${x.value}, ${n})`;
+      }),
+    );
+    await sql`${sql.raw(seenHead)}${values}${sql.raw(seenTail)}`.execute(trx);
   }
   // One UPDATE … FROM (VALUES …) per chunk instead of one statement per key; both engines
   // name the VALUES columns column1, column2.

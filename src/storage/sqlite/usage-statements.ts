@@ -1,7 +1,14 @@
 import { IDENTITY_ID_PREFIX } from '../../core/identity.js';
 import type { RawSqlite } from '../db.js';
 import type { VerificationLogTable } from '../schema.js';
-import { inIdOrder, inKeyOrder, splitDaily, splitSeen, type UsageBatch } from '../usage-batch.js';
+import {
+  inIdOrder,
+  inKeyOrder,
+  seenUpsertSql,
+  splitDaily,
+  splitSeen,
+  type UsageBatch,
+} from '../usage-batch.js';
 
 /**
  * The usage writes on SQLite as statements prepared once per connection. Used by both writers: the
@@ -28,6 +35,7 @@ interface SqliteStatements {
   logAdd: Stmt;
   daily: Chunked;
   seen: Chunked;
+  seenAdd: Stmt;
   lastUsed: Chunked;
   credits: Stmt;
   identityCredits: Stmt;
@@ -79,11 +87,11 @@ function statementsOf(raw: RawSqlite): SqliteStatements {
         (values) => `insert into key_usage_daily (key_id, day, code, n) values ${values}
         on conflict (key_id, day, code) do update set n = key_usage_daily.n + excluded.n`,
       ),
-      seen: chunked(
-        raw,
-        5,
-        (values) => `insert into key_usage_seen (key_id, day, kind, value, n) values ${values}
-        on conflict (key_id, day, kind, value) do update set n = key_usage_seen.n + excluded.n`,
+      // New values: capped per key and day for IPs and user agents (usage-batch.ts, `seenUpsertSql`).
+      seen: chunked(raw, 5, seenUpsertSql),
+      // A value an earlier flush stored: added to by its primary key, no cap to check.
+      seenAdd: raw.prepare(
+        'update key_usage_seen set n = n + ? where key_id = ? and day = ? and kind = ? and value = ?',
       ),
       // UPDATE … FROM names the VALUES columns column1, column2 (SQLite ≥ 3.33).
       lastUsed: chunked(
@@ -121,6 +129,21 @@ function runChunked<T>(st: Chunked, items: Iterable<T>, push: (params: unknown[]
   if (n === 0) return;
   const width = params.length / n;
   for (let i = 0; i < params.length; i += width) st.one.run(...params.slice(i, i + width));
+}
+
+/**
+ * Adds the counts of the seen values already stored (most of them: a key's IP, user agent and
+ * permissions recur all day), one UPDATE by primary key each; returns the values that were not
+ * stored (new ones, for the capped insert).
+ */
+function storedSeenAdded(st: SqliteStatements, entries: [string, number][]): [string, number][] {
+  const fresh: [string, number][] = [];
+  for (const e of entries) {
+    const x = splitSeen(e[0]);
+    if ((st.seenAdd.run(e[1], x.key_id, x.day, x.kind, x.value) as { changes: number }).changes === 0)
+      fresh.push(e);
+  }
+  return fresh;
 }
 
 const logParams = (p: unknown[], r: VerificationLogTable): void => {
@@ -164,7 +187,7 @@ export function writeUsageRowsSqlite(raw: RawSqlite, b: UsageBatch): void {
     const d = splitDaily(k);
     p.push(d.key_id, d.day, d.code, n);
   });
-  runChunked(st.seen, inKeyOrder(b.seen), (p, [k, n]) => {
+  runChunked(st.seen, storedSeenAdded(st, inKeyOrder(b.seen)), (p, [k, n]) => {
     const x = splitSeen(k);
     p.push(x.key_id, x.day, x.kind, x.value, n);
   });

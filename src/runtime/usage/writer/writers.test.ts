@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import type { Storage } from '../../../storage/db.js';
+import { SEEN_OTHER, SEEN_VALUES_PER_DAY } from '../../../storage/usage-batch.js';
 import {
   DIALECTS,
   aKey,
@@ -65,8 +66,11 @@ describeEachDialect(
       assert.equal(w.daily, n + 3);
       assert.notEqual(w.lastUsedAt, null);
       const usage = await call(t, 'GET', `/v1/keys/${k.id}/usage`);
-      // recordEvents gives each event its own IP.
-      assert.equal((usage.body.ips as { value: string }[]).length, n);
+      // recordEvents gives each event its own IP: the first SEEN_VALUES_PER_DAY are kept one by one,
+      // the rest counted together.
+      const ips = usage.body.ips as { value: string; count: number }[];
+      assert.equal(ips.length, SEEN_VALUES_PER_DAY + 1);
+      assert.equal(ips.find((x) => x.value === SEEN_OTHER)?.count, n - SEEN_VALUES_PER_DAY);
     });
 
     test('a failed write keeps the batch; a later flush writes it exactly once (credits too)', async () => {
