@@ -65,6 +65,15 @@ describeEachDialect('POST /v1/verify: the fast path answers as the route does', 
   const s = { port: 0, root: '' };
   let key = '';
   let keyId = '';
+  /** A valid call of the suite's key (set once the key exists). */
+  let logsRead = '';
+  /** The 200s of /v1/verify the server has counted. */
+  const counted200 = async (): Promise<number> =>
+    Number(
+      /keywarden_http_requests_total\{route="\/v1\/verify",status="200"\} (\d+)/.exec(
+        (await call(t, 'GET', '/metrics')).raw,
+      )?.[1] ?? 0,
+    );
   before(async () => {
     s.port = await listen(t);
     s.root = t.root;
@@ -76,6 +85,7 @@ describeEachDialect('POST /v1/verify: the fast path answers as the route does', 
     });
     key = k.key;
     keyId = k.id;
+    logsRead = JSON.stringify({ key, environment: 'production', permission: 'logs:read', ip: '203.0.113.9' });
   });
 
   test('every outcome, and every refusal the fast path hands over, is the route answer', async () => {
@@ -128,13 +138,8 @@ describeEachDialect('POST /v1/verify: the fast path answers as the route does', 
   });
 
   test('the fast path is taken: Fastify sees none of its requests, and they are counted', async () => {
-    const body = JSON.stringify({
-      key,
-      environment: 'production',
-      permission: 'logs:read',
-      ip: '203.0.113.9',
-    });
-    const metricsBefore = await call(t, 'GET', '/metrics');
+    const body = logsRead;
+    const countedBefore = await counted200();
     const before = await fastifyRequests(s);
     for (let i = 0; i < 5; i++) assert.equal((await post(s, '/v1/verify', body)).status, 200);
     assert.equal(await fastifyRequests(s), before + 1, 'only the counting request reached Fastify');
@@ -148,10 +153,7 @@ describeEachDialect('POST /v1/verify: the fast path answers as the route does', 
       assert.match(r.body, /"code":"VALID"/);
     }
     assert.equal(await fastifyRequests(s), before + 4, 'the two other media types went through Fastify');
-    const count = (text: string): number =>
-      Number(/keywarden_http_requests_total\{route="\/v1\/verify",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
-    const metricsAfter = await call(t, 'GET', '/metrics');
-    assert.equal(count(metricsAfter.raw) - count(metricsBefore.raw), 7, 'every 200 is counted once');
+    assert.equal((await counted200()) - countedBefore, 7, 'every 200 is counted once');
   });
 
   test('admin keys that may not verify, or only in their team, get the route answers', async () => {
@@ -214,16 +216,10 @@ describeEachDialect('POST /v1/verify: the fast path answers as the route does', 
   test('a client that leaves while its verification runs gets nothing written and is not counted', async () => {
     const verifier = t.kw.services.verifier;
     const real = verifier.verify.bind(verifier);
-    const count = async (): Promise<number> =>
-      Number(
-        /keywarden_http_requests_total\{route="\/v1\/verify",status="200"\} (\d+)/.exec(
-          (await call(t, 'GET', '/metrics')).raw,
-        )?.[1] ?? 0,
-      );
     const body = JSON.stringify({ key, environment: 'production', ip: '203.0.113.7' });
     // Warm the admin key so the request is the fast path's.
     assert.equal((await post(s, '/v1/verify', body)).status, 200);
-    const before = await count();
+    const before = await counted200();
     let release: () => void = () => undefined;
     let started = false;
     verifier.verify = (...args) => {
@@ -250,16 +246,11 @@ describeEachDialect('POST /v1/verify: the fast path answers as the route does', 
     } finally {
       verifier.verify = real;
     }
-    assert.equal(await count(), before, 'a 200 nobody received is not counted');
+    assert.equal(await counted200(), before, 'a 200 nobody received is not counted');
   });
 
   test('a body in several packets, a client that leaves mid-body, keep-alive', async () => {
-    const body = JSON.stringify({
-      key,
-      environment: 'production',
-      permission: 'logs:read',
-      ip: '203.0.113.9',
-    });
+    const body = logsRead;
     const head =
       `POST /v1/verify HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\nauthorization: Bearer ${s.root}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`;
