@@ -18,7 +18,7 @@ import { oidcRoutes } from './console/oidc-routes.js';
 import { consoleStatic } from './console/static.js';
 import { checkScope } from './authorize.js';
 import { parseJsonBody } from './body.js';
-import { fastVerify } from './fast-verify.js';
+import { fastVerify, trustHops } from './fast-verify.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { registerOpenApi } from './openapi.js';
 import { narrowingRoutes } from './routes/narrowing.js';
@@ -241,14 +241,8 @@ export async function buildApp(s: Services, opts: AppOptions): Promise<App> {
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: opts.bodyLimitBytes,
-    // A hop count as proxy-addr's trust function: the `n` nearest hops are proxies.
-    trustProxy:
-      typeof opts.trustProxy === 'number'
-        ? (
-            (hops) => (_addr: string, i: number) =>
-              i < hops
-          )(opts.trustProxy)
-        : opts.trustProxy,
+    // The same trust function as the fast path's client address (fast-verify.ts).
+    trustProxy: typeof opts.trustProxy === 'number' ? trustHops(opts.trustProxy) : opts.trustProxy,
     serverFactory: (handler) =>
       edgeServer((req, res) => {
         if (!fast(req, res, handler)) handler(req, res);

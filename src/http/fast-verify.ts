@@ -23,14 +23,19 @@ export interface FastVerifyOptions {
   draining: () => boolean;
 }
 
+/** A hop count as proxy-addr's trust function: the `hops` nearest hops are proxies (Fastify's too). */
+export const trustHops =
+  (hops: number) =>
+  (_addr: string, i: number): boolean =>
+    i < hops;
+
 /**
  * The client address as Fastify's `request.ip` computes it: the socket's peer, or with trusted
  * proxies the nearest untrusted address of X-Forwarded-For (same library, same trust function).
  */
 function clientIp(trust: TrustProxy): (req: IncomingMessage) => string {
   if (trust === false) return (req) => req.socket.remoteAddress ?? '';
-  const fn =
-    typeof trust === 'number' ? (_addr: string, i: number): boolean => i < trust : proxyAddr.compile(trust);
+  const fn = typeof trust === 'number' ? trustHops(trust) : proxyAddr.compile(trust);
   return (req) => {
     const all = proxyAddr.all(req, fn);
     return all[all.length - 1] ?? '';
