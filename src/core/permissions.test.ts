@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { allows, compileGrants, firstDenied, isPermission, isRequiredPermission } from './permissions.js';
+import {
+  allows,
+  compileGrants,
+  firstDenied,
+  grantAllowing,
+  isPermission,
+  isRequiredPermission,
+} from './permissions.js';
 
 test('grammar', () => {
   for (const p of [
@@ -65,4 +72,34 @@ test('firstDenied names the first missing permission of several', () => {
   const g = compileGrants(['agents:invoke', 'logs:read']);
   assert.equal(firstDenied(g, ['agents:invoke', 'logs:read']), undefined);
   assert.equal(firstDenied(g, ['agents:invoke', 'logs:write', 'x:y']), 'logs:write');
+});
+
+test('grantAllowing names a grant exactly when allows allows, and that grant alone allows the call', () => {
+  // Every grant form over two types, two actions and two ids, in sets of one and two; every request.
+  const forms = ['*', 'a:*', 'a:x', 'a:x:1', 'a:*:1', 'a:y', 'a:y:2', 'b:x', 'b:*:1'];
+  const sets = [
+    [],
+    ...forms.map((f) => [f]),
+    ...forms.flatMap((f, i) => forms.slice(i + 1).map((g) => [f, g])),
+  ];
+  const requests: [string, string | undefined][] = [];
+  for (const p of ['a:x', 'a:y', 'b:x', 'a:x:1', 'a:y:2', 'b:z:1'])
+    for (const r of [undefined, '1', '2']) requests.push([p, r]);
+  let named = 0;
+  for (const set of sets) {
+    const grants = compileGrants(set);
+    for (const [p, r] of requests) {
+      const g = grantAllowing(grants, p, r);
+      const what = `${set.join(',')} ⊢ ${p} ${r ?? ''}`;
+      assert.equal(g !== undefined, allows(grants, p, r), what);
+      if (g === undefined) continue;
+      named++;
+      assert.ok(grants.has(g), what);
+      assert.ok(allows(compileGrants([g]), p, r), what);
+    }
+  }
+  assert.ok(named > 300, `${named} allowed requests checked`);
+  assert.equal(grantAllowing(compileGrants(['agents:invoke']), 'agents:invoke', 'agt_42'), 'agents:invoke');
+  assert.equal(grantAllowing(compileGrants(['agents:*', '*']), 'agents:invoke', 'agt_42'), '*');
+  assert.equal(grantAllowing(compileGrants(['agents:*:agt_42']), 'agents:run', 'agt_42'), 'agents:*:agt_42');
 });

@@ -55,6 +55,29 @@ export function allows(grants: Grants, permission: string, resource?: string): b
   return grants.has(`${type}:${action}:${id}`) || grants.has(`${type}:*:${id}`);
 }
 
+/**
+ * The grant that allows `permission` (optionally on `resource`), in the order `allows` tries them,
+ * or undefined when none does. Usage counts a permission used under a wider grant as that grant
+ * once a key has many distinct ones in a day (storage/usage-batch.ts, `SEEN_PERMISSIONS_PER_DAY`).
+ * @example grantAllowing(compileGrants(['agents:*']), 'agents:invoke', 'agt_42') // 'agents:*'
+ */
+export function grantAllowing(grants: Grants, permission: string, resource?: string): string | undefined {
+  if (grants.has(permission)) return permission;
+  if (grants.has('*')) return '*';
+  const i = permission.indexOf(':');
+  const type = permission.slice(0, i);
+  let action = permission.slice(i + 1);
+  const j = action.indexOf(':');
+  let id = resource;
+  if (j >= 0) {
+    id = action.slice(j + 1);
+    action = action.slice(0, j);
+  }
+  const candidates = [`${type}:*`, `${type}:${action}`];
+  if (id !== undefined) candidates.push(`${type}:${action}:${id}`, `${type}:*:${id}`);
+  return candidates.find((g) => grants.has(g));
+}
+
 /** The first required permission that the grants do not allow, or undefined when all are allowed. */
 export function firstDenied(
   grants: Grants,

@@ -78,6 +78,11 @@ export interface VerificationEvent {
   userAgent: string | null;
   latencyUs: number;
   /**
+   * The key's permissions (its grants) when it was identified; usage reads them on a VALID call to
+   * tell which grant allowed each permission used (storage/usage-batch.ts, `SEEN_PERMISSIONS_PER_DAY`).
+   */
+  grants?: readonly string[] | null;
+  /**
    * A narrowing's shadow decision (docs/narrowing.md): the call was allowed, and the narrower set
    * would have refused it with `code`. Logged as a row marked `shadow`; counted in no usage.
    */

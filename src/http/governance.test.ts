@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SECTIONS } from '../core/governance.js';
+import { allows, compileGrants } from '../core/permissions.js';
 import { ManualClock, aKey, call, createKey, verify, describeEachDialect } from '../testing/harness.js';
 
 type Finding = { keyId: string; reason: string; [k: string]: unknown };
@@ -174,6 +175,71 @@ describeEachDialect('governance report and leak response', (t) => {
     assert.equal(find(r, 'testKeysInProduction', probe.id)?.count, 2);
     const logs = await call(t, 'GET', `/v1/logs?keyId=${probe.id}&shadow=true`);
     assert.equal((logs.body.items as { count: number }[])[0]?.count, 5, 'the shadow rows were written');
+  });
+
+  test('permissions used under a wider grant fold into it past the cap: governance keeps every call allowed', async () => {
+    // 150 single-resource grants (a value equal to its grant never folds), one grant for all agents
+    // and one for every logs action: the caller chooses the resource or action under those two.
+    const singles = Array.from({ length: 150 }, (_, i) => `accounts:charge:c${i}`);
+    const k = await createKey(t, {
+      // Wildcard grants are refused for production keys by the default policy.
+      name: 'crm-stg-wide',
+      environment: 'staging',
+      permissions: [...singles, 'agents:invoke', 'logs:*'],
+      expiresAt: new Date(clock.now() + 200 * 86_400_000).toISOString(),
+    });
+    clock.advance(8 * 86_400); // old enough for unused grants to be judged
+    type Call = [string, string | undefined];
+    const agents = Array.from({ length: 250 }, (_, i): Call => ['agents:invoke', `agt_${1000 + i}`]);
+    const accounts = singles.map((p): Call => [p, undefined]);
+    const logs = Array.from({ length: 30 }, (_, i): Call => [`logs:action${i}`, undefined]);
+    type Seen = { value: string; count: number }[];
+    const used = async (): Promise<Seen> => {
+      await t.kw.services.ctx.usage.flush();
+      const u = await call(t, 'GET', `/v1/keys/${k.id}/usage?days=1`);
+      assert.equal(u.status, 200, u.raw);
+      return u.body.permissionsUsed as Seen;
+    };
+    const count = (xs: Seen, v: string): number | undefined => xs.find((x) => x.value === v)?.count;
+    const send = async (calls: Call[]): Promise<void> => {
+      for (const [permission, resource] of calls)
+        await verify(t, { key: k.key, environment: 'staging', permission, resource });
+    };
+    // One flush: 100 grants used as themselves, then (in primary-key order) 250 resources: the cap
+    // of 200 values keeps 100 of them; 150 are counted as agents:invoke. The same on both databases
+    // (one statement on PostgreSQL, chunks of 64 on SQLite).
+    await send([...agents, ...accounts.slice(0, 100)]);
+    const first = await used();
+    assert.equal(first.length, 100 + 100 + 1);
+    assert.equal(count(first, 'agents:invoke'), 150);
+    // Past the cap, a value that is a grant itself still gets its own row; every logs action (a
+    // caller-chosen action under logs:*) is counted as logs:*; a new resource adds no row.
+    await send([
+      ...accounts.slice(100),
+      ...logs,
+      ['agents:invoke', 'agt_9999'],
+      ['accounts:charge:c7', undefined],
+    ]);
+    const after = await used();
+    assert.equal(after.length, 150 + 100 + 2);
+    assert.ok(singles.every((p) => count(after, p) === (p === 'accounts:charge:c7' ? 2 : 1)));
+    assert.equal(count(after, 'logs:*'), 30);
+    assert.equal(count(after, 'agents:invoke'), 151);
+    assert.equal(
+      after.reduce((n, x) => n + x.count, 0),
+      150 + 250 + 30 + 2,
+      'every call is counted',
+    );
+
+    const r = await report();
+    const op = find(r, 'overPrivileged', k.id);
+    assert.deepEqual(op?.unusedPermissions, [], 'no grant looks unused because its calls were folded');
+    const suggested = op?.suggestedPermissions as string[];
+    assert.ok(suggested.includes('agents:invoke') && suggested.includes('logs:*'));
+    // The suggested set still allows every call the key made.
+    const grants = compileGrants(suggested);
+    for (const [permission, resource] of [...agents, ...accounts, ...logs])
+      assert.ok(allows(grants, permission, resource), `${permission} ${resource ?? ''}`);
   });
   return { clock };
 });

@@ -253,6 +253,7 @@ export class Verifier implements KeyVerifier {
       ip: input.ip ?? null,
       userAgent: scope.userAgent ?? null,
       latencyUs,
+      grants: found === null ? null : found.permissions,
     });
     return result;
   }

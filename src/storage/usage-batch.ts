@@ -51,40 +51,67 @@ export const inIdOrder = <T extends { id: string }>(rows: T[]): T[] =>
 
 export const dailyKey = (keyId: string, day: string, code: string): string =>
   `${keyId}\u0000${day}\u0000${code}`;
-export const seenKey = (keyId: string, day: string, kind: SeenKind, value: string): string =>
-  `${keyId}\u0000${day}\u0000${kind}\u0000${value}`;
+/**
+ * A seen value's counter key. `fold` is what the value is counted as once the key has too many
+ * values of its kind that day (`seenUpsertSql`): for a permission, the grant that allowed it when
+ * that grant is wider than the value (null: the value is a grant itself, never folded); for IPs
+ * and user agents it is always `SEEN_OTHER` and not part of the key.
+ */
+export const seenKey = (
+  keyId: string,
+  day: string,
+  kind: SeenKind,
+  value: string,
+  fold: string | null = null,
+): string =>
+  fold === null || kind !== 'permission'
+    ? `${keyId}\u0000${day}\u0000${kind}\u0000${value}`
+    : `${keyId}\u0000${day}\u0000${kind}\u0000${value}\u0000${fold}`;
 
 /**
  * The client addresses and user agents kept one by one per key and day: the caller chooses both
  * (the `ip` and `userAgent` of a verification), so a client sending a new one with every call would
  * otherwise add a row per call. Past this many, a key's further new values of the day are counted
- * in one row whose value is `SEEN_OTHER`. Permissions are not capped: they are bounded by the key's
- * grants, and governance reads them to tell a used grant from an unused one.
+ * in one row whose value is `SEEN_OTHER`.
  */
 export const SEEN_VALUES_PER_DAY = 100;
 export const SEEN_OTHER = '(other)';
+/**
+ * The permissions kept one by one per key and day. A grant wider than a call (`agents:invoke`,
+ * `agents:*`, `*`) lets the caller choose the resource or action, and each choice was a value of its
+ * own (`agents:invoke:<resource>`): past this many, such a value is counted as the grant that allowed
+ * it. That keeps governance's reading safe: the grant counts as used and stays in the suggested
+ * permissions, which still allow every call made. A value that is a grant itself is never folded
+ * (their number is bounded by the key's grants) but counts towards the cap. As many as a key may hold
+ * of its own.
+ */
+export const SEEN_PERMISSIONS_PER_DAY = 200;
 
 /**
- * The upsert of `key_usage_seen` rows for a VALUES list of (key_id, day, kind, value, n), one row
- * per value, on both databases. A new IP or user agent is kept as itself while the key has fewer
- * than `SEEN_VALUES_PER_DAY` values of that kind that day (those stored, then the statement's new
- * ones in order), and written as `SEEN_OTHER` past that; grouping merges what it folds (a row may
- * not be upserted twice in one statement).
+ * The upsert of `key_usage_seen` rows for a VALUES list of (key_id, day, kind, value, n, fold), one
+ * row per value, on both databases. A new value with a fold is kept as itself while the key has fewer
+ * than the cap of its kind that day (`SEEN_VALUES_PER_DAY` IPs or user agents, or
+ * `SEEN_PERMISSIONS_PER_DAY` permissions), and written as its fold past that. The values counted are
+ * those stored, then the statement's new ones in primary-key order, whether they may fold or not: so
+ * a batch gives the same rows written as one statement (PostgreSQL) or as several (SQLite's chunks).
+ * Grouping merges what it folds (a row may not be upserted twice in one statement).
  */
 export const seenUpsertSql = (values: string): string =>
   `insert into key_usage_seen (key_id, day, kind, value, n)
   select key_id, day, kind, value, sum(n) from (
     select key_id, day, kind, n,
-      case when kind not in ('ip', 'ua') or present = 1 or stored + row_number() over (
-          partition by key_id, day, kind, present order by value) <= ${SEEN_VALUES_PER_DAY}
-        then value else '${SEEN_OTHER}' end as value
+      case when fold is null or present = 1 or stored + row_number() over (
+          partition by key_id, day, kind, present order by value)
+          <= case when kind = 'permission' then ${SEEN_PERMISSIONS_PER_DAY} else ${SEEN_VALUES_PER_DAY} end
+        then value else fold end as value
     from (
       select v.column1 as key_id, v.column2 as day, v.column3 as kind, v.column4 as value,
-        cast(v.column5 as integer) as n,
+        cast(v.column5 as integer) as n, v.column6 as fold,
         case when exists (select 1 from key_usage_seen s where s.key_id = v.column1 and s.day = v.column2
           and s.kind = v.column3 and s.value = v.column4) then 1 else 0 end as present,
         (select count(*) from (select 1 from key_usage_seen s where s.key_id = v.column1
-          and s.day = v.column2 and s.kind = v.column3 limit ${SEEN_VALUES_PER_DAY}) as c) as stored
+          and s.day = v.column2 and s.kind = v.column3
+          limit ${Math.max(SEEN_VALUES_PER_DAY, SEEN_PERMISSIONS_PER_DAY)}) as c) as stored
       from (values ${values}) as v
     ) as w
   ) as g
@@ -96,9 +123,23 @@ export const splitDaily = (k: string): { key_id: string; day: string; code: stri
   const [key_id = '', day = '', code = ''] = k.split('\u0000');
   return { key_id, day, code };
 };
-export const splitSeen = (k: string): { key_id: string; day: string; kind: SeenKind; value: string } => {
-  const [key_id = '', day = '', kind = 'ip', value = ''] = k.split('\u0000');
-  return { key_id, day, kind: kind as SeenKind, value };
+export interface SeenParts {
+  key_id: string;
+  day: string;
+  kind: SeenKind;
+  value: string;
+  /** What the value is counted as past its kind's cap (null: kept as itself). */
+  fold: string | null;
+}
+export const splitSeen = (k: string): SeenParts => {
+  const [key_id = '', day = '', kind = 'ip', value = '', fold = null] = k.split('\u0000');
+  return {
+    key_id,
+    day,
+    kind: kind as SeenKind,
+    value,
+    fold: kind === 'permission' ? fold : SEEN_OTHER,
+  };
 };
 
 export const addCount = (m: Map<string, number>, k: string, n = 1): void => {

@@ -69,13 +69,14 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
       )
       .execute();
   }
-  // Capped per key and day for IPs and user agents: the same statement as on SQLite (usage-batch.ts).
+  // Capped per key and day for IPs, user agents and permissions under wider grants: the same
+  // statement as on SQLite (usage-batch.ts).
   const [seenHead = '', seenTail = ''] = seenUpsertSql('\u0001').split('\u0001');
   for (const rows of chunks(inKeyOrder(b.seen))) {
     const values = sql.join(
       rows.map(([k, n]) => {
         const x = splitSeen(k);
-        return sql`(${x.key_id}, ${x.day}, ${x.kind}, ${x.value}, ${n})`;
+        return sql`(${x.key_id}, ${x.day}, ${x.kind}, ${x.value}, ${n}, ${x.fold})`;
       }),
     );
     await sql`${sql.raw(seenHead)}${values}${sql.raw(seenTail)}`.execute(trx);

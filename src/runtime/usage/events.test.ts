@@ -272,9 +272,15 @@ describe('usage events: encoded on the main thread, minute rows built where they
 
   test('counters per key, day and outcome; seen values; last use and permissions of valid calls only', () => {
     const b = decodeAll([
-      ev({ resource: 'agt_7', ip: '10.0.0.1' }),
-      ev({ at: at + 1, resource: 'agt_7', ip: '10.0.0.2', permissions: ['agents:invoke', 'logs:read:l1'] }),
-      ev({ at: at + 2, code: 'INSUFFICIENT_PERMISSIONS', permissions: ['billing:charge'] }),
+      ev({ resource: 'agt_7', ip: '10.0.0.1', grants: ['agents:invoke'] }),
+      ev({
+        at: at + 1,
+        resource: 'agt_7',
+        ip: '10.0.0.2',
+        permissions: ['agents:invoke', 'logs:read:l1'],
+        grants: ['agents:*', 'logs:read:l1'],
+      }),
+      ev({ at: at + 2, code: 'INSUFFICIENT_PERMISSIONS', permissions: ['billing:charge'], grants: ['x:y'] }),
       ev({ keyId: null, code: 'NOT_FOUND' }),
     ]);
     assert.deepEqual(counts(b.daily, splitDaily), [
@@ -285,10 +291,25 @@ describe('usage events: encoded on the main thread, minute rows built where they
     assert.deepEqual(
       counts(b.seen, splitSeen).filter((x) => (x as { kind: string }).kind === 'permission'),
       [
-        { key_id: 'key_a', day: '2026-06-01', kind: 'permission', value: 'agents:invoke:agt_7', n: 1 },
-        { key_id: 'key_a', day: '2026-06-02', kind: 'permission', value: 'agents:invoke:agt_7', n: 1 },
-        // A grant narrowed already is not narrowed again.
-        { key_id: 'key_a', day: '2026-06-02', kind: 'permission', value: 'logs:read:l1', n: 1 },
+        // Each with the grant that allowed it as what it folds into past the cap (usage-batch.ts).
+        {
+          key_id: 'key_a',
+          day: '2026-06-01',
+          kind: 'permission',
+          value: 'agents:invoke:agt_7',
+          fold: 'agents:invoke',
+          n: 1,
+        },
+        {
+          key_id: 'key_a',
+          day: '2026-06-02',
+          kind: 'permission',
+          value: 'agents:invoke:agt_7',
+          fold: 'agents:*',
+          n: 1,
+        },
+        // A grant narrowed already is not narrowed again; a value that is a grant never folds.
+        { key_id: 'key_a', day: '2026-06-02', kind: 'permission', value: 'logs:read:l1', fold: null, n: 1 },
       ],
     );
     assert.equal(b.seen.size, 3 + 3 + 2, 'permissions, IPs (3 day-IP pairs), user agents (2 days)');
@@ -320,6 +341,7 @@ describe('usage events: encoded on the main thread, minute rows built where they
         permissions: pick([['agents:invoke'], ['agents:invoke', 'logs:read:l1'], []], i, 11),
         resource: pick([null, 'agt_7', 'agt_8'], i, 13),
         code: pick(['VALID', 'VALID', 'RATE_LIMITED', 'INSUFFICIENT_PERMISSIONS'], i, 17),
+        grants: pick([null, ['agents:invoke', 'logs:read:l1'], ['agents:*', 'logs:*'], ['*']], i, 19),
       }),
     );
     const decoded = decodeAll(events);
@@ -330,6 +352,10 @@ describe('usage events: encoded on the main thread, minute rows built where they
     assert.deepEqual([...decoded.seen].sort(), [...counted.seen].sort());
     assert.deepEqual([...decoded.lastUsed].sort(), [...counted.lastUsed].sort());
     assert.ok(decoded.daily.size >= 20 && decoded.seen.size >= 40, 'the mix is varied');
+    const folds = new Set(
+      [...decoded.seen.keys()].map((k) => splitSeen(k)).map((x) => x.kind === 'permission' && x.fold),
+    );
+    assert.deepEqual([...folds].sort(), [false, null, '*', 'agents:*', 'agents:invoke', 'logs:*'].sort());
   });
 
   test('strings are kept once per batch; a slice is a compact copy of the events left', () => {

@@ -1,3 +1,4 @@
+import { compileGrants, grantAllowing, type Grants } from '../../core/permissions.js';
 import type { VerificationEvent } from '../../core/ports.js';
 import type { VerificationLogTable } from '../../storage/schema.js';
 import { addCalls, addCount, dailyKey, seenKey, type UsageBatch } from '../../storage/usage-batch.js';
@@ -35,7 +36,7 @@ const shadowCode = (code: string): string => {
 };
 
 export const NUMS = 2;
-export const REFS = 8;
+export const REFS = 9;
 const R_KEY = 0;
 const R_START = 1;
 /** One permission as itself, several joined with NUL (-1: none). */
@@ -45,6 +46,12 @@ const R_IP = 4;
 const R_UA = 5;
 const R_CODE = 6;
 const R_ENV = 7;
+/**
+ * A VALID call's key grants, joined with NUL (-1: another outcome). Not part of a call's
+ * combination (the key is): grouping hashes and compares the refs before it only.
+ */
+const R_GRANTS = 8;
+const COMBO_REFS = R_GRANTS;
 
 /**
  * The events of one flush interval, encoded as they are recorded. Besides a cheap hand-over this
@@ -65,6 +72,8 @@ export class EventColumns {
    */
   private keyIds: (string | null)[] = [];
   private keyStarts: (string | null)[] = [];
+  /** A VALID call's key grants (the cache entry's shared list), joined once per list at `seal`. */
+  private grantLists: (readonly string[] | null)[] = [];
 
   constructor(capacity = 1024) {
     this.nums = new Float64Array(capacity * NUMS);
@@ -81,6 +90,7 @@ export class EventColumns {
     const refs = this.refs;
     this.keyIds.push(e.keyId);
     this.keyStarts.push(e.keyStart);
+    this.grantLists.push(e.code === 'VALID' && e.shadow !== true ? (e.grants ?? null) : null);
     const p = e.permissions;
     refs[r + R_PERMS] = p.length === 0 ? -1 : this.ref(p.length === 1 ? (p[0] ?? '') : p.join('\u0000'));
     refs[r + R_RESOURCE] = this.ref(e.resource);
@@ -118,13 +128,22 @@ export class EventColumns {
   /** The events recorded, with their key ids and starts looked up; the columns are not written to afterwards. */
   seal(): EncodedEvents {
     const refs = this.refs;
+    const joined = new Map<readonly string[], number>();
     for (let i = 0; i < this.n; i++) {
       refs[i * REFS + R_KEY] = this.ref(this.keyIds[i] ?? null);
       refs[i * REFS + R_START] = this.ref(this.keyStarts[i] ?? null);
+      const g = this.grantLists[i] ?? null;
+      let gi = g === null ? -1 : joined.get(g);
+      if (gi === undefined && g !== null) {
+        gi = this.ref(g.join('\u0000'));
+        joined.set(g, gi);
+      }
+      refs[i * REFS + R_GRANTS] = gi ?? -1;
     }
     this.index = new Map();
     this.keyIds = [];
     this.keyStarts = [];
+    this.grantLists = [];
     return { n: this.n, nums: this.nums, refs, strings: this.strings };
   }
 }
@@ -173,9 +192,27 @@ export class IsoClock {
   }
 }
 
-/** The permission a valid call used: narrowed to the resource it named, when the grant was for all. */
-const usedPermission = (p: string, resource: string | null): string =>
-  resource !== null && p.split(':').length === 2 ? `${p}:${resource}` : p;
+/**
+ * A permission a valid call used, and what it is counted as past the key's cap of the day (null:
+ * never folded): see `seenKey` and `SEEN_PERMISSIONS_PER_DAY` (storage/usage-batch.ts).
+ */
+export type UsedPermission = readonly [value: string, fold: string | null];
+
+/**
+ * The permissions a valid call used: each narrowed to the resource it named when asked for all
+ * resources, with the grant that allowed it as its fold when that grant is wider than the value.
+ */
+export function usedPermissions(
+  permissions: readonly string[],
+  resource: string | null,
+  grants: Grants | null,
+): UsedPermission[] {
+  return permissions.map((p) => {
+    const value = resource !== null && p.split(':').length === 2 ? `${p}:${resource}` : p;
+    const grant = grants === null ? undefined : grantAllowing(grants, p, resource ?? undefined);
+    return [value, grant === undefined || grant === value ? null : grant];
+  });
+}
 
 /** Counts one verification of a known key into `b`'s daily counters, seen values and last use. */
 export function countUse(
@@ -186,7 +223,7 @@ export function countUse(
   code: string,
   ip: string | null,
   userAgent: string | null,
-  used: readonly string[],
+  used: readonly UsedPermission[],
 ): void {
   addCount(b.daily, dailyKey(keyId, day, code));
   if (ip !== null) addCount(b.seen, seenKey(keyId, day, 'ip', ip));
@@ -194,7 +231,7 @@ export function countUse(
   if (code === 'VALID') {
     const prev = b.lastUsed.get(keyId);
     if (prev === undefined || prev < iso) b.lastUsed.set(keyId, iso);
-    for (const p of used) addCount(b.seen, seenKey(keyId, day, 'permission', p));
+    for (const [p, fold] of used) addCount(b.seen, seenKey(keyId, day, 'permission', p, fold));
   }
 }
 
@@ -203,12 +240,13 @@ export function countEvent(b: UsageBatch, e: VerificationEvent, clock: IsoClock)
   if (e.keyId === null || e.shadow === true) return;
   const iso = clock.at(e.at);
   const ua = e.userAgent === null ? null : e.userAgent.slice(0, UA_MAX);
-  const used = e.code === 'VALID' ? e.permissions.map((p) => usedPermission(p, e.resource)) : [];
+  const grants = e.grants === undefined || e.grants === null ? null : compileGrants(e.grants);
+  const used = e.code === 'VALID' ? usedPermissions(e.permissions, e.resource, grants) : [];
   countUse(b, e.keyId, iso, clock.day, e.code, e.ip, ua, used);
 }
 
 const sameRefs = (refs: Int32Array, a: number, b: number): boolean => {
-  for (let j = 0; j < REFS; j++) if (refs[a + j] !== refs[b + j]) return false;
+  for (let j = 0; j < COMBO_REFS; j++) if (refs[a + j] !== refs[b + j]) return false;
   return true;
 };
 
@@ -241,7 +279,8 @@ interface Group {
 export class EventDecoder {
   private readonly lists = new Map<number, readonly string[]>();
   private readonly columns = new Map<number, string>();
-  private readonly used = new Map<number, Map<number, readonly string[]>>();
+  private readonly used = new Map<number, Map<number, readonly UsedPermission[]>>();
+  private readonly grantSets = new Map<number, Grants>();
   /** Calls counted in overflow rows by the last `decode`s (the cap was reached). */
   overflowed = 0;
 
@@ -275,7 +314,7 @@ export class EventDecoder {
       const lat = nums[i * NUMS + 1] ?? 0;
       const minute = Math.floor(at / MINUTE_MS);
       let h = minute | 0;
-      for (let j = 0; j < REFS; j++) h = Math.imul(h ^ (refs[r + j] ?? 0), 0x9e3779b1);
+      for (let j = 0; j < COMBO_REFS; j++) h = Math.imul(h ^ (refs[r + j] ?? 0), 0x9e3779b1);
       h ^= h >>> 15;
       let slot = h & mask;
       let g: Group | undefined;
@@ -376,8 +415,8 @@ export class EventDecoder {
     const prev = b.lastUsed.get(keyId);
     if (prev === undefined || prev < last) b.lastUsed.set(keyId, last);
     if (perms >= 0)
-      for (const p of this.usedList(perms, resourceRef))
-        addCount(b.seen, seenKey(keyId, day, 'permission', p), g.count);
+      for (const [p, fold] of this.usedList(perms, resourceRef, refs[r + R_GRANTS] ?? -1))
+        addCount(b.seen, seenKey(keyId, day, 'permission', p, fold), g.count);
   }
 
   private list(perms: number): readonly string[] {
@@ -399,19 +438,30 @@ export class EventDecoder {
     return c;
   }
 
-  private usedList(perms: number, resource: number): readonly string[] {
-    if (resource < 0) return this.list(perms);
-    let byResource = this.used.get(perms);
-    if (byResource === undefined) {
-      byResource = new Map();
-      this.used.set(perms, byResource);
+  private usedList(perms: number, resource: number, grants: number): readonly UsedPermission[] {
+    let byCall = this.used.get(perms);
+    if (byCall === undefined) {
+      byCall = new Map();
+      this.used.set(perms, byCall);
     }
-    let l = byResource.get(resource);
+    // One number for the pair of refs (each below the table's length, or -1).
+    const k = (resource + 1) * (this.ev.strings.length + 1) + (grants + 1);
+    let l = byCall.get(k);
     if (l === undefined) {
-      const res = this.ev.strings[resource] ?? null;
-      l = this.list(perms).map((p) => usedPermission(p, res));
-      byResource.set(resource, l);
+      const res = resource < 0 ? null : (this.ev.strings[resource] ?? null);
+      l = usedPermissions(this.list(perms), res, this.grantSet(grants));
+      byCall.set(k, l);
     }
     return l;
+  }
+
+  private grantSet(grants: number): Grants | null {
+    if (grants < 0) return null;
+    let g = this.grantSets.get(grants);
+    if (g === undefined) {
+      g = compileGrants((this.ev.strings[grants] ?? '').split('\u0000'));
+      this.grantSets.set(grants, g);
+    }
+    return g;
   }
 }

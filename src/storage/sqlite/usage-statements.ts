@@ -87,8 +87,8 @@ function statementsOf(raw: RawSqlite): SqliteStatements {
         (values) => `insert into key_usage_daily (key_id, day, code, n) values ${values}
         on conflict (key_id, day, code) do update set n = key_usage_daily.n + excluded.n`,
       ),
-      // New values: capped per key and day for IPs and user agents (usage-batch.ts, `seenUpsertSql`).
-      seen: chunked(raw, 5, seenUpsertSql),
+      // New values: capped per key and day (usage-batch.ts, `seenUpsertSql`).
+      seen: chunked(raw, 6, seenUpsertSql),
       // A value an earlier flush stored: added to by its primary key, no cap to check.
       seenAdd: raw.prepare(
         'update key_usage_seen set n = n + ? where key_id = ? and day = ? and kind = ? and value = ?',
@@ -189,7 +189,7 @@ export function writeUsageRowsSqlite(raw: RawSqlite, b: UsageBatch): void {
   });
   runChunked(st.seen, storedSeenAdded(st, inKeyOrder(b.seen)), (p, [k, n]) => {
     const x = splitSeen(k);
-    p.push(x.key_id, x.day, x.kind, x.value, n);
+    p.push(x.key_id, x.day, x.kind, x.value, n, x.fold);
   });
   runChunked(st.lastUsed, inKeyOrder(b.lastUsed), (p, [id, at]) => {
     p.push(id, at);
