@@ -1,12 +1,18 @@
 import type { IdentityView } from './identity.js';
-import { compileAllowlist, ipAllowed, type Allowlist } from './cidr.js';
+import { compileAllowlist, ipAllowed, isValidIp, quotedAddress, type Allowlist } from './cidr.js';
 import type { VerifyCode } from './codes.js';
 import { deepFreeze, Interner } from './intern.js';
 import { ENVIRONMENTS, type Environment } from './keys.js';
 import type { KeyRecord, KeyStatus, Owner, SecretInfo } from './model.js';
 import type { Narrowing, ShadowSet } from './narrowing.js';
 import { shadowSetOf } from './narrowing.js';
-import { compileGrants, firstDenied, type Grants } from './permissions.js';
+import {
+  compileGrants,
+  firstDenied,
+  isRequiredPermission,
+  isResourceId,
+  type Grants,
+} from './permissions.js';
 
 export { VERIFY_CODES, type VerifyCode } from './codes.js';
 
@@ -38,6 +44,29 @@ export interface VerifyInput {
   resource?: string | undefined;
   ip?: string | undefined;
   cost: number;
+}
+
+/**
+ * What is wrong with a verification's input beyond the key (a sentence for VALIDATION_FAILED), or
+ * undefined. Checked by the verifier for every caller, HTTP and in-process alike: the HTTP schema
+ * already refuses most of this, but an in-process caller passes what its own request held (a path
+ * parameter as the resource), and every field of a call is logged (PostgreSQL refuses a NUL in
+ * text, which would fail every usage write after it).
+ */
+export function inputProblem(input: VerifyInput, userAgent: string | null): string | undefined {
+  if (!ENVIRONMENTS.includes(input.environment))
+    return `environment ${JSON.stringify(input.environment.slice(0, 64))} is not one of ${ENVIRONMENTS.join(', ')}`;
+  for (const p of input.permissions)
+    if (!isRequiredPermission(p))
+      return `${JSON.stringify(p.slice(0, 300))} is not a permission to check: expected resource:action[:resourceId] without wildcards`;
+  if (input.resource !== undefined && !isResourceId(input.resource))
+    return `resource ${JSON.stringify(input.resource.slice(0, 128))} may only hold letters, digits and _ . @ -`;
+  if (input.ip !== undefined && !isValidIp(input.ip))
+    return `ip ${quotedAddress(input.ip)} is not an IPv4 or IPv6 address`;
+  if (userAgent !== null && userAgent.includes('\u0000')) return 'the user agent contains a NUL character';
+  if (!Number.isSafeInteger(input.cost) || input.cost < 0)
+    return `cost ${String(input.cost)} is not a whole number ≥ 0`;
+  return undefined;
 }
 
 /**

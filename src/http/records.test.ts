@@ -137,6 +137,38 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
     assert.deepEqual(f.body.ips, [{ value: '10.8.0.1', count: 1 }]);
   });
 
+  test('in-process calls are checked like the API: refused input never reaches the log, nothing is lost', async () => {
+    const k = await createKey(t, { permissions: ['agents:invoke'] });
+    const v = t.kw.services.verifier;
+    const ok = { key: k.key, environment: 'production' as const, permissions: ['agents:invoke'], cost: 1 };
+    // Each was verified VALID and logged as given (a NUL failed every PostgreSQL usage write after it).
+    for (const [input, userAgent, detail] of [
+      [{ ...ok, resource: 'agt\u0000x' }, null, /resource "agt\\u0000x" may only hold/],
+      [{ ...ok, resource: 'agents/7' }, null, /resource "agents\/7" may only hold/],
+      [{ ...ok, permissions: ['agents:*'] }, null, /"agents:\*" is not a permission to check/],
+      [{ ...ok, ip: 'nope' }, null, /ip \(a 4-character value, not echoed\) is not an IPv4 or IPv6 address/],
+      [ok, 'bot\u0000/1', /user agent contains a NUL/],
+      [{ ...ok, environment: 'prod' as 'production' }, null, /environment "prod" is not one of/],
+      [{ ...ok, cost: -1 }, null, /cost -1 is not a whole number/],
+    ] as const) {
+      assert.throws(
+        () => v.verify(input, { team: null, userAgent }),
+        (e: unknown) =>
+          e instanceof Error && 'code' in e && e.code === 'VALIDATION_FAILED' && detail.test(e.message),
+      );
+    }
+    // The same refusals over HTTP (the route's 400 comes from the same check).
+    const r = await call(t, 'POST', '/v1/verify', { key: k.key, environment: 'production', resource: 'a/b' });
+    assert.equal(r.status, 400, r.raw);
+    assert.match(String(r.body.detail), /resource "a\/b" may only hold/);
+    // Usage goes on being written: the valid calls are all counted.
+    for (let i = 0; i < 3; i++) await v.verify({ ...ok, resource: `agt_${i}` }, { team: null });
+    await flush();
+    const logs = await call(t, 'GET', `/v1/logs?keyId=${k.id}`);
+    const items = logs.body.items as { count: number; resource: string | null }[];
+    assert.deepEqual(items.map((i) => i.resource).sort(), ['agt_0', 'agt_1', 'agt_2']);
+  });
+
   test('log filters by code: VALID walks the primary key, other codes use the code index', async () => {
     const k = await createKey(t, { permissions: ['agents:invoke'] });
     await verify(t, { key: k.key, permission: 'agents:invoke' });

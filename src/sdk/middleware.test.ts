@@ -185,6 +185,12 @@ describe('middleware for Express, Fastify and Hono', () => {
         assert.match(bad.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
         assert.equal((JSON.parse(bad.body) as { code: string }).code, 'MALFORMED');
 
+        // A path parameter that is no resource id is refused the same way in both modes (the
+        // verifier's own check: in process it used to be verified and logged as given).
+        const odd = await call('/agents/agt%2042', { authorization: `Bearer ${good}` });
+        assert.equal(odd.status, 401, odd.body);
+        assert.equal((JSON.parse(odd.body) as { code: string }).code, 'MALFORMED');
+
         const other = await call('/agents/agt_43', { authorization: `Bearer ${good}` });
         assert.equal(other.status, 403);
         assert.match(other.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);

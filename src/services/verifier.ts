@@ -7,6 +7,7 @@ import { isStorageUnavailable } from '../storage/db.js';
 import { UNKNOWN, type CacheValue, type LimitOutcome } from '../core/ports.js';
 import {
   decide,
+  inputProblem,
   resolveSecret,
   resultOf,
   shadowDenied,
@@ -51,6 +52,8 @@ export class Verifier implements KeyVerifier {
     // performance.now() is a double: hrtime.bigint() allocates a BigInt per call, twice per verification.
     const t0 = performance.now();
     const ctx = this.ctx;
+    const problem = inputProblem(input, scope.userAgent ?? null);
+    if (problem !== undefined) throw new KeywardenError('VALIDATION_FAILED', problem);
     const parsed = parseKey(input.key, ctx.prefix);
     // Admin keys are never accepted as ordinary keys: to the verifier they are not of the format.
     if (parsed === null || parsed.kind === 'admin') {

@@ -1,10 +1,7 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { Static } from '@sinclair/typebox';
-import { KeywardenError } from '../../core/errors.js';
-import { isValidIp, quotedAddress } from '../../core/cidr.js';
 import type { Actor } from '../../core/model.js';
-import { isRequiredPermission, isResourceId } from '../../core/permissions.js';
 import type { VerifyResult } from '../../core/verify.js';
 import { VerifyRequest, VerifyResponse } from '../schemas.js';
 import { adminRoute } from '../admin-route.js';
@@ -33,23 +30,7 @@ export function verifyCall(
 ): VerifyResult | Promise<VerifyResult> {
   const permissions = b.permissions ?? [];
   if (b.permission !== undefined) permissions.push(b.permission);
-  for (const p of permissions) {
-    if (!isRequiredPermission(p)) {
-      throw new KeywardenError(
-        'VALIDATION_FAILED',
-        `"${p}" is not a permission to check: expected resource:action[:resourceId] without wildcards`,
-      );
-    }
-  }
-  if (b.resource !== undefined && !isResourceId(b.resource)) {
-    throw new KeywardenError(
-      'VALIDATION_FAILED',
-      `resource "${b.resource}" may only hold letters, digits and _ . @ -`,
-    );
-  }
-  if (b.ip !== undefined && !isValidIp(b.ip)) {
-    throw new KeywardenError('VALIDATION_FAILED', `ip ${quotedAddress(b.ip)} is not an IPv4 or IPv6 address`);
-  }
+  // Permission syntax, resource and ip are checked by the verifier (core/verify.ts `inputProblem`).
   return s.verifier.verify(
     {
       key: b.key,
