@@ -151,7 +151,7 @@ export async function run() {
     // Warm the key cache (the HTTP benchmark measures cached verification too).
     for (const key of pool)
       await kw.services.verifier.verify(
-        { key, environment: 'production', permissions: ['agents:invoke'], ip: '127.0.0.1' },
+        { key, environment: 'production', permissions: ['agents:invoke'], ip: '127.0.0.1', cost: 1 },
         { team: null, userAgent: 'autocannon' },
       );
     await kw.services.ctx.usage.flush();
@@ -160,6 +160,7 @@ export async function run() {
       environment: 'production',
       permissions: ['agents:invoke'],
       ip: '127.0.0.1',
+      cost: 1,
     });
     // The server's default schedule, settled first on the same traffic (a server under steady load
     // gets there within a minute or two), then measured.
@@ -183,6 +184,7 @@ export async function run() {
         environment: 'production',
         permissions: [],
         ip: `10.${(i % floodIps) >> 8}.${(i % floodIps) & 255}.1`,
+        cost: 1,
       }),
       paced(),
     );

@@ -47,11 +47,10 @@ const R_UA = 5;
 const R_CODE = 6;
 const R_ENV = 7;
 /**
- * A VALID call's key grants, joined with NUL (-1: another outcome). Not part of a call's
- * combination (the key is): grouping hashes and compares the refs before it only.
+ * A VALID call's key grants, joined with NUL (-1: another outcome). Grouped on like the others:
+ * calls of a key whose permissions changed within the batch count under the grants they had.
  */
 const R_GRANTS = 8;
-const COMBO_REFS = R_GRANTS;
 
 /**
  * The events of one flush interval, encoded as they are recorded. Besides a cheap hand-over this
@@ -246,7 +245,7 @@ export function countEvent(b: UsageBatch, e: VerificationEvent, clock: IsoClock)
 }
 
 const sameRefs = (refs: Int32Array, a: number, b: number): boolean => {
-  for (let j = 0; j < COMBO_REFS; j++) if (refs[a + j] !== refs[b + j]) return false;
+  for (let j = 0; j < REFS; j++) if (refs[a + j] !== refs[b + j]) return false;
   return true;
 };
 
@@ -314,7 +313,7 @@ export class EventDecoder {
       const lat = nums[i * NUMS + 1] ?? 0;
       const minute = Math.floor(at / MINUTE_MS);
       let h = minute | 0;
-      for (let j = 0; j < COMBO_REFS; j++) h = Math.imul(h ^ (refs[r + j] ?? 0), 0x9e3779b1);
+      for (let j = 0; j < REFS; j++) h = Math.imul(h ^ (refs[r + j] ?? 0), 0x9e3779b1);
       h ^= h >>> 15;
       let slot = h & mask;
       let g: Group | undefined;
