@@ -1,7 +1,7 @@
 import type { Environment } from './keys.js';
 import type { KeyRecord } from './model.js';
 import type { Narrowing } from './narrowing.js';
-import { allows, compileGrants, hasWildcard } from './permissions.js';
+import { allows, compileGrants, hasWildcard, type Grants } from './permissions.js';
 import { violations, type Policy } from './policy.js';
 import { effectivePermissions, roleMatching } from './roles.js';
 
@@ -43,6 +43,23 @@ export type GovernanceReport = Record<Section, Finding[]> & {
 
 /** "1 time", "3 times", "1 day". */
 const times = (n: number, one: string): string => `${n} ${n === 1 ? one : `${one}s`}`;
+
+/**
+ * The key's grants that a used value no grant of the key allows any more covers. Past a key's daily
+ * cap, usage counts a call as the grant that allowed it (`agents:*` for `agents:invoke` on
+ * `agt_42`, storage/usage-batch.ts); once the key is narrowed (to `agents:invoke`), nothing it holds
+ * allows that value, yet the calls it stands for were under what it holds now. Those grants count as
+ * used and stay in the suggestion, so a suggestion never drops what such calls needed. Conservative:
+ * a lost grant's own calls make the grants within it look used too.
+ */
+function coveredByLostGrants(
+  grants: Grants,
+  permissions: readonly string[],
+  used: readonly string[],
+): Set<string> {
+  const lost = used.filter((u) => !allows(grants, u)).map((u) => compileGrants([u]));
+  return new Set(lost.length === 0 ? [] : permissions.filter((g) => lost.some((l) => allows(l, g))));
+}
 
 /** Unused grants are only judged on keys that have lived this long (a new key has not used anything yet). */
 export const UNUSED_GRANT_MIN_AGE_DAYS = 7;
@@ -130,14 +147,15 @@ export function governanceReport(
       }
 
       const used = usage.usedPermissions.get(k.id) ?? [];
+      const grants = compileGrants(permissions);
+      const covered = coveredByLostGrants(grants, permissions, used);
       const wildcards = permissions.filter(hasWildcard);
       const unused =
         age >= UNUSED_GRANT_MIN_AGE_DAYS * DAY
-          ? permissions.filter((g) => !used.some((u) => allows(compileGrants([g]), u)))
+          ? permissions.filter((g) => !covered.has(g) && !used.some((u) => allows(compileGrants([g]), u)))
           : [];
       if (wildcards.length > 0 || unused.length > 0) {
-        const grants = compileGrants(permissions);
-        const suggested = [...new Set(used.filter((u) => allows(grants, u)))].sort();
+        const suggested = [...new Set([...used.filter((u) => allows(grants, u)), ...covered])].sort();
         const role = roleMatching(suggested, roles);
         const reasons = [
           ...(wildcards.length > 0 ? [`wildcard grants ${wildcards.join(', ')}`] : []),

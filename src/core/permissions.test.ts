@@ -100,6 +100,20 @@ test('grantAllowing names a grant exactly when allows allows, and that grant alo
   }
   assert.ok(named > 300, `${named} allowed requests checked`);
   assert.equal(grantAllowing(compileGrants(['agents:invoke']), 'agents:invoke', 'agt_42'), 'agents:invoke');
-  assert.equal(grantAllowing(compileGrants(['agents:*', '*']), 'agents:invoke', 'agt_42'), '*');
+  // The narrowest of overlapping grants: the call's own resource form, then the action, the type, `*`.
+  assert.equal(grantAllowing(compileGrants(['agents:*', '*']), 'agents:invoke', 'agt_42'), 'agents:*');
+  const overlapping = compileGrants([
+    '*',
+    'agents:*',
+    'agents:invoke',
+    'agents:*:agt_1',
+    'agents:invoke:agt_1',
+  ]);
+  assert.equal(grantAllowing(overlapping, 'agents:invoke', 'agt_1'), 'agents:invoke:agt_1');
+  assert.equal(grantAllowing(overlapping, 'agents:invoke:agt_1'), 'agents:invoke:agt_1');
+  assert.equal(grantAllowing(overlapping, 'agents:run', 'agt_1'), 'agents:*:agt_1');
+  assert.equal(grantAllowing(overlapping, 'agents:invoke', 'agt_2'), 'agents:invoke');
+  assert.equal(grantAllowing(overlapping, 'agents:run'), 'agents:*');
+  assert.equal(grantAllowing(overlapping, 'logs:read'), '*');
   assert.equal(grantAllowing(compileGrants(['agents:*:agt_42']), 'agents:run', 'agt_42'), 'agents:*:agt_42');
 });

@@ -56,14 +56,14 @@ export function allows(grants: Grants, permission: string, resource?: string): b
 }
 
 /**
- * The grant that allows `permission` (optionally on `resource`), in the order `allows` tries them,
- * or undefined when none does. Usage counts a permission used under a wider grant as that grant
- * once a key has many distinct ones in a day (storage/usage-batch.ts, `SEEN_PERMISSIONS_PER_DAY`).
- * @example grantAllowing(compileGrants(['agents:*']), 'agents:invoke', 'agt_42') // 'agents:*'
+ * The narrowest grant that allows `permission` (optionally on `resource`), or undefined when none
+ * does: the call's own resource-specific forms first, then the action, the type, and `*`. Usage
+ * counts a permission used under a wider grant as that grant once a key has many distinct ones in a
+ * day (storage/usage-batch.ts, `SEEN_PERMISSIONS_PER_DAY`): the narrowest keeps a narrow grant used
+ * where a wider one overlaps it, so governance suggests dropping the wider one, not the narrow one.
+ * @example grantAllowing(compileGrants(['agents:*', 'agents:invoke']), 'agents:invoke', 'agt_42') // 'agents:invoke'
  */
 export function grantAllowing(grants: Grants, permission: string, resource?: string): string | undefined {
-  if (grants.has(permission)) return permission;
-  if (grants.has('*')) return '*';
   const i = permission.indexOf(':');
   const type = permission.slice(0, i);
   let action = permission.slice(i + 1);
@@ -73,8 +73,10 @@ export function grantAllowing(grants: Grants, permission: string, resource?: str
     id = action.slice(j + 1);
     action = action.slice(0, j);
   }
-  const candidates = [`${type}:*`, `${type}:${action}`];
-  if (id !== undefined) candidates.push(`${type}:${action}:${id}`, `${type}:*:${id}`);
+  const candidates =
+    id === undefined
+      ? [`${type}:${action}`, `${type}:*`, '*']
+      : [`${type}:${action}:${id}`, `${type}:*:${id}`, `${type}:${action}`, `${type}:*`, '*'];
   return candidates.find((g) => grants.has(g));
 }
 

@@ -54,8 +54,10 @@ export interface VerifyInput {
  * text, which would fail every usage write after it).
  */
 export function inputProblem(input: VerifyInput, userAgent: string | null): string | undefined {
+  // A plain-JavaScript caller may pass anything here.
+  const environment: unknown = input.environment;
   if (!ENVIRONMENTS.includes(input.environment))
-    return `environment ${JSON.stringify(input.environment.slice(0, 64))} is not one of ${ENVIRONMENTS.join(', ')}`;
+    return `environment ${JSON.stringify(String(environment).slice(0, 64))} is not one of ${ENVIRONMENTS.join(', ')}`;
   for (const p of input.permissions)
     if (!isRequiredPermission(p))
       return `${JSON.stringify(p.slice(0, 300))} is not a permission to check: expected resource:action[:resourceId] without wildcards`;

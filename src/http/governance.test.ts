@@ -179,13 +179,14 @@ describeEachDialect('governance report and leak response', (t) => {
 
   test('permissions used under a wider grant fold into it past the cap: governance keeps every call allowed', async () => {
     // 150 single-resource grants (a value equal to its grant never folds), one grant for all agents
-    // and one for every logs action: the caller chooses the resource or action under those two.
+    // and one for every logs action: the caller chooses the resource or action under those two. One
+    // agent also has a grant of its own, overlapping agents:invoke: its calls count under it.
     const singles = Array.from({ length: 150 }, (_, i) => `accounts:charge:c${i}`);
     const k = await createKey(t, {
       // Wildcard grants are refused for production keys by the default policy.
       name: 'crm-stg-wide',
       environment: 'staging',
-      permissions: [...singles, 'agents:invoke', 'logs:*'],
+      permissions: [...singles, 'agents:invoke', 'agents:invoke:agt_1249', 'logs:*'],
       expiresAt: new Date(clock.now() + 200 * 86_400_000).toISOString(),
     });
     clock.advance(8 * 86_400); // old enough for unused grants to be judged
@@ -206,12 +207,14 @@ describeEachDialect('governance report and leak response', (t) => {
         await verify(t, { key: k.key, environment: 'staging', permission, resource });
     };
     // One flush: 100 grants used as themselves, then (in primary-key order) 250 resources: the cap
-    // of 200 values keeps 100 of them; 150 are counted as agents:invoke. The same on both databases
-    // (one statement on PostgreSQL, chunks of 64 on SQLite).
+    // of 200 values keeps 100 of them; 149 are counted as agents:invoke, and agt_1249 (the last, past
+    // the cap) as its own grant. The same on both databases (statements of 400 rows on PostgreSQL,
+    // of 64 on SQLite).
     await send([...agents, ...accounts.slice(0, 100)]);
     const first = await used();
-    assert.equal(first.length, 100 + 100 + 1);
-    assert.equal(count(first, 'agents:invoke'), 150);
+    assert.equal(first.length, 100 + 100 + 1 + 1);
+    assert.equal(count(first, 'agents:invoke'), 149);
+    assert.equal(count(first, 'agents:invoke:agt_1249'), 1);
     // Past the cap, a value that is a grant itself still gets its own row; every logs action (a
     // caller-chosen action under logs:*) is counted as logs:*; a new resource adds no row.
     await send([
@@ -221,10 +224,10 @@ describeEachDialect('governance report and leak response', (t) => {
       ['accounts:charge:c7', undefined],
     ]);
     const after = await used();
-    assert.equal(after.length, 150 + 100 + 2);
+    assert.equal(after.length, 150 + 100 + 1 + 2);
     assert.ok(singles.every((p) => count(after, p) === (p === 'accounts:charge:c7' ? 2 : 1)));
     assert.equal(count(after, 'logs:*'), 30);
-    assert.equal(count(after, 'agents:invoke'), 151);
+    assert.equal(count(after, 'agents:invoke'), 150);
     assert.equal(
       after.reduce((n, x) => n + x.count, 0),
       150 + 250 + 30 + 2,
@@ -240,6 +243,22 @@ describeEachDialect('governance report and leak response', (t) => {
     const grants = compileGrants(suggested);
     for (const [permission, resource] of [...agents, ...accounts, ...logs])
       assert.ok(allows(grants, permission, resource), `${permission} ${resource ?? ''}`);
+
+    // Narrowed from logs:* to two actions it used (and given billing:*, never used): the calls
+    // counted as logs:* (a grant it no longer holds) still make those two used, and the suggestion
+    // keeps them.
+    const narrowed = [...singles, 'agents:invoke', 'agents:invoke:agt_1249', 'logs:action3', 'logs:action4'];
+    const patched = await call(t, 'PATCH', `/v1/keys/${k.id}`, { permissions: [...narrowed, 'billing:*'] });
+    assert.equal(patched.status, 200, patched.raw);
+    const op2 = find(await report(), 'overPrivileged', k.id);
+    assert.deepEqual(op2?.unusedPermissions, ['billing:*']);
+    assert.deepEqual(
+      op2?.suggestedPermissions,
+      [...new Set([...(op2?.suggestedPermissions as string[]), ...narrowed])].sort(),
+    );
+    const again = compileGrants(op2?.suggestedPermissions);
+    for (const [permission, resource] of [...agents, ...accounts, ['logs:action3', undefined] as const])
+      assert.ok(allows(again, permission, resource), `${permission} ${resource ?? ''}`);
   });
   return { clock };
 });

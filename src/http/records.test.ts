@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CompiledQuery, sql } from 'kysely';
 import { SEEN_OTHER, SEEN_VALUES_PER_DAY } from '../storage/usage-batch.js';
+import { inProcessVerifier } from '../sdk/in-process.js';
 import { logsQuery } from '../storage/usage-repo.js';
 import { ManualClock, call, createKey, verify, describeEachDialect } from '../testing/harness.js';
 
@@ -157,6 +158,10 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
           e instanceof Error && 'code' in e && e.code === 'VALIDATION_FAILED' && detail.test(e.message),
       );
     }
+    // The SDK's in-process verifier hands the refusal over as a rejected promise, like any failure.
+    const sdk = inProcessVerifier(t.kw.services);
+    const refused = sdk.verify({ key: k.key, environment: 'production', resource: 'a b' });
+    await assert.rejects(refused, /resource "a b" may only hold/);
     // The same refusals over HTTP (the route's 400 comes from the same check).
     const r = await call(t, 'POST', '/v1/verify', { key: k.key, environment: 'production', resource: 'a/b' });
     assert.equal(r.status, 400, r.raw);

@@ -1,5 +1,5 @@
 import { Counter, register } from 'prom-client';
-import { KeywardenError, statusOf } from '../core/errors.js';
+import { KeywardenError } from '../core/errors.js';
 import { ENVIRONMENTS, type Environment } from '../core/keys.js';
 import { platformStatus, type VerifyResult } from '../core/verify.js';
 import { KeywardenApiError, type VerifyRequest } from './client.js';
@@ -197,13 +197,8 @@ function unavailable(opts: GuardOptions<never>, err: unknown, realm: string): Gu
     ((m: string) => {
       console.warn(m);
     });
-  // An in-process verifier throws what the HTTP API would answer (a refused input: 422).
-  const status =
-    err instanceof KeywardenApiError
-      ? err.status
-      : err instanceof KeywardenError
-        ? statusOf(err.code)
-        : undefined;
+  // An in-process verifier throws what the HTTP API would answer (a refused input: 400).
+  const status = err instanceof KeywardenApiError || err instanceof KeywardenError ? err.status : undefined;
   const why = err instanceof Error ? err.message : String(err);
   // Keywarden refused the request itself: the key was too long or not a string (a client
   // error), or the verify key is refused (the operator's error).

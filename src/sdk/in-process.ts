@@ -7,7 +7,8 @@ import type { VerifierLike } from './guard.js';
  */
 export function inProcessVerifier(services: { verifier: KeyVerifier }): VerifierLike {
   return {
-    verify: (r) =>
+    // async: a refused input (the verifier throws synchronously) is a rejected promise like any failure.
+    verify: async (r) =>
       Promise.resolve(
         services.verifier.verify(
           {

@@ -234,13 +234,25 @@ export function countUse(
   }
 }
 
+/** A key's grant list compiled once (the lists are the cache entries' shared ones). */
+const COMPILED = new WeakMap<readonly string[], Grants>();
+const grantsOf = (list: readonly string[] | null): Grants | null => {
+  if (list === null) return null;
+  let g = COMPILED.get(list);
+  if (g === undefined) {
+    g = compileGrants(list);
+    COMPILED.set(list, g);
+  }
+  return g;
+};
+
 /** The counters of an event whose log row is not kept (the buffer is full): main thread, rare. */
 export function countEvent(b: UsageBatch, e: VerificationEvent, clock: IsoClock): void {
   if (e.keyId === null || e.shadow === true) return;
   const iso = clock.at(e.at);
   const ua = e.userAgent === null ? null : e.userAgent.slice(0, UA_MAX);
-  const grants = e.grants === undefined || e.grants === null ? null : compileGrants(e.grants);
-  const used = e.code === 'VALID' ? usedPermissions(e.permissions, e.resource, grants) : [];
+  const used =
+    e.code === 'VALID' ? usedPermissions(e.permissions, e.resource, grantsOf(e.grants ?? null)) : [];
   countUse(b, e.keyId, iso, clock.day, e.code, e.ip, ua, used);
 }
 
