@@ -34,6 +34,25 @@ export function compileGrants(permissions: readonly string[]): Grants {
 }
 
 /**
+ * The grants that would allow `permission` (optionally on `resource`), narrowest first: the call's
+ * own resource forms (when it names one), then the action, the type, and `*`.
+ */
+function grantForms(permission: string, resource: string | undefined): string[] {
+  const i = permission.indexOf(':');
+  const type = permission.slice(0, i);
+  let action = permission.slice(i + 1);
+  const j = action.indexOf(':');
+  let id = resource;
+  if (j >= 0) {
+    id = action.slice(j + 1);
+    action = action.slice(0, j);
+  }
+  return id === undefined
+    ? [`${type}:${action}`, `${type}:*`, '*']
+    : [`${type}:${action}:${id}`, `${type}:*:${id}`, `${type}:${action}`, `${type}:*`, '*'];
+}
+
+/**
  * Does the grant set allow `permission` (optionally on `resource`)?
  * A grant narrowed to one resource never satisfies a request for the whole resource type.
  * @example allows(compileGrants(['agents:invoke:agt_42']), 'agents:invoke', 'agt_42') // true
@@ -41,43 +60,19 @@ export function compileGrants(permissions: readonly string[]): Grants {
 export function allows(grants: Grants, permission: string, resource?: string): boolean {
   // An exact grant always allows (whatever the resource): the common case, with no string built.
   if (grants.has(permission) || grants.has('*')) return true;
-  const i = permission.indexOf(':');
-  const type = permission.slice(0, i);
-  let action = permission.slice(i + 1);
-  const j = action.indexOf(':');
-  let id = resource;
-  if (j >= 0) {
-    id = action.slice(j + 1);
-    action = action.slice(0, j);
-  }
-  if (grants.has(`${type}:*`) || grants.has(`${type}:${action}`)) return true;
-  if (id === undefined) return false;
-  return grants.has(`${type}:${action}:${id}`) || grants.has(`${type}:*:${id}`);
+  return grantForms(permission, resource).some((g) => grants.has(g));
 }
 
 /**
  * The narrowest grant that allows `permission` (optionally on `resource`), or undefined when none
- * does: the call's own resource-specific forms first, then the action, the type, and `*`. Usage
- * counts a permission used under a wider grant as that grant once a key has many distinct ones in a
- * day (storage/usage-batch.ts, `SEEN_PERMISSIONS_PER_DAY`): the narrowest keeps a narrow grant used
- * where a wider one overlaps it, so governance suggests dropping the wider one, not the narrow one.
+ * does (`grantForms`). Usage counts a permission used under a wider grant as that grant once a key
+ * has many distinct ones in a day (storage/usage-batch.ts, `SEEN_PERMISSIONS_PER_DAY`): the
+ * narrowest keeps a narrow grant used where a wider one overlaps it, so governance suggests dropping
+ * the wider one, not the narrow one.
  * @example grantAllowing(compileGrants(['agents:*', 'agents:invoke']), 'agents:invoke', 'agt_42') // 'agents:invoke'
  */
 export function grantAllowing(grants: Grants, permission: string, resource?: string): string | undefined {
-  const i = permission.indexOf(':');
-  const type = permission.slice(0, i);
-  let action = permission.slice(i + 1);
-  const j = action.indexOf(':');
-  let id = resource;
-  if (j >= 0) {
-    id = action.slice(j + 1);
-    action = action.slice(0, j);
-  }
-  const candidates =
-    id === undefined
-      ? [`${type}:${action}`, `${type}:*`, '*']
-      : [`${type}:${action}:${id}`, `${type}:*:${id}`, `${type}:${action}`, `${type}:*`, '*'];
-  return candidates.find((g) => grants.has(g));
+  return grantForms(permission, resource).find((g) => grants.has(g));
 }
 
 /** The first required permission that the grants do not allow, or undefined when all are allowed. */
