@@ -9,18 +9,16 @@ export function inProcessVerifier(services: { verifier: KeyVerifier }): Verifier
   return {
     // async: a refused input (the verifier throws synchronously) is a rejected promise like any failure.
     verify: async (r) =>
-      Promise.resolve(
-        services.verifier.verify(
-          {
-            key: r.key,
-            environment: r.environment,
-            permissions: [...(r.permissions ?? []), ...(r.permission !== undefined ? [r.permission] : [])],
-            resource: r.resource,
-            ip: r.ip,
-            cost: r.cost ?? 1,
-          },
-          { team: null, userAgent: r.userAgent ?? null },
-        ),
+      services.verifier.verify(
+        {
+          key: r.key,
+          environment: r.environment,
+          permissions: [...(r.permissions ?? []), ...(r.permission !== undefined ? [r.permission] : [])],
+          resource: r.resource,
+          ip: r.ip,
+          cost: r.cost ?? 1,
+        },
+        { team: null, userAgent: r.userAgent ?? null },
       ),
   };
 }

@@ -53,7 +53,7 @@ export const dailyKey = (keyId: string, day: string, code: string): string =>
   `${keyId}\u0000${day}\u0000${code}`;
 /**
  * A seen value's counter key. `fold` is what the value is counted as once the key has too many
- * values of its kind that day (`seenUpsertSql`): for a permission, the grant that allowed it when
+ * values of its kind that day (`seenUpsertSql`): for a permission, the narrowest grant that allowed it when
  * that grant is wider than the value (null: the value is a grant itself, never folded); for IPs
  * and user agents it is always `SEEN_OTHER` and not part of the key.
  */
@@ -79,8 +79,8 @@ export const SEEN_OTHER = '(other)';
 /**
  * The permissions kept one by one per key and day. A grant wider than a call (`agents:invoke`,
  * `agents:*`, `*`) lets the caller choose the resource or action, and each choice was a value of its
- * own (`agents:invoke:<resource>`): past this many, such a value is counted as the grant that allowed
- * it. That keeps governance's reading safe: the grant counts as used and stays in the suggested
+ * own (`agents:invoke:<resource>`): past this many, such a value is counted as the narrowest grant
+ * that allowed it (`grantAllowing`). That keeps governance's reading safe: the grant counts as used and stays in the suggested
  * permissions, which still allow every call made. A value that is a grant itself is never folded
  * (their number is bounded by the key's grants) but counts towards the cap. As many as a key may hold
  * of its own.
