@@ -88,6 +88,34 @@ describeEachDialect('bad input is a precise 4xx and stores nothing', (t) => {
       'VALIDATION_FAILED',
       /credits\.remaining must be integer/,
     );
+    // Past what PostgreSQL's balance column holds: refused alike on both databases (it was a 500 there).
+    await expectProblem(
+      'POST',
+      '/v1/keys',
+      aKey({ credits: { remaining: 2_147_483_648 } }),
+      400,
+      'VALIDATION_FAILED',
+      /credits\.remaining must be <= 2147483647/,
+    );
+    await expectProblem(
+      'POST',
+      '/v1/keys',
+      aKey({ credits: { remaining: 5, refill: { amount: 2_147_483_648, interval: 'daily' } } }),
+      400,
+      'VALIDATION_FAILED',
+      /credits\.refill\.amount must be <= 2147483647/,
+    );
+    await expectProblem(
+      'POST',
+      '/v1/identities',
+      { externalId: 'cus_big', credits: { remaining: 2_147_483_648 } },
+      400,
+      'VALIDATION_FAILED',
+      /credits\.remaining must be <= 2147483647/,
+    );
+    const most = await createKey(t, { credits: { remaining: 2_147_483_647 } });
+    const got = await call(t, 'GET', `/v1/keys/${most.id}`);
+    assert.deepEqual(got.body.credits, { remaining: 2_147_483_647, refill: null });
     await expectProblem('POST', '/v1/keys', [1, 2], 400, 'VALIDATION_FAILED', /body must be object/);
   });
 

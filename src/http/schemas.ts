@@ -49,14 +49,21 @@ export const RateLimit = Type.Object(
   },
   { additionalProperties: false },
 );
+/**
+ * The largest credit balance (and refill amount): what both databases store, as PostgreSQL's
+ * balance columns are 32-bit integers. A larger one was stored on SQLite but failed the key's
+ * insert on PostgreSQL with a 500; a balance's uses are summed below it, so the usage writer's
+ * subtraction stays in range too.
+ */
+export const CREDITS_MAX = 2_147_483_647;
 export const Credits = Type.Object(
   {
-    remaining: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    remaining: Type.Integer({ minimum: 0, maximum: CREDITS_MAX }),
     refill: Type.Optional(
       Nullable(
         Type.Object(
           {
-            amount: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+            amount: Type.Integer({ minimum: 1, maximum: CREDITS_MAX }),
             interval: OneOf(['daily', 'monthly'] as const),
           },
           { additionalProperties: false },
