@@ -138,6 +138,28 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
     assert.deepEqual(f.body.ips, [{ value: '10.8.0.1', count: 1 }]);
   });
 
+  test("a day's counters past 2^31 calls keep counting (64-bit on both databases)", async () => {
+    const k = await createKey(t, { permissions: ['logs:read'] });
+    const call1 = { key: k.key, permission: 'logs:read', ip: '10.7.0.1', userAgent: 'busy/1' };
+    await verify(t, call1);
+    await flush();
+    // A day of ~25,000 calls a second: set directly, as a counter that got there by itself.
+    const near = 2 ** 31 - 3;
+    await sql`update key_usage_daily set n = ${near} where key_id = ${k.id}`.execute(t.kw.storage.db);
+    await sql`update key_usage_seen set n = ${near} where key_id = ${k.id}`.execute(t.kw.storage.db);
+    for (let i = 0; i < 10; i++) await verify(t, call1);
+    await flush();
+    const u = await call(t, 'GET', `/v1/keys/${k.id}/usage?days=1`);
+    assert.equal(u.status, 200, u.raw);
+    // PostgreSQL's 32-bit column failed the write ("integer out of range"), and every write after it.
+    assert.deepEqual(u.body.totals, { VALID: near + 10 });
+    assert.deepEqual(u.body.ips, [{ value: '10.7.0.1', count: near + 10 }]);
+    assert.deepEqual(u.body.permissionsUsed, [{ value: 'logs:read', count: near + 10 }]);
+    const logs = await call(t, 'GET', `/v1/logs?keyId=${k.id}`);
+    const counted = (logs.body.items as { count: number }[]).reduce((n, i) => n + i.count, 0);
+    assert.equal(counted, 11, 'the log rows were written with the counters');
+  });
+
   test('in-process calls are checked like the API: refused input never reaches the log, nothing is lost', async () => {
     const k = await createKey(t, { permissions: ['agents:invoke'] });
     const v = t.kw.services.verifier;

@@ -487,6 +487,21 @@ const migrations = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): Record<s
         .execute();
     },
   },
+  '0020_usage_counters_64bit': {
+    async up(db: Kysely<unknown>) {
+      // A key's calls of a day and outcome passed PostgreSQL's 32-bit integer after 2^31 of them
+      // (25,000 a second for a day, within reach of a few nodes): the counter's upsert then failed
+      // with "integer out of range", and so did every usage write after it, as each carries that
+      // counter. 64-bit like SQLite's integers. Rewrites these tables only (a row per key, day and
+      // outcome or value: bounded by keys, not by traffic); the log's per-minute counts stay 32-bit.
+      if (dialect !== 'postgres') return;
+      for (const table of ['key_usage_daily', 'key_usage_seen'])
+        await db.schema
+          .alterTable(table)
+          .alterColumn('n', (c) => c.setDataType('bigint'))
+          .execute();
+    },
+  },
 });
 
 /** A text column as later migrations add them: byte-ordered ("C") on PostgreSQL, as 0007 made the others. */

@@ -168,7 +168,8 @@ export interface KeyUsageDailyTable {
   key_id: string;
   day: string;
   code: string;
-  n: number;
+  /** 64-bit (migration 0020): PostgreSQL's driver reads it as a string, so readers take `Number(n)`. */
+  n: number | string;
 }
 
 /** Distinct client IPs, user agents and used permissions per key and day. */
@@ -177,7 +178,8 @@ export interface KeyUsageSeenTable {
   day: string;
   kind: 'ip' | 'ua' | 'permission';
   value: string;
-  n: number;
+  /** 64-bit, as `KeyUsageDailyTable.n`. */
+  n: number | string;
 }
 
 export interface WebhooksTable {

@@ -206,10 +206,11 @@ export async function usageOf(db: Db, keyId: string, sinceDay: string): Promise<
   const days = new Map<string, Record<string, number>>();
   const totals: Record<string, number> = {};
   for (const r of daily) {
+    const n = Number(r.n);
     const d = days.get(r.day) ?? {};
-    d[r.code] = r.n;
+    d[r.code] = n;
     days.set(r.day, d);
-    totals[r.code] = (totals[r.code] ?? 0) + r.n;
+    totals[r.code] = (totals[r.code] ?? 0) + n;
   }
   const seen = await db
     .selectFrom('key_usage_seen')
