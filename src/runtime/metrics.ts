@@ -25,6 +25,8 @@ export class Metrics {
   readonly usageFlushInterval: Gauge;
   /** Verification log (docs/verification-log.md): calls counted in overflow rows, event lines dropped. */
   readonly logOverflow: Counter;
+  /** Calls whose usage write the database refused: counted without their details, or dropped (refusals.ts). */
+  readonly usageRefused: Counter<'outcome'>;
   readonly verifyEventsDropped: Counter;
   /** Owner mail (docs/notifications.md): delivery attempts by outcome (sent, retry, failed). */
   readonly mailDeliveries: Counter<'outcome'>;
@@ -121,6 +123,12 @@ export class Metrics {
     this.logOverflow = new Counter({
       name: 'keywarden_log_overflow_total',
       help: "Verifications counted in a minute's overflow row of the log (its row cap was reached)",
+      registers,
+    });
+    this.usageRefused = new Counter({
+      name: 'keywarden_usage_refused_total',
+      help: 'Verifications whose usage write the database refused, by outcome (salvaged: counted without their caller-chosen details; dropped: not counted)',
+      labelNames: ['outcome'],
       registers,
     });
     this.verifyEventsDropped = new Counter({

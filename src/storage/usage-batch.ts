@@ -177,9 +177,17 @@ export function addCalls(
   if (row.count === 0 || firstIso < row.at) row.at = firstIso;
   if (row.count === 0 || lastIso > (row.last_at ?? '')) row.last_at = lastIso;
   row.count += count;
-  row.latency_us = Math.max(row.latency_us, Math.round(maxUs));
+  row.latency_us = Math.max(row.latency_us, clampLatency(maxUs));
   row.latency_sum_us = (row.latency_sum_us ?? 0) + Math.round(sumUs);
 }
+
+/**
+ * The slowest call a row records, at most: the log's `latency_us` is a 32-bit integer on PostgreSQL
+ * (35 minutes), and a call measured across a paused process (a frozen container) passes it. The
+ * sum (`latency_sum_us`) is a double and takes the call's own figure.
+ */
+export const LATENCY_MAX_US = 2_147_483_647;
+export const clampLatency = (us: number): number => Math.min(LATENCY_MAX_US, Math.round(us));
 
 /**
  * Rows of one batch merged by id: PostgreSQL refuses an upsert that touches a row twice in one

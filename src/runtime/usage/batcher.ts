@@ -7,6 +7,7 @@ import { EventColumns, IsoClock, countEvent } from './events.js';
 import { MinuteLog, RowSpill } from './minutes.js';
 import { FlushPacer } from './pacer.js';
 import type { VerifyEventLines } from './verify-events.js';
+import type { Refused } from './writer/refusals.js';
 import {
   countEvents,
   skipEvents,
@@ -186,6 +187,7 @@ export class UsageBatcher implements UsageSink {
       this.spill.overflowed += spilled;
     } else if (spilled > 0) this.metrics.logOverflow.inc(spilled);
     if ((r.overflowed ?? 0) > 0) this.metrics.logOverflow.inc(r.overflowed);
+    if (r.refused !== undefined) this.refused(r.refused);
     if (r.error === undefined) {
       this.metrics.jobRuns.labels('usage_flush', 'ok').inc();
     } else {
@@ -196,6 +198,18 @@ export class UsageBatcher implements UsageSink {
       );
     }
     this.metrics.usageQueueDepth.set(this.queued + this.pending.length);
+  }
+
+  /** Calls the database refused to store (writer/refusals.ts): the rest was written. */
+  private refused(x: Refused): void {
+    if (x.salvaged > 0) this.metrics.usageRefused.labels('salvaged').inc(x.salvaged);
+    if (x.dropped > 0) this.metrics.usageRefused.labels('dropped').inc(x.dropped);
+    const detail = { reason: x.reason, salvaged: x.salvaged, dropped: x.dropped };
+    if (x.dropped > 0) {
+      this.log.error(detail, 'the database refused usage rows: some calls could not be counted');
+    } else {
+      this.log.warn(detail, 'the database refused usage rows: those calls are counted without their details');
+    }
   }
 
   /**

@@ -1,7 +1,14 @@
 import { compileGrants, grantAllowing, type Grants } from '../../core/permissions.js';
 import type { VerificationEvent } from '../../core/ports.js';
 import type { VerificationLogTable } from '../../storage/schema.js';
-import { addCalls, addCount, dailyKey, seenKey, type UsageBatch } from '../../storage/usage-batch.js';
+import {
+  addCalls,
+  addCount,
+  clampLatency,
+  dailyKey,
+  seenKey,
+  type UsageBatch,
+} from '../../storage/usage-batch.js';
 import { MINUTE_MS, UA_MAX, comboText, overflowRow, type MinuteLog } from './minutes.js';
 
 /**
@@ -406,7 +413,7 @@ export class EventDecoder {
         code,
         ip,
         user_agent: ua,
-        latency_us: Math.round(g.maxUs),
+        latency_us: clampLatency(g.maxUs),
         latency_sum_us: Math.round(g.sumUs),
         count: g.count,
         overflow: 0,

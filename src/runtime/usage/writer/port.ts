@@ -8,6 +8,7 @@
 import { emptyBatch, isEmptyBatch, mergeCounters, type UsageBatch } from '../../../storage/usage-batch.js';
 import { EventDecoder, IsoClock, type EncodedEvents } from '../events.js';
 import type { MinuteLog } from '../minutes.js';
+import { isRefusal, salvaged, type Refused } from './refusals.js';
 
 /**
  * What one flush hands to the writer: the events not yet written, oldest first (a batch that
@@ -36,6 +37,8 @@ export interface JobResult extends JobProgress {
   error?: Error;
   /** Calls of the committed events counted in overflow rows (the minute's row cap was reached). */
   overflowed?: number;
+  /** Calls whose transaction the database refused (refusals.ts), if any. */
+  refused?: Refused;
 }
 
 /**
@@ -53,6 +56,12 @@ export interface UsageWriter {
  * hands it to `commit`, with the progress it completes. Stops at the first failure and reports what
  * was committed before it. A transaction covers consecutive events, so progress is an event count.
  *
+ * A transaction the database refuses for what it holds (`isRefusal`) is split in halves, each
+ * committed on its own, down to the one call it refuses, which is committed `salvaged` (its count
+ * without its caller-chosen details) or, refused even so, dropped: the log never stops on one bad
+ * row (refusals.ts). The job's extras are split off first and salvaged likewise; refused salvaged,
+ * they stop the job as any failure (they hold credit uses, which are not dropped).
+ *
  * The size (`KEYWARDEN_USAGE_ROWS_PER_TRANSACTION`) is a trade-off. A transaction holds SQLite's
  * write lock, and an admin write waits for the one in progress (asynchronously, see
  * storage/sqlite/write-turns.ts); smaller ones cost more per row, as each commit writes every index page
@@ -68,40 +77,111 @@ export async function runJob(
 ): Promise<JobResult> {
   let done: JobProgress = { extras: job.extras === null || isEmptyBatch(job.extras), events: 0 };
   let overflowed = 0;
+  let refused: Refused | undefined;
+  let isolated = 0;
   const clock = new IsoClock();
-  const withExtras = (b: UsageBatch, extras: UsageBatch): void => {
-    mergeCounters(b, extras);
-    for (const row of extras.logs) b.logs.push(row);
+  const refusal = (err: Error, salvagedCalls: number, droppedCalls: number): void => {
+    refused ??= { salvaged: 0, dropped: 0, reason: err.message };
+    refused.salvaged += salvagedCalls;
+    refused.dropped += droppedCalls;
+  };
+  /** Commits `b` as the transaction reaching `next`; returns the refusal, throws any other failure. */
+  const attempt = async (
+    b: UsageBatch,
+    next: JobProgress,
+    overflowedCalls: number,
+  ): Promise<Error | undefined> => {
+    try {
+      await commit(b, next);
+    } catch (err) {
+      if (isRefusal(err) && err instanceof Error) return err;
+      throw err;
+    }
+    done = next;
+    overflowed += overflowedCalls;
+    return undefined;
+  };
+  /** The extras on their own, salvaged if refused. */
+  const extrasAlone = async (extras: UsageBatch): Promise<void> => {
+    const b = emptyBatch();
+    withExtras(b, extras);
+    const next = { extras: true, events: done.events };
+    const err = await attempt(b, next, 0);
+    if (err === undefined) return;
+    const again = await attempt(salvaged(b), next, 0);
+    if (again !== undefined) throw again;
+    refusal(
+      err,
+      b.logs.reduce((n, r) => n + r.count, 0),
+      0,
+    );
   };
   try {
     for (const { events, from } of job.batches) {
       const decoder = new EventDecoder(events, clock, minutes);
-      for (let i = from; i < events.n;) {
+      /** Events `i` to `to` (fewer if more rows than allowed) as one transaction, split when refused. */
+      const put = async (i: number, to: number, maxRows: number): Promise<number> => {
         const b = emptyBatch();
-        if (!done.extras && job.extras !== null) withExtras(b, job.extras);
+        const extras = !done.extras && job.extras !== null ? job.extras : null;
+        if (extras !== null) withExtras(b, extras);
         decoder.overflowed = 0;
-        // As many events as make at most `rowsPerTransaction` rows: a flush's calls of one
-        // combination add up in one row write, however many calls the flush holds.
-        const to = decoder.decode(b, i, events.n, rowsPerTransaction);
-        const next = { extras: true, events: done.events + (to - i) };
-        await commit(b, next);
-        done = next;
-        overflowed += decoder.overflowed;
-        i = to;
-      }
+        // As many events as make at most `maxRows` rows: a flush's calls of one combination add up
+        // in one row write, however many calls the flush holds.
+        const end = decoder.decode(b, i, to, maxRows);
+        const next = { extras: true, events: done.events + (end - i) };
+        const err = await attempt(b, next, decoder.overflowed);
+        if (err === undefined) return end;
+        if (extras !== null) {
+          await extrasAlone(extras);
+          await putAll(i, end);
+          return end;
+        }
+        // One call, refused alone: its count without its details, or (refused even so) nothing.
+        // Past `MAX_ISOLATED` such calls in a job (a refusal of most rows: a constraint an operator
+        // added), a refused range is salvaged whole rather than split down to each call.
+        const one = end - i === 1;
+        if (one || isolated >= MAX_ISOLATED) {
+          if (one) isolated++;
+          const again = await attempt(salvaged(b), next, decoder.overflowed);
+          if (again === undefined) {
+            refusal(err, end - i, 0);
+            return end;
+          }
+          if (one) {
+            refusal(err, 0, 1);
+            done = next;
+            return end;
+          }
+        }
+        const mid = i + Math.floor((end - i) / 2);
+        await putAll(i, mid);
+        await putAll(mid, end);
+        return end;
+      };
+      const putAll = async (i: number, to: number): Promise<void> => {
+        while (i < to) i = await put(i, to, Infinity);
+      };
+      for (let i = from; i < events.n;) i = await put(i, events.n, rowsPerTransaction);
     }
-    if (!done.extras && job.extras !== null) {
-      const b = emptyBatch();
-      withExtras(b, job.extras);
-      const next = { extras: true, events: done.events };
-      await commit(b, next);
-      done = next;
-    }
-    return { ...done, overflowed };
+    if (!done.extras && job.extras !== null) await extrasAlone(job.extras);
+    return { ...done, overflowed, ...(refused !== undefined ? { refused } : {}) };
   } catch (err) {
-    return { ...done, overflowed, error: err instanceof Error ? err : new Error(String(err)) };
+    return {
+      ...done,
+      overflowed,
+      ...(refused !== undefined ? { refused } : {}),
+      error: err instanceof Error ? err : new Error(String(err)),
+    };
   }
 }
+
+function withExtras(b: UsageBatch, extras: UsageBatch): void {
+  mergeCounters(b, extras);
+  for (const row of extras.logs) b.logs.push(row);
+}
+
+/** Calls a job isolates one by one, at most (see `runJob`). */
+const MAX_ISOLATED = 16;
 
 export type PendingBatch = FlushJob['batches'][number];
 

@@ -81,6 +81,7 @@ async function write(job: FlushJob): Promise<WorkerDone> {
     extras: r.extras,
     events: r.events,
     overflowed: r.overflowed ?? 0,
+    refused: r.refused ?? null,
     error:
       r.error === undefined
         ? null

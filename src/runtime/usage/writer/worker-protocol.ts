@@ -4,6 +4,7 @@
  * thread's death. Imports no storage driver: the thread loads this file.
  */
 import type { FlushJob, JobProgress } from './port.js';
+import type { Refused } from './refusals.js';
 
 /** The worker thread (worker-entry.ts) writes its progress here, in each transaction. */
 export const PROGRESS_MARKER = 'usage_writer_progress';
@@ -28,5 +29,6 @@ export interface WorkerDone extends JobProgress {
   type: 'done';
   token: string;
   overflowed: number;
+  refused: Refused | null;
   error: { message: string; code: string | undefined } | null;
 }

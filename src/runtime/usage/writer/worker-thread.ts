@@ -28,11 +28,22 @@ type Outcome = WorkerDone | { type: 'died'; reason: string };
 
 const WORKER_FILE = new URL('./worker-entry.js', import.meta.url);
 
-const add = (a: JobResult, b: JobResult): JobResult => ({
-  extras: a.extras || b.extras,
-  events: a.events + b.events,
-  overflowed: (a.overflowed ?? 0) + (b.overflowed ?? 0),
-});
+const add = (a: JobResult, b: JobResult): JobResult => {
+  const refused =
+    a.refused === undefined || b.refused === undefined
+      ? (a.refused ?? b.refused)
+      : {
+          salvaged: a.refused.salvaged + b.refused.salvaged,
+          dropped: a.refused.dropped + b.refused.dropped,
+          reason: a.refused.reason,
+        };
+  return {
+    extras: a.extras || b.extras,
+    events: a.events + b.events,
+    overflowed: (a.overflowed ?? 0) + (b.overflowed ?? 0),
+    ...(refused !== undefined ? { refused } : {}),
+  };
+};
 
 /**
  * SQLite's usage writes on a worker thread with its own connection to the database file, so the
@@ -101,7 +112,12 @@ export class WorkerWriter implements UsageWriter {
           out.error === null
             ? undefined
             : Object.assign(new Error(out.error.message), { code: out.error.code });
-        const got = { extras: out.extras, events: out.events, overflowed: out.overflowed };
+        const got = {
+          extras: out.extras,
+          events: out.events,
+          overflowed: out.overflowed,
+          ...(out.refused !== null ? { refused: out.refused } : {}),
+        };
         return { ...add(done, got), ...(error !== undefined ? { error } : {}) };
       }
       // The thread died during the job: what it committed is in the marker, in the same transactions.
@@ -156,6 +172,7 @@ export class WorkerWriter implements UsageWriter {
         extras: false,
         events: 0,
         overflowed: 0,
+        refused: null,
         error,
       });
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
+import type { VerificationEvent } from '../../../core/ports.js';
 import type { Storage } from '../../../storage/db.js';
 import { SEEN_OTHER, SEEN_VALUES_PER_DAY } from '../../../storage/usage-batch.js';
 import {
@@ -36,6 +37,30 @@ async function poisonTrigger(s: Storage, on: boolean): Promise<void> {
     await sql`drop trigger kw_test_poison on verification_log`.execute(s.db);
     await sql`drop function kw_test_poison()`.execute(s.db);
   }
+}
+
+/**
+ * Makes the database refuse a log row whose ip is 'poison' or whose environment is 'development'
+ * with a CHECK constraint (PostgreSQL: on the table; SQLite, which adds none to a table, checks in a
+ * table a trigger inserts into): a refusal of the row itself, unlike `poisonTrigger`'s exception.
+ */
+async function refuseRows(s: Storage, on: boolean): Promise<void> {
+  if (s.dialect === 'sqlite') {
+    if (on) {
+      await sql`create table kw_test_refused (ip text check (ip is not 'poison'),
+        environment text check (environment <> 'development'))`.execute(s.db);
+      await sql`create trigger kw_test_refuse before insert on verification_log
+        begin insert into kw_test_refused values (new.ip, new.environment); end`.execute(s.db);
+    } else {
+      await sql`drop trigger kw_test_refuse`.execute(s.db);
+      await sql`drop table kw_test_refused`.execute(s.db);
+    }
+    return;
+  }
+  if (on) {
+    await sql`alter table verification_log add constraint kw_test_refuse
+      check (ip is distinct from 'poison' and environment <> 'development') not valid`.execute(s.db);
+  } else await sql`alter table verification_log drop constraint kw_test_refuse`.execute(s.db);
 }
 
 describeEachDialect(
@@ -114,6 +139,71 @@ describeEachDialect(
       assert.equal(w.credits, 94);
       const m = (await call(t, 'GET', '/metrics', undefined, null)).raw;
       assert.match(m, /keywarden_job_runs_total\{job="usage_flush",outcome="error"\} [1-9]/);
+    });
+
+    test('a call the database refuses is counted without its details; the rest is written and the log goes on', async () => {
+      const usage = batcherOf(t);
+      const k = await createKey(t);
+      const n = 2 * ROWS + 17;
+      const metric = async (outcome: string): Promise<number> => {
+        const m = (await call(t, 'GET', '/metrics', undefined, null)).raw;
+        const line = new RegExp(`keywarden_usage_refused_total\\{outcome="${outcome}"\\} (\\d+)`).exec(m);
+        return Number(line?.[1] ?? 0);
+      };
+      const odd = (over: Partial<VerificationEvent>): void => {
+        usage.record({
+          at: Date.now(),
+          keyId: k.id,
+          keyStart: 'kw_prod_test',
+          environment: 'production',
+          permissions: ['agents:invoke'],
+          resource: null,
+          code: 'VALID',
+          ip: '10.200.0.1',
+          userAgent: 'odd/1',
+          latencyUs: 3,
+          ...over,
+        });
+      };
+      await refuseRows(other, true);
+      try {
+        // The refused call sits in the second transaction: the first is written as it is.
+        recordEvents(t, k.id, n, ROWS + 5);
+        // Refused even without its details (its environment): not counted, and said so.
+        odd({ environment: 'development', ip: '10.200.0.2' });
+        // A call measured across a paused process: past PostgreSQL's 32-bit latency column.
+        odd({ latencyUs: 3e9, ip: '10.200.0.3' });
+        await usage.flush();
+        const w = await written(other, k.id);
+        assert.equal(w.rows, n + 1, 'every call counted but the one refused even without its details');
+        assert.equal(w.daily, n + 1);
+        assert.equal(usage.writer instanceof WorkerWriter && usage.writer.inProcess, false);
+        const rows = await other.db
+          .selectFrom('verification_log')
+          .selectAll()
+          .where('key_id', '=', k.id)
+          .where((eb) => eb.or([eb('overflow', '=', 1), eb('ip', 'in', ['poison', '10.200.0.3'])]))
+          .execute();
+        assert.deepEqual(
+          rows.map((r) => [r.ip, r.overflow, r.count, r.environment, r.user_agent, r.latency_us]),
+          [
+            [null, 1, 1, 'production', null, 3],
+            ['10.200.0.3', 0, 1, 'production', 'odd/1', 2_147_483_647],
+          ].sort((a, b) => Number(a[1] === 0) - Number(b[1] === 0)),
+          'the refused call is a row without its details; the slow call keeps its own, its latency at the bound',
+        );
+        assert.equal(await metric('salvaged'), 1);
+        assert.equal(await metric('dropped'), 1);
+        assert.match(t.logs(), /the database refused usage rows: some calls could not be counted/);
+        assert.match(t.logs(), /check constraint|CHECK constraint failed/);
+        assert.doesNotMatch(t.logs().split('usage rows')[1] ?? '', /kept for the next try/);
+        // Nothing is kept for a retry: the next flush writes only what is new.
+        recordEvents(t, k.id, 10);
+        await usage.flush();
+        assert.equal((await written(other, k.id)).rows, n + 11);
+      } finally {
+        await refuseRows(other, false);
+      }
     });
 
     test('an admin write goes through while a large batch is being written', async () => {
