@@ -18,7 +18,11 @@ const LogEntry = Type.Object({
   firstAt: Type.String(),
   lastAt: Type.String(),
   count: Type.Integer(),
-  /** True for a minute's overflow row of one code (its row cap was reached): nothing else identifies its calls. */
+  /**
+   * True for a row whose calls are counted without their details: a minute's overflow row of one
+   * code (its row cap was reached; no key), or a call the database refused to store as it was
+   * (docs/verification-log.md#refused-rows).
+   */
   overflow: Type.Boolean(),
   /**
    * True for calls a narrowing's shadow set would have refused (docs/narrowing.md): they were not
