@@ -53,7 +53,10 @@ export interface LogEntry {
   firstAt: string;
   lastAt: string;
   count: number;
-  /** A minute's overflow row of one code: calls beyond the row cap, nothing else identifies them. */
+  /**
+   * Calls counted without their details: a minute's overflow row of one code (beyond the row cap,
+   * no key), or, with a key, a call the database refused to store as it was.
+   */
   overflow: boolean;
   /**
    * Calls a narrowing's shadow set would have refused (docs/narrowing.md): they were served (their

@@ -5,10 +5,19 @@ import { Empty, When } from './ui.js';
 /**
  * What makes a row other than a call answered with its code, in words beside the code (a row read
  * as a refusal would send someone chasing a caller that was served): a narrowing's shadow row
- * (docs/narrowing.md) and a minute's overflow row (docs/verification-log.md).
+ * (docs/narrowing.md), a minute's overflow row and a call the database refused to store as it was
+ * (docs/verification-log.md).
  */
 /** What an overflow row is (a shadow row says what it is in its code cell). */
 function RowMarker({ row }: { row: LogEntry }): ReactNode {
+  // Only a refused call's row keeps its key (docs/verification-log.md#refused-rows).
+  if (row.overflow && row.keyId !== null)
+    return (
+      <span className="row-marker">
+        <span className="badge marker">details not kept</span> the database refused to store these calls as
+        they were: counted, without client IP, agent or permission
+      </span>
+    );
   if (row.overflow)
     return (
       <span className="row-marker">
@@ -66,7 +75,7 @@ export function LogTable({
               </td>
               {showKey ? (
                 <td className="mono">
-                  {r.overflow ? (
+                  {r.overflow && r.keyId === null ? (
                     <span className="muted">other calls (row limit of the minute reached)</span>
                   ) : r.keyId !== null ? (
                     <a

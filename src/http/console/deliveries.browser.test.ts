@@ -12,6 +12,7 @@ import {
   seriousViolations,
   signIn,
 } from '../../testing/browser.js';
+import { sql } from 'kysely';
 import { call, createKey, startServer, verify, type TestServer } from '../../testing/harness.js';
 import { smtpServer } from '../../testing/smtp.js';
 
@@ -84,6 +85,16 @@ describe(
       for (const k of [gone, fine])
         assert.equal((await call(t, 'POST', `/v1/keys/${k.id}/disable`, { reason: 'retired' })).status, 200);
 
+      // A call the database refuses to store as it was (a CHECK on its IP, met through a trigger as
+      // SQLite adds no constraint to a table): the first row of its minute, counted without its details.
+      await sql`create table kw_test_refused (ip text check (ip is not '10.66.6.6'))`.execute(
+        t.kw.storage.db,
+      );
+      await sql`create trigger kw_test_refuse before insert on verification_log
+        begin insert into kw_test_refused values (new.ip); end`.execute(t.kw.storage.db);
+      const salvaged = await createKey(t, { name: 'crm-prod-refused-row' });
+      assert.equal((await verify(t, { key: salvaged.key, ip: '10.66.6.6' })).valid, true);
+
       // A narrowing that would refuse agents:read: the call is allowed (VALID) and a shadow row kept.
       narrowed = await createKey(t, {
         name: 'crm-prod-narrowed',
@@ -100,6 +111,7 @@ describe(
       // Distinct unknown keys past the row cap (on either side of a minute boundary): an overflow row.
       for (let i = 0; i < 10; i++) await verify(t, { key: 'kw_live_nosuchkey', ip: `10.9.0.${i}` });
       await t.kw.services.ctx.usage.flush();
+      await sql`drop trigger kw_test_refuse`.execute(t.kw.storage.db);
 
       await until('the refused mail to be given up and the other sent', async () => {
         const r = await call(t, 'GET', '/v1/notifications/deliveries');
@@ -245,6 +257,10 @@ describe(
       const overflow = table.getByRole('row').filter({ hasText: 'overflow row' });
       assert.ok((await overflow.count()) >= 1, 'an overflow row');
       assert.match(await overflow.first().innerText(), /calls past the minute's row limit/);
+      const refusedRow = table.getByRole('row').filter({ hasText: 'details not kept' });
+      assert.equal(await refusedRow.count(), 1, 'the call the database refused');
+      assert.match(await refusedRow.innerText(), /crm-prod-refused-row[\s\S]*the database refused to store/);
+      assert.doesNotMatch(await refusedRow.innerText(), /10\.66\.6\.6|row limit/);
       const v = await seriousViolations(page);
       assert.deepEqual(v, [], `axe on the log:\n${describeViolations(v)}`);
       await screenshot(page, 'logs-marked');
