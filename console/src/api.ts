@@ -54,8 +54,9 @@ export interface LogEntry {
   lastAt: string;
   count: number;
   /**
-   * Calls counted without their details: a minute's overflow row of one code (beyond the row cap,
-   * no key), or, with a key, a call the database refused to store as it was.
+   * Calls counted without their details: a minute's overflow row of one code (beyond the row cap;
+   * environment '*', no key), or a call the database refused to store as it was (its key and
+   * environment kept).
    */
   overflow: boolean;
   /**

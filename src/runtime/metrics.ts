@@ -25,8 +25,8 @@ export class Metrics {
   readonly usageFlushInterval: Gauge;
   /** Verification log (docs/verification-log.md): calls counted in overflow rows, event lines dropped. */
   readonly logOverflow: Counter;
-  /** Calls whose usage write the database refused: counted without their details, or dropped (refusals.ts). */
-  readonly usageRefused: Counter<'outcome'>;
+  /** Calls whose usage rows the database refused as they were, counted without their details (refusals.ts). */
+  readonly usageSalvaged: Counter;
   readonly verifyEventsDropped: Counter;
   /** Owner mail (docs/notifications.md): delivery attempts by outcome (sent, retry, failed). */
   readonly mailDeliveries: Counter<'outcome'>;
@@ -125,10 +125,9 @@ export class Metrics {
       help: "Verifications counted in a minute's overflow row of the log (its row cap was reached)",
       registers,
     });
-    this.usageRefused = new Counter({
-      name: 'keywarden_usage_refused_total',
-      help: 'Verifications whose usage write the database refused, by outcome (salvaged: counted without their caller-chosen details; dropped: not counted)',
-      labelNames: ['outcome'],
+    this.usageSalvaged = new Counter({
+      name: 'keywarden_usage_salvaged_total',
+      help: 'Verifications whose usage rows the database refused as they were, counted without their caller-chosen details',
       registers,
     });
     this.verifyEventsDropped = new Counter({

@@ -10,8 +10,8 @@ import { Empty, When } from './ui.js';
  */
 /** What an overflow row is (a shadow row says what it is in its code cell). */
 function RowMarker({ row }: { row: LogEntry }): ReactNode {
-  // Only a refused call's row keeps its key (docs/verification-log.md#refused-rows).
-  if (row.overflow && row.keyId !== null)
+  // A refused call's row keeps its environment; a row-cap overflow row has none ('*').
+  if (row.overflow && row.environment !== '*')
     return (
       <span className="row-marker">
         <span className="badge marker">details not kept</span> the database refused to store these calls as
@@ -75,7 +75,7 @@ export function LogTable({
               </td>
               {showKey ? (
                 <td className="mono">
-                  {r.overflow && r.keyId === null ? (
+                  {r.overflow && r.environment === '*' ? (
                     <span className="muted">other calls (row limit of the minute reached)</span>
                   ) : r.keyId !== null ? (
                     <a

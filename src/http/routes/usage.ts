@@ -20,8 +20,8 @@ const LogEntry = Type.Object({
   count: Type.Integer(),
   /**
    * True for a row whose calls are counted without their details: a minute's overflow row of one
-   * code (its row cap was reached; no key), or a call the database refused to store as it was
-   * (docs/verification-log.md#refused-rows).
+   * code (its row cap was reached; environment `*`, no key), or a call the database refused to
+   * store as it was (docs/verification-log.md#refused-rows).
    */
   overflow: Type.Boolean(),
   /**

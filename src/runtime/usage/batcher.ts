@@ -200,16 +200,13 @@ export class UsageBatcher implements UsageSink {
     this.metrics.usageQueueDepth.set(this.queued + this.pending.length);
   }
 
-  /** Calls the database refused to store (writer/refusals.ts): the rest was written. */
+  /** Calls the database refused to store as they were (writer/refusals.ts), written without their details. */
   private refused(x: Refused): void {
-    if (x.salvaged > 0) this.metrics.usageRefused.labels('salvaged').inc(x.salvaged);
-    if (x.dropped > 0) this.metrics.usageRefused.labels('dropped').inc(x.dropped);
-    const detail = { reason: x.reason, salvaged: x.salvaged, dropped: x.dropped };
-    if (x.dropped > 0) {
-      this.log.error(detail, 'the database refused usage rows: some calls could not be counted');
-    } else {
-      this.log.warn(detail, 'the database refused usage rows: those calls are counted without their details');
-    }
+    this.metrics.usageSalvaged.inc(x.salvaged);
+    this.log.warn(
+      { reason: x.reason, calls: x.salvaged },
+      'the database refused usage rows as they were: those calls are counted without their details',
+    );
   }
 
   /**

@@ -8,7 +8,7 @@
 import { emptyBatch, isEmptyBatch, mergeCounters, type UsageBatch } from '../../../storage/usage-batch.js';
 import { EventDecoder, IsoClock, type EncodedEvents } from '../events.js';
 import type { MinuteLog } from '../minutes.js';
-import { isRefusal, salvaged, type Refused } from './refusals.js';
+import { isRefusal, refusalReason, salvaged, type Refused } from './refusals.js';
 
 /**
  * What one flush hands to the writer: the events not yet written, oldest first (a batch that
@@ -58,9 +58,9 @@ export interface UsageWriter {
  *
  * A transaction the database refuses for what it holds (`isRefusal`) is split in halves, each
  * committed on its own, down to the one call it refuses, which is committed `salvaged` (its count
- * without its caller-chosen details) or, refused even so, dropped: the log never stops on one bad
- * row (refusals.ts). The job's extras are split off first and salvaged likewise; refused salvaged,
- * they stop the job as any failure (they hold credit uses, which are not dropped).
+ * without its caller-chosen details): the log does not stop on a caller's bad value (refusals.ts).
+ * The job's extras are split off first and salvaged likewise. What is refused even salvaged stops
+ * the job like any failure, kept for the next try: nothing is dropped.
  *
  * The size (`KEYWARDEN_USAGE_ROWS_PER_TRANSACTION`) is a trade-off. A transaction holds SQLite's
  * write lock, and an admin write waits for the one in progress (asynchronously, see
@@ -79,11 +79,12 @@ export async function runJob(
   let overflowed = 0;
   let refused: Refused | undefined;
   let isolated = 0;
+  /** Transactions refused so far in the job. */
+  let refusals = 0;
   const clock = new IsoClock();
-  const refusal = (err: Error, salvagedCalls: number, droppedCalls: number): void => {
-    refused ??= { salvaged: 0, dropped: 0, reason: err.message };
-    refused.salvaged += salvagedCalls;
-    refused.dropped += droppedCalls;
+  const refusal = (err: Error, calls: number): void => {
+    refused ??= { salvaged: 0, reason: refusalReason(err) };
+    refused.salvaged += calls;
   };
   /** Commits `b` as the transaction reaching `next`; returns the refusal, throws any other failure. */
   const attempt = async (
@@ -113,14 +114,13 @@ export async function runJob(
     refusal(
       err,
       b.logs.reduce((n, r) => n + r.count, 0),
-      0,
     );
   };
   try {
     for (const { events, from } of job.batches) {
       const decoder = new EventDecoder(events, clock, minutes);
       /** Events `i` to `to` (fewer if more rows than allowed) as one transaction, split when refused. */
-      const put = async (i: number, to: number, maxRows: number): Promise<number> => {
+      const put = async (i: number, to: number, maxRows: number, whole = false): Promise<number> => {
         const b = emptyBatch();
         const extras = !done.extras && job.extras !== null ? job.extras : null;
         if (extras !== null) withExtras(b, extras);
@@ -131,35 +131,46 @@ export async function runJob(
         const next = { extras: true, events: done.events + (end - i) };
         const err = await attempt(b, next, decoder.overflowed);
         if (err === undefined) return end;
+        refusals++;
         if (extras !== null) {
           await extrasAlone(extras);
-          await putAll(i, end);
+          await putAll(i, end, false);
           return end;
         }
-        // One call, refused alone: its count without its details, or (refused even so) nothing.
-        // Past `MAX_ISOLATED` such calls in a job (a refusal of most rows: a constraint an operator
-        // added), a refused range is salvaged whole rather than split down to each call.
-        const one = end - i === 1;
-        if (one || isolated >= MAX_ISOLATED) {
-          if (one) isolated++;
+        // One call refused alone, or a part to be salvaged whole: its calls counted without their
+        // details. Refused even so, the refusal is not about what callers chose (a column the
+        // server's own values no longer fit, a schema a newer node changed): the job stops there,
+        // kept for the next try, as for an outage.
+        if (end - i === 1 || whole) {
+          if (end - i === 1) isolated++;
           const again = await attempt(salvaged(b), next, decoder.overflowed);
-          if (again === undefined) {
-            refusal(err, end - i, 0);
-            return end;
-          }
-          if (one) {
-            refusal(err, 0, 1);
-            done = next;
-            return end;
+          if (again !== undefined) throw again;
+          refusal(err, end - i);
+          return end;
+        }
+        // Split in halves down to the refused call. Past `MAX_ISOLATED` such calls in a job (many
+        // rows refused: a constraint an operator added), in `PARTS` parts, a refused part again, down
+        // to parts of `WHOLE_AT_MOST` calls salvaged whole; once half the parts of a range were
+        // refused, its other refused parts are salvaged whole. A bounded number of transactions
+        // (about 20 per scattered refused call, 120 per 1,000 calls when all are refused), and the
+        // parts not refused keep their details.
+        if (isolated < MAX_ISOLATED) {
+          const mid = i + Math.floor((end - i) / 2);
+          await putAll(i, mid, false);
+          await putAll(mid, end, false);
+        } else {
+          const size = Math.ceil((end - i) / PARTS);
+          let refusedParts = 0;
+          for (let p = i; p < end; p += size) {
+            const before = refusals;
+            await putAll(p, Math.min(end, p + size), size <= WHOLE_AT_MOST || refusedParts >= PARTS / 2);
+            if (refusals > before) refusedParts++;
           }
         }
-        const mid = i + Math.floor((end - i) / 2);
-        await putAll(i, mid);
-        await putAll(mid, end);
         return end;
       };
-      const putAll = async (i: number, to: number): Promise<void> => {
-        while (i < to) i = await put(i, to, Infinity);
+      const putAll = async (i: number, to: number, whole: boolean): Promise<void> => {
+        while (i < to) i = await put(i, to, Infinity, whole);
       };
       for (let i = from; i < events.n;) i = await put(i, events.n, rowsPerTransaction);
     }
@@ -180,8 +191,10 @@ function withExtras(b: UsageBatch, extras: UsageBatch): void {
   for (const row of extras.logs) b.logs.push(row);
 }
 
-/** Calls a job isolates one by one, at most (see `runJob`). */
+/** Calls a job isolates one by one, at most, and the parts a refused range is cut in past that (see `runJob`). */
 const MAX_ISOLATED = 16;
+const PARTS = 8;
+const WHOLE_AT_MOST = 16;
 
 export type PendingBatch = FlushJob['batches'][number];
 

@@ -4,7 +4,7 @@ import type { VerificationEvent } from '../../../core/ports.js';
 import { SEEN_OTHER, emptyBatch, splitSeen, type UsageBatch } from '../../../storage/usage-batch.js';
 import { EventColumns } from '../events.js';
 import { MinuteLog } from '../minutes.js';
-import { runJob, type FlushJob } from './port.js';
+import { runJob, type FlushJob, type JobProgress } from './port.js';
 import { isRefusal } from './refusals.js';
 
 const at = Date.parse('2026-06-01T10:00:00.000Z');
@@ -31,6 +31,7 @@ const refusal = (): Error => Object.assign(new Error('violates check constraint 
  */
 function database(refuses: (ip: string | null, environment: string) => boolean) {
   const db = {
+    progress: [] as number[],
     commits: 0,
     refusals: 0,
     calls: 0,
@@ -38,13 +39,19 @@ function database(refuses: (ip: string | null, environment: string) => boolean) 
     seen: new Map<string, number>(),
     ips: new Set<string>(),
   };
-  const commit = (b: UsageBatch): void => {
+  const commit = (b: UsageBatch, done: JobProgress): void => {
     const rows = [...b.logs, ...b.updates];
     if (rows.some((r) => refuses(r.ip, r.environment))) {
       db.refusals++;
       throw refusal();
     }
     db.commits++;
+    // What the worker thread records with each transaction: a prefix of the job's events, growing.
+    assert.ok(
+      done.events >= (db.progress.at(-1) ?? 0),
+      `progress ${done.events} after ${db.progress.at(-1)}`,
+    );
+    db.progress.push(done.events);
     for (const r of rows) {
       db.calls += r.count;
       if (r.ip !== null) db.ips.add(r.ip);
@@ -78,6 +85,7 @@ describe('usage rows the database refuses', () => {
       'SQLITE_CONSTRAINT_TRIGGER',
       'SQLITE_BUSY',
       'SQLITE_FULL',
+      'SQLITE_RANGE',
     ])
       assert.equal(isRefusal(Object.assign(new Error('x'), { code })), false, code);
     assert.equal(isRefusal(new Error('no code')), false);
@@ -89,10 +97,11 @@ describe('usage rows the database refuses', () => {
     const { db, commit } = database((ip) => ip === '10.66.6.6');
     const r = await runJob(jobOf(events), commit, 1000, new MinuteLog(50_000));
     assert.equal(r.error, undefined);
-    assert.deepEqual([r.events, r.refused?.salvaged, r.refused?.dropped], [5000, 1, 0]);
-    assert.match(r.refused?.reason ?? '', /check constraint/);
+    assert.deepEqual([r.events, r.refused?.salvaged], [5000, 1]);
+    assert.match(r.refused?.reason ?? '', /^23514: violates check constraint/);
     assert.equal(db.calls, 5000, 'every call counted');
     assert.equal(db.daily, 5000);
+    assert.equal(db.progress.at(-1), 5000);
     assert.equal(db.ips.size, 4999, 'every other call kept its IP');
     assert.equal(db.ips.has('10.66.6.6'), false);
     // Its seen values: the IP and user agent as (other), its permission as the grant that allowed it.
@@ -107,15 +116,20 @@ describe('usage rows the database refuses', () => {
     );
   });
 
-  test('a call refused even without its details is dropped, and said so; the job goes on', async () => {
+  test('a call refused even without its details stops the job there, kept for the next try; nothing is dropped', async () => {
     const events = Array.from({ length: 300 }, (_, i) =>
-      ev(i, i === 7 ? { environment: 'development' } : {}),
+      ev(i, i === 107 ? { environment: 'development' } : {}),
     );
     const { db, commit } = database((_ip, environment) => environment === 'development');
     const r = await runJob(jobOf(events), commit, 100, new MinuteLog(50_000));
-    assert.equal(r.error, undefined);
-    assert.deepEqual([r.events, r.refused?.salvaged, r.refused?.dropped], [300, 0, 1]);
-    assert.equal(db.calls, 299);
+    assert.match(r.error?.message ?? '', /check constraint/);
+    assert.equal(r.events, 107, 'every call before it is written');
+    assert.equal(db.calls, 107);
+    assert.equal(r.refused, undefined);
+    assert.ok(
+      db.commits + db.refusals <= 2 + 2 * Math.ceil(Math.log2(100)) + 2,
+      `${db.commits + db.refusals}`,
+    );
   });
 
   test('most rows refused (a constraint an operator added): every call counted in bounded transactions', async () => {
@@ -123,10 +137,24 @@ describe('usage rows the database refuses', () => {
     const { db, commit } = database((ip) => ip !== null);
     const r = await runJob(jobOf(events), commit, 1000, new MinuteLog(50_000));
     assert.equal(r.error, undefined);
-    assert.deepEqual([r.events, r.refused?.salvaged, r.refused?.dropped], [5000, 5000, 0]);
+    assert.deepEqual([r.events, r.refused?.salvaged], [5000, 5000]);
     assert.equal(db.calls, 5000);
-    // Split down to single calls for the first 16 only: not a transaction per call.
-    assert.ok(db.commits + db.refusals < 250, `${db.commits + db.refusals} transactions`);
+    // Split down to single calls for the first 16 only, then in eighths (602 here): not one per call.
+    assert.ok(db.commits + db.refusals < 800, `${db.commits + db.refusals} transactions`);
+  });
+
+  test('refused calls past the first 16: the parts of their transactions not refused keep their details', async () => {
+    const bad = new Set(Array.from({ length: 40 }, (_, i) => 311 + i * 487));
+    const events = Array.from({ length: 20_000 }, (_, i) => ev(i, bad.has(i) ? { ip: '10.66.6.6' } : {}));
+    const { db, commit } = database((ip) => ip === '10.66.6.6');
+    const r = await runJob(jobOf(events), commit, 1000, new MinuteLog(50_000));
+    assert.equal(r.error, undefined);
+    assert.equal(db.calls, 20_000, 'every call counted');
+    const stripped = r.refused?.salvaged ?? 0;
+    // 16 calls alone; each of the other 24 costs a part of at most 16 calls (394 here).
+    assert.ok(stripped >= 40 && stripped <= 16 + 24 * 16, `${stripped} calls without details`);
+    assert.equal(db.ips.size, 20_000 - stripped, 'the rest kept their IPs');
+    assert.ok(db.commits + db.refusals < 1000, `${db.commits + db.refusals} transactions (652 here)`);
   });
 
   test('a failure that may pass stops the job where it is, as before', async () => {
@@ -154,6 +182,7 @@ describe('usage rows the database refuses', () => {
     const { db, commit } = database((ip) => ip === '10.66.6.6');
     const r = await runJob(job, commit, 1000, new MinuteLog(50_000));
     assert.deepEqual([r.extras, r.events, r.refused?.salvaged, r.error], [true, 50, 2, undefined]);
+    assert.equal(db.ips.has('10.66.6.6'), false);
     assert.equal(db.calls, 52);
     const stuck = database((_ip, environment) => environment === 'development');
     extras.logs[0] = spilledRow('10.0.0.1', 'development');

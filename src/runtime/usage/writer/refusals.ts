@@ -4,8 +4,10 @@
  * it holds (a value out of a column's range, a constraint) fails the same way every time, and every
  * flush after it carries it: the log would stop. `runJob` (port.ts) therefore splits a refused
  * transaction until the refused call stands alone, writes the others, and writes that call
- * `salvaged`: counted, without the details a caller chose. Only when even that is refused is the
- * call dropped (and said so). Imports no storage driver: the worker thread loads this file.
+ * `salvaged`: counted, without the details a caller chose. What is refused even so is kept for the
+ * next try, as before: it is not about what a caller chose (a schema a newer node changed, a value
+ * of the server's own out of range), and nothing is dropped. Imports no storage driver: the worker
+ * thread loads this file.
  * docs/verification-log.md#refused-rows.
  */
 import {
@@ -31,7 +33,6 @@ const SQLITE_REFUSALS = new Set([
   'SQLITE_CONSTRAINT_DATATYPE',
   'SQLITE_MISMATCH',
   'SQLITE_TOOBIG',
-  'SQLITE_RANGE',
 ]);
 
 /**
@@ -47,14 +48,23 @@ export function isRefusal(err: unknown): boolean {
   return /^2[23][0-9A-Z]{3}$/.test(code);
 }
 
-/** Calls whose transaction was refused: counted without their details, or not at all. */
+/** Calls whose transaction was refused, counted without their details. */
 export interface Refused {
-  /** Calls written without the details a caller chose (their refused transaction stood alone). */
+  /** Calls written without the details a caller chose. */
   salvaged: number;
-  /** Calls not counted: even their salvaged form was refused. */
-  dropped: number;
-  /** The database's message for the first refusal (messages name columns and constraints, not values). */
+  /** The first refusal: the database's code and message. */
   reason: string;
+}
+
+/**
+ * A refusal for the server's log: its code and message. A message may quote the refused value (an
+ * IP, a user agent, a resource: what a caller sent, never a key or a secret, which usage rows do
+ * not hold), cut to 200 characters.
+ */
+export function refusalReason(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  const text = `${typeof code === 'string' ? `${code}: ` : ''}${err.message}`;
+  return text.length <= 200 ? text : `${text.slice(0, 199)}…`;
 }
 
 /**

@@ -32,11 +32,7 @@ const add = (a: JobResult, b: JobResult): JobResult => {
   const refused =
     a.refused === undefined || b.refused === undefined
       ? (a.refused ?? b.refused)
-      : {
-          salvaged: a.refused.salvaged + b.refused.salvaged,
-          dropped: a.refused.dropped + b.refused.dropped,
-          reason: a.refused.reason,
-        };
+      : { salvaged: a.refused.salvaged + b.refused.salvaged, reason: a.refused.reason };
   return {
     extras: a.extras || b.extras,
     events: a.events + b.events,
