@@ -29,10 +29,39 @@ export function newId(prefix: string, nowMs: number): string {
     lastMs = ms;
     lastRandom = randomBase62(RANDOM_LENGTH);
   }
+  return `${idBound(prefix, ms)}${lastRandom}`;
+}
+
+let lastAtMs = -1;
+let lastAtRandom = '';
+
+/**
+ * An id of the time `ms` itself, not moved forward to keep a process's ids increasing as `newId`
+ * does: the verification log's minute rows take their first call's time, so a row's id lies in the
+ * minute of its calls, also for a row written late (after a storage outage), and a time range is
+ * a range of ids (usage-repo.ts `inLogIdRange`). Ids of one millisecond made in a row increase, as
+ * `newId`'s; otherwise unique by their 12 random characters.
+ */
+export function idAt(prefix: string, ms: number): string {
+  const t = Math.floor(ms);
+  if (t === lastAtMs) lastAtRandom = increment(lastAtRandom);
+  else {
+    lastAtMs = t;
+    lastAtRandom = randomBase62(RANDOM_LENGTH);
+  }
+  return `${idBound(prefix, t)}${lastAtRandom}`;
+}
+
+/**
+ * The prefix and time part of ids of `ms`: below every id of `ms` or later, above every earlier one
+ * (in byte order, which is how both databases compare ids: COLLATE "C" on PostgreSQL).
+ */
+export function idBound(prefix: string, ms: number): string {
+  let x = Math.max(0, Math.floor(ms));
   let t = '';
   for (let i = 0; i < 7; i++) {
-    t = BASE62.charAt(ms % 62) + t;
-    ms = Math.floor(ms / 62);
+    t = BASE62.charAt(x % 62) + t;
+    x = Math.floor(x / 62);
   }
-  return `${prefix}_${t}${lastRandom}`;
+  return `${prefix}_${t}`;
 }

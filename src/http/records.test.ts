@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CompiledQuery, sql } from 'kysely';
+import type { VerificationEvent } from '../core/ports.js';
 import { SEEN_OTHER, SEEN_VALUES_PER_DAY } from '../storage/usage-batch.js';
 import { inProcessVerifier } from '../sdk/in-process.js';
 import { logsQuery } from '../storage/usage-repo.js';
@@ -232,6 +233,90 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
       }
     });
     assert.match(plan, /vlog_code_rare/);
+  });
+
+  test('a time window is a range of the primary key: late rows are found, no index on at is needed', async () => {
+    const k = await createKey(t, { permissions: ['agents:invoke'] });
+    const usage = t.kw.services.ctx.usage;
+    const now = clock.now();
+    const event = (at: number, ip: string): VerificationEvent => ({
+      at,
+      keyId: k.id,
+      keyStart: k.key.slice(0, 12),
+      environment: 'production',
+      permissions: [],
+      resource: null,
+      code: 'VALID',
+      ip,
+      userAgent: 'late/1',
+      latencyUs: 5,
+    });
+    usage.record(event(now, '10.5.0.1'));
+    await flush();
+    // A row written after a newer one: calls of ten minutes ago, held back (a storage outage).
+    usage.record(event(now - 600_000, '10.5.0.2'));
+    usage.record(event(now - 600_000 + 30_000, '10.5.0.2'));
+    await flush();
+    const ips = async (from: number, to: number): Promise<string[]> => {
+      const q = `keyId=${k.id}&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`;
+      const r = await call(t, 'GET', `/v1/logs?${q}`);
+      assert.equal(r.status, 200, r.raw);
+      return (r.body.items as { ip: string; count: number }[]).map((i) => `${i.ip}×${i.count}`);
+    };
+    assert.deepEqual(
+      await ips(now - 660_000, now - 540_000),
+      ['10.5.0.2×2'],
+      'the late row, by its own time',
+    );
+    assert.deepEqual(await ips(now - 600_000, now - 599_999), ['10.5.0.2×2'], 'the window of its first call');
+    assert.deepEqual(await ips(now - 599_999, now - 599_000), [], 'a window after its first call');
+    assert.deepEqual(await ips(now - 60_000, now + 1), ['10.5.0.1×1']);
+    // No index on `at` (migration 0021): a window without a key walks the primary key's range.
+    const q = logsQuery(
+      t.kw.storage.db,
+      { from: new Date(now - 660_000).toISOString(), to: new Date(now).toISOString() },
+      51,
+    ).compile();
+    const plan = await t.kw.storage.db.connection().execute(async (conn) => {
+      if (dialect.name === 'sqlite')
+        return JSON.stringify(
+          (await conn.executeQuery(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]))).rows,
+        );
+      await sql`set enable_seqscan = off`.execute(conn);
+      try {
+        return JSON.stringify(
+          (await conn.executeQuery(CompiledQuery.raw(`explain ${q.sql}`, [...q.parameters]))).rows,
+        );
+      } finally {
+        await sql`reset enable_seqscan`.execute(conn);
+      }
+    });
+    assert.doesNotMatch(plan, /vlog_at/);
+    assert.match(
+      plan,
+      dialect.name === 'sqlite'
+        ? /sqlite_autoindex_verification_log_1 \(id>\? AND id<\?\)/
+        : /verification_log_pkey/,
+    );
+    const indexes =
+      dialect.name === 'sqlite'
+        ? await sql<{
+            name: string;
+          }>`select name from sqlite_master where type = 'index' and tbl_name = 'verification_log'`.execute(
+            t.kw.storage.db,
+          )
+        : await sql<{
+            name: string;
+          }>`select indexname as name from pg_indexes where tablename = 'verification_log' and schemaname = current_schema()`.execute(
+            t.kw.storage.db,
+          );
+    assert.deepEqual(
+      indexes.rows
+        .map((r) => r.name)
+        .filter((n) => n.startsWith('vlog_'))
+        .sort(),
+      ['vlog_code_rare', 'vlog_key', 'vlog_shadow'],
+    );
   });
 
   test('log retention removes rows older than the configured days', async () => {

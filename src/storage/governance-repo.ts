@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { UsageFacts } from '../core/governance.js';
 import type { Database } from './schema.js';
+import { inLogIdRange } from './usage-repo.js';
 
 type Db = Kysely<Database>;
 
@@ -52,8 +53,8 @@ export async function usageFacts(db: Db, sinceDay: string, sinceIso: string): Pr
       busiestDay.set(id, d);
   }
 
-  const mism = await db
-    .selectFrom('verification_log')
+  // The window as ids too: the code index's range.
+  const mism = await inLogIdRange(db.selectFrom('verification_log'), sinceIso)
     // Minute rows: the calls are the sum of their counts, the last one their latest last call.
     .select([
       'key_id',

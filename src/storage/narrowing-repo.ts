@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { inLogIdRange } from './usage-repo.js';
 
 type Db = Kysely<Database>;
 
@@ -58,8 +59,8 @@ export async function shadowRefusals(
   toIso: string,
   take: number,
 ): Promise<{ total: number; examples: ShadowExample[] }> {
-  const base = db
-    .selectFrom('verification_log')
+  // The window as ids too: the shadow index's range (usage-repo.ts `inLogIdRange`).
+  const base = inLogIdRange(db.selectFrom('verification_log'), fromIso, toIso)
     .where('shadow', '=', 1)
     .where('key_id', '=', keyId)
     .where('at', '>=', fromIso)

@@ -1,3 +1,4 @@
+import { idBound } from '../core/ids.js';
 import { IDENTITY_ID_PREFIX } from '../core/identity.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Storage } from './db.js';
@@ -103,6 +104,29 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
   }
 }
 
+/**
+ * Narrows `q` to the ids of log rows whose first call (`at`) lies from `fromIso` (inclusive) to
+ * `toIso` (exclusive), for the primary key to find them by (there is no index on `at`, migration
+ * 0021). A minute row's id has the time of its first call as written (core/ids.ts `idAt`), which
+ * is never before `at` (a later flush may add an earlier call of the same minute) and within
+ * `at`'s minute: so the ids lie from `fromIso` to a minute after `toIso`. Queries keep their exact
+ * `at` conditions. Rows written before 0021 whose id was moved forward (a row written late, after
+ * a storage outage) can lie past the upper bound; they age out with retention.
+ */
+export function inLogIdRange<Q extends WhereId<Q>>(q: Q, fromIso?: string, toIso?: string): Q {
+  const from = fromIso === undefined ? NaN : Date.parse(fromIso);
+  const to = toIso === undefined ? NaN : Date.parse(toIso);
+  let out = q;
+  if (!Number.isNaN(from)) out = out.where('id', '>=', idBound(LOG_ID_PREFIX, from));
+  if (!Number.isNaN(to)) out = out.where('id', '<', idBound(LOG_ID_PREFIX, to + 60_000));
+  return out;
+}
+/** A query on the log that takes conditions on `id` (a select or a delete). */
+interface WhereId<Q> {
+  where(column: 'id', op: '>=' | '<', value: string): Q;
+}
+export const LOG_ID_PREFIX = 'vl';
+
 export interface LogFilter {
   keyId?: string | undefined;
   /** Only the keys linked to this identity. */
@@ -137,6 +161,7 @@ export function logsQuery(db: Db, f: LogFilter, limit: number, cursor?: string) 
   if (f.shadow !== undefined) q = q.where('shadow', '=', f.shadow ? 1 : 0);
   if (f.from !== undefined) q = q.where('at', '>=', f.from);
   if (f.to !== undefined) q = q.where('at', '<', f.to);
+  q = inLogIdRange(q, f.from, f.to);
   if (cursor !== undefined) q = q.where('id', '<', cursor);
   return q.orderBy('id', 'desc').limit(limit);
 }
@@ -154,8 +179,10 @@ export const RETENTION_BATCH_TARGET_MS = 50;
  * `RETENTION_BATCH_MAX` rows, each its own short transaction: one unbounded DELETE over a log of
  * hundreds of millions of rows would hold SQLite's write lock for minutes (every usage flush and
  * admin write waiting behind it) and make one huge PostgreSQL transaction. The batch size adapts
- * so a batch takes about `RETENTION_BATCH_TARGET_MS`. Each batch walks the `at` index from the
- * oldest row. Returns the rows deleted; `maxBatches` bounds one run (the next run goes on).
+ * so a batch takes about `RETENTION_BATCH_TARGET_MS`. Each batch walks the primary key from the
+ * oldest row: ids before `beforeIso` are rows whose calls all came before it (`inLogIdRange`); a
+ * row of the minute before it whose id is later goes at the next run. Returns the rows deleted;
+ * `maxBatches` bounds one run (the next run goes on).
  */
 export async function deleteLogsBefore(
   db: Db,
@@ -170,7 +197,12 @@ export async function deleteLogsBefore(
     const r = await db
       .deleteFrom('verification_log')
       .where('id', 'in', (eb) =>
-        eb.selectFrom('verification_log').select('id').where('at', '<', beforeIso).orderBy('at').limit(size),
+        eb
+          .selectFrom('verification_log')
+          .select('id')
+          .where('id', '<', idBound(LOG_ID_PREFIX, Date.parse(beforeIso)))
+          .orderBy('id')
+          .limit(size),
       )
       .executeTakeFirst();
     const n = Number(r.numDeletedRows);

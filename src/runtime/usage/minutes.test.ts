@@ -12,6 +12,7 @@ import { openStorage, type Storage } from '../../storage/db.js';
 import { migrate } from '../../storage/db.js';
 import { migrationProvider } from '../../storage/migrations.js';
 import { deriveServerKeys } from '../../core/secrets.js';
+import { idAt } from '../../core/ids.js';
 import { usageFacts } from '../../storage/governance-repo.js';
 import { deleteLogsBefore, listLogs } from '../../storage/usage-repo.js';
 import {
@@ -159,16 +160,22 @@ for (const dialect of DIALECTS) {
           ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
         });
         assert.equal((await migrator.migrateTo('0008_keys_last_used_unindexed')).error, undefined);
+        // Ids as that version made them: the call's time (moved forward only within a millisecond).
+        const [id1, id2, id3] = [1, 2, 3].map((sec) => idAt('vl', Date.UTC(2026, 4, 1, 10, 0, sec))) as [
+          string,
+          string,
+          string,
+        ];
         await untyped(s)
           .insertInto('verification_log')
           .values([
-            oldRow('vl_0a', '2026-05-01T10:00:01.000Z'),
-            oldRow('vl_0b', '2026-05-01T10:00:02.000Z', {
+            oldRow(id1, '2026-05-01T10:00:01.000Z'),
+            oldRow(id2, '2026-05-01T10:00:02.000Z', {
               code: 'ENVIRONMENT_MISMATCH',
               key_id: 'key_stg',
               environment: 'production',
             }),
-            oldRow('vl_0c', '2026-05-01T10:00:03.000Z', {
+            oldRow(id3, '2026-05-01T10:00:03.000Z', {
               code: 'ENVIRONMENT_MISMATCH',
               key_id: 'key_stg',
               environment: 'production',
@@ -180,9 +187,9 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(
           rows.map((r) => [r.id, r.count, r.last_at ?? r.at, r.latency_sum_us ?? r.latency_us, r.overflow]),
           [
-            ['vl_0c', 1, '2026-05-01T10:00:03.000Z', 40, 0],
-            ['vl_0b', 1, '2026-05-01T10:00:02.000Z', 40, 0],
-            ['vl_0a', 1, '2026-05-01T10:00:01.000Z', 40, 0],
+            [id3, 1, '2026-05-01T10:00:03.000Z', 40, 0],
+            [id2, 1, '2026-05-01T10:00:02.000Z', 40, 0],
+            [id1, 1, '2026-05-01T10:00:01.000Z', 40, 0],
           ],
         );
         const facts = await usageFacts(s.db, '2026-04-01', '2026-04-01T00:00:00.000Z');
@@ -205,7 +212,7 @@ for (const dialect of DIALECTS) {
         const db = untyped(t.kw.storage);
         const rows = Array.from({ length: 2600 }, (_, i) =>
           oldRow(
-            `vl_r${String(i).padStart(5, '0')}`,
+            idAt('vl', Date.UTC(2026, 0, 1) + i * 1000),
             new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
           ),
         );

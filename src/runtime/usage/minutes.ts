@@ -4,7 +4,7 @@
  * permissions and resource, with its count, first and last call and latency. Plain code with no
  * storage driver: the usage writer's worker thread loads it too.
  */
-import { newId } from '../../core/ids.js';
+import { idAt } from '../../core/ids.js';
 import type { VerificationEvent } from '../../core/ports.js';
 import type { VerificationLogTable } from '../../storage/schema.js';
 import { addCalls, mergeRowsById } from '../../storage/usage-batch.js';
@@ -95,7 +95,7 @@ export class MinuteLog {
     let e = x.rows.get(combo);
     if (e === undefined) {
       if (x.rows.size >= this.maxRowsPerMinute) return null;
-      e = { id: newId('vl', firstMs), batch: this.batch };
+      e = { id: idAt('vl', firstMs), batch: this.batch };
       x.rows.set(combo, e);
     }
     this.lastKnown = e.batch < this.batch;
@@ -107,7 +107,7 @@ export class MinuteLog {
     const x = this.minute(m);
     let e = x.overflow.get(code);
     if (e === undefined) {
-      e = { id: newId('vl', firstMs), batch: this.batch };
+      e = { id: idAt('vl', firstMs), batch: this.batch };
       x.overflow.set(code, e);
     }
     this.lastKnown = e.batch < this.batch;
