@@ -510,6 +510,42 @@ const migrations = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): Record<s
       await db.schema.dropIndex('vlog_at').ifExists().execute();
     },
   },
+  '0022_usage_counters_without_rowid': {
+    async up(db: Kysely<unknown>) {
+      // SQLite kept each counter twice: in the table (by rowid) and in its primary key's index,
+      // which every read and upsert goes through. WITHOUT ROWID tables are that index alone: about
+      // half the counters' size. Rebuilt in one transaction (SQLite's DDL is transactional; a rerun
+      // after a crash before Kysely records the migration rebuilds again). The tables hold a row per
+      // key, day and outcome or value, not per call: a store of 10k keys and a year of daily usage
+      // (tens of millions of rows) takes tens of seconds, once. PostgreSQL stores a table apart from
+      // its indexes either way.
+      if (dialect !== 'sqlite') return;
+      await db.transaction().execute(async (trx) => {
+        for (const [table, columns, key] of [
+          [
+            'key_usage_daily',
+            'key_id text not null, day text not null, code text not null, n integer not null',
+            'key_id, day, code',
+          ],
+          [
+            'key_usage_seen',
+            'key_id text not null, day text not null, kind text not null, value text not null, n integer not null',
+            'key_id, day, kind, value',
+          ],
+        ] as const) {
+          await sql.raw(`drop table if exists ${table}_0022`).execute(trx);
+          await sql
+            .raw(`create table ${table}_0022 (${columns}, primary key (${key})) without rowid`)
+            .execute(trx);
+          await sql
+            .raw(`insert into ${table}_0022 select ${key}, n from ${table} order by ${key}`)
+            .execute(trx);
+          await sql.raw(`drop table ${table}`).execute(trx);
+          await sql.raw(`alter table ${table}_0022 rename to ${table}`).execute(trx);
+        }
+      });
+    },
+  },
 });
 
 /** A text column as later migrations add them: byte-ordered ("C") on PostgreSQL, as 0007 made the others. */
