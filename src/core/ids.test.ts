@@ -47,6 +47,8 @@ describe('ids', () => {
     }
     // Before the epoch's ids: bounds of far times stay ordered and 7 characters long.
     assert.ok(idBound('vl', 0) < idBound('vl', base) && idBound('vl', base) < idBound('vl', 3e12));
-    assert.equal(idBound('vl', 3e12).length, 10);
+    // Past 2081 (62^7 ms) a bound stays above every id instead of wrapping below today's.
+    assert.ok(idBound('vl', Date.parse('2100-01-01T00:00:00Z')) > idAt('vl', base));
+    assert.ok(idBound('vl', 8e15) > idAt('vl', 62 ** 7 - 1));
   });
 });

@@ -29,7 +29,18 @@ export function newId(prefix: string, nowMs: number): string {
     lastMs = ms;
     lastRandom = randomBase62(RANDOM_LENGTH);
   }
-  return `${idBound(prefix, ms)}${lastRandom}`;
+  return `${prefix}_${timePart(ms)}${lastRandom}`;
+}
+
+/** 7 base62 characters of milliseconds (they wrap in 2081). */
+function timePart(ms: number): string {
+  let x = Math.max(0, Math.floor(ms));
+  let t = '';
+  for (let i = 0; i < 7; i++) {
+    t = BASE62.charAt(x % 62) + t;
+    x = Math.floor(x / 62);
+  }
+  return t;
 }
 
 let lastAtMs = -1;
@@ -49,19 +60,14 @@ export function idAt(prefix: string, ms: number): string {
     lastAtMs = t;
     lastAtRandom = randomBase62(RANDOM_LENGTH);
   }
-  return `${idBound(prefix, t)}${lastAtRandom}`;
+  return `${prefix}_${timePart(t)}${lastAtRandom}`;
 }
 
 /**
  * The prefix and time part of ids of `ms`: below every id of `ms` or later, above every earlier one
- * (in byte order, which is how both databases compare ids: COLLATE "C" on PostgreSQL).
+ * (in byte order, which is how both databases compare ids: COLLATE "C" on PostgreSQL). A time past
+ * what 7 characters hold (2081) gives a bound above every id, not one that wrapped around.
  */
-export function idBound(prefix: string, ms: number): string {
-  let x = Math.max(0, Math.floor(ms));
-  let t = '';
-  for (let i = 0; i < 7; i++) {
-    t = BASE62.charAt(x % 62) + t;
-    x = Math.floor(x / 62);
-  }
-  return `${prefix}_${t}`;
-}
+export const idBound = (prefix: string, ms: number): string =>
+  // '~' sorts after every base62 character.
+  `${prefix}_${ms >= 62 ** 7 ? '~' : timePart(ms)}`;

@@ -271,6 +271,14 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
     assert.deepEqual(await ips(now - 600_000, now - 599_999), ['10.5.0.2×2'], 'the window of its first call');
     assert.deepEqual(await ips(now - 599_999, now - 599_000), [], 'a window after its first call');
     assert.deepEqual(await ips(now - 60_000, now + 1), ['10.5.0.1×1']);
+    // A far end (past 2081, where ids' 7 time characters wrap) bounds nothing.
+    assert.deepEqual(await ips(now - 60_000, Date.parse('2100-01-01T00:00:00Z')), ['10.5.0.1×1']);
+    const leap = await call(t, 'GET', `/v1/logs?keyId=${k.id}&to=2026-06-30T23:59:60Z`);
+    assert.equal(leap.status, 400, leap.raw);
+    assert.match(
+      String(leap.body.detail),
+      /query\.to "2026-06-30T23:59:60Z" is not a time this server can read/,
+    );
     // No index on `at` (migration 0021): a window without a key walks the primary key's range.
     const q = logsQuery(
       t.kw.storage.db,

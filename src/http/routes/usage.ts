@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
+import { KeywardenError } from '../../core/errors.js';
 import { listLogs, usageOf } from '../../storage/usage-repo.js';
 import { Cursor, IdParams, Limit, Nullable, PageOf, VerifyCode } from '../schemas.js';
 import { adminRoute } from '../admin-route.js';
@@ -78,11 +79,20 @@ export function usageRoutes(app: App, s: Services): void {
     handler: async (req) => {
       const actor = actorOf(req);
       const { limit = 50, cursor, from, to, ...f } = req.query;
-      const norm = (t: string | undefined): string | undefined =>
-        t === undefined ? undefined : new Date(t).toISOString();
+      // RFC 3339 allows a leap second (23:59:60), which the format check lets through and Date cannot read.
+      const norm = (name: string, t: string | undefined): string | undefined => {
+        if (t === undefined) return undefined;
+        const ms = Date.parse(t);
+        if (Number.isNaN(ms))
+          throw new KeywardenError(
+            'VALIDATION_FAILED',
+            `query.${name} ${JSON.stringify(t)} is not a time this server can read`,
+          );
+        return new Date(ms).toISOString();
+      };
       const rows = await listLogs(
         s.ctx.storage.db,
-        { ...f, from: norm(from), to: norm(to), team: actor.team },
+        { ...f, from: norm('from', from), to: norm('to', to), team: actor.team },
         limit + 1,
         cursor,
       );

@@ -89,6 +89,17 @@ export class MinuteLog {
     this.batch++;
   }
 
+  /**
+   * Forgets the ids handed out since the last `nextBatch` (its transaction did not commit): a
+   * re-decode of part of those events (runJob splitting a refused transaction) gives their rows
+   * ids of their own first call, so a row's id never lies after its calls' first (`idAt`).
+   */
+  forgetBatch(): void {
+    for (const x of this.minutes.values())
+      for (const rows of [x.rows, x.overflow])
+        for (const [k, e] of rows) if (e.batch === this.batch) rows.delete(k);
+  }
+
   /** The id of the row of `combo` in minute `m` (a new one at its first call), or null when the minute is full. */
   rowId(m: number, combo: string, firstMs: number): string | null {
     const x = this.minute(m);

@@ -95,6 +95,8 @@ export async function runJob(
     try {
       await commit(b, next);
     } catch (err) {
+      // Nothing of it is stored: its new rows' ids go, so parts of it get ids of their own.
+      minutes.forgetBatch();
       if (isRefusal(err) && err instanceof Error) return err;
       throw err;
     }

@@ -157,6 +157,48 @@ describe('usage rows the database refuses', () => {
     assert.ok(db.commits + db.refusals < 1000, `${db.commits + db.refusals} transactions (652 here)`);
   });
 
+  test("split parts get ids of their own first call: a row's id never lies after its first call", async () => {
+    // Calls recorded out of time order (a slow request is recorded late), a refused one among them.
+    const t = Date.parse('2026-06-01T10:00:00.000Z');
+    const events = [
+      ev(0, { at: t + 20_000, ip: '10.1.1.1', resource: null, keyId: 'key_a' }),
+      ev(1, { at: t + 5_000, ip: '10.66.6.6' }),
+      ev(2, { at: t + 30_000, ip: '10.1.1.2' }),
+      ev(3, { at: t + 10_000, ip: '10.1.1.1', resource: null, keyId: 'key_a' }),
+    ];
+    const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+    const timeOf = (id: string): number =>
+      Array.from(id.slice(3, 10)).reduce((n, c) => n * 62 + B62.indexOf(c), 0);
+    // What is stored after each commit (a job may stop after any of them): every row's first call.
+    const stored = new Map<string, string>();
+    const { db, commit } = database((ip) => ip === '10.66.6.6');
+    const r = await runJob(
+      jobOf(events),
+      (b, done) => {
+        commit(b, done);
+        for (const x of [...b.logs, ...b.updates]) {
+          const prev = stored.get(x.id);
+          stored.set(x.id, prev === undefined || x.at < prev ? x.at : prev);
+        }
+        for (const [id, at] of stored) {
+          const a = Date.parse(at);
+          assert.ok(
+            a <= timeOf(id),
+            `${id}: first call ${at} after the id's time ${new Date(timeOf(id)).toISOString()}`,
+          );
+          assert.ok(
+            timeOf(id) < Math.floor(a / 60_000) * 60_000 + 60_000,
+            `${id} outside the minute of ${at}`,
+          );
+        }
+      },
+      1000,
+      new MinuteLog(50_000),
+    );
+    assert.equal(r.error, undefined);
+    assert.equal(db.calls, 4);
+  });
+
   test('a failure that may pass stops the job where it is, as before', async () => {
     const events = Array.from({ length: 300 }, (_, i) => ev(i));
     let n = 0;
