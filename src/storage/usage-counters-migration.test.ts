@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Migrator, sql, type Kysely } from 'kysely';
-import { deriveServerKeys } from '../core/secrets.js';
-import { DIALECTS, TEST_SECRET, testPgUrl } from '../testing/harness.js';
-import { migrate, openStorage } from './db.js';
-import { migrationProvider } from './migrations.js';
+import { sql, type Kysely } from 'kysely';
+import { DIALECTS } from '../testing/harness.js';
+import { olderStore } from '../testing/older-store.js';
 import { usageOf } from './usage-repo.js';
 
 /**
@@ -19,20 +13,8 @@ import { usageOf } from './usage-repo.js';
 for (const dialect of DIALECTS) {
   describe(`usage counters upgrade (${dialect.name})`, () => {
     test('counters of an older store are kept, 64-bit, in one B-tree per table on SQLite', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'kw-counters-'));
-      const schema = dialect.name === 'postgres' ? `kw_c_${randomBytes(5).toString('hex')}` : undefined;
-      const s =
-        dialect.name === 'postgres'
-          ? openStorage({ databaseUrl: testPgUrl, dataDir: dir, schema })
-          : openStorage({ dataDir: dir });
+      const { s, upgrade, close } = await olderStore(dialect, '0019_members');
       try {
-        if (schema !== undefined) await s.db.schema.createSchema(schema).execute();
-        const migrator = new Migrator({
-          db: s.db,
-          provider: migrationProvider(dialect.name, deriveServerKeys(TEST_SECRET)),
-          ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
-        });
-        assert.equal((await migrator.migrateTo('0019_members')).error, undefined);
         const old = s.db as unknown as Kysely<{
           key_usage_daily: { key_id: string; day: string; code: string; n: number | string };
           key_usage_seen: { key_id: string; day: string; kind: string; value: string; n: number };
@@ -51,7 +33,7 @@ for (const dialect of DIALECTS) {
             { key_id: 'key_0', day: '2026-05-01', kind: 'permission', value: 'agents:invoke', n: 7 },
           ])
           .execute();
-        await migrate(s, schema, deriveServerKeys(TEST_SECRET));
+        await upgrade();
 
         const after = await old
           .selectFrom('key_usage_daily')
@@ -96,7 +78,7 @@ for (const dialect of DIALECTS) {
           assert.deepEqual(autoindexes.rows, [], 'no second copy of the counters');
         } else {
           const types = await sql<{ table_name: string; data_type: string }>`select table_name, data_type
-            from information_schema.columns where table_schema = ${schema} and column_name = 'n'
+            from information_schema.columns where table_schema = current_schema() and column_name = 'n'
             and table_name like 'key_usage_%' order by table_name`.execute(s.db);
           assert.deepEqual(
             types.rows.map((r) => [r.table_name, r.data_type]),
@@ -107,9 +89,7 @@ for (const dialect of DIALECTS) {
           );
         }
       } finally {
-        if (schema !== undefined) await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
-        await s.close();
-        rmSync(dir, { recursive: true, force: true });
+        await close();
       }
     });
   });

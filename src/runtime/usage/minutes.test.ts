@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Migrator, sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import pino from 'pino';
 import { loadConfig } from '../../config.js';
 import { createKeywarden, type Keywarden } from '../../main.js';
-import { openStorage, type Storage } from '../../storage/db.js';
-import { migrate } from '../../storage/db.js';
-import { migrationProvider } from '../../storage/migrations.js';
-import { deriveServerKeys } from '../../core/secrets.js';
+import type { Storage } from '../../storage/db.js';
 import { idAt } from '../../core/ids.js';
 import { usageFacts } from '../../storage/governance-repo.js';
 import { deleteLogsBefore, listLogs } from '../../storage/usage-repo.js';
-import {
-  DIALECTS,
-  ManualClock,
-  TEST_SECRET,
-  call,
-  createKey,
-  startServer,
-  testPgUrl,
-  verify,
-} from '../../testing/harness.js';
+import { DIALECTS, ManualClock, call, createKey, startServer, verify } from '../../testing/harness.js';
+import { olderStore } from '../../testing/older-store.js';
 
 const sumCounts = async (s: Storage): Promise<number> => {
   const r = await s.db
@@ -146,20 +134,8 @@ for (const dialect of DIALECTS) {
     });
 
     test('upgrade: per-call rows of an older store read as minute rows of one call, and age out', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'kw-upgrade-'));
-      const schema = dialect.name === 'postgres' ? `kw_u_${randomBytes(5).toString('hex')}` : undefined;
-      const s =
-        dialect.name === 'postgres'
-          ? openStorage({ databaseUrl: testPgUrl, dataDir: dir, schema })
-          : openStorage({ dataDir: dir });
+      const { s, upgrade, close } = await olderStore(dialect, '0008_keys_last_used_unindexed');
       try {
-        if (schema !== undefined) await s.db.schema.createSchema(schema).execute();
-        const migrator = new Migrator({
-          db: s.db,
-          provider: migrationProvider(dialect.name, deriveServerKeys(TEST_SECRET)),
-          ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
-        });
-        assert.equal((await migrator.migrateTo('0008_keys_last_used_unindexed')).error, undefined);
         // Ids as that version made them: the call's time (moved forward only within a millisecond).
         const [id1, id2, id3] = [1, 2, 3].map((sec) => idAt('vl', Date.UTC(2026, 4, 1, 10, 0, sec))) as [
           string,
@@ -182,7 +158,7 @@ for (const dialect of DIALECTS) {
             }),
           ])
           .execute();
-        await migrate(s, schema, deriveServerKeys(TEST_SECRET));
+        await upgrade();
         const rows = await listLogs(s.db, {}, 10);
         assert.deepEqual(
           rows.map((r) => [r.id, r.count, r.last_at ?? r.at, r.latency_sum_us ?? r.latency_us, r.overflow]),
@@ -200,9 +176,7 @@ for (const dialect of DIALECTS) {
         assert.equal(await deleteLogsBefore(s.db, '2026-05-01T10:00:02.500Z'), 2);
         assert.equal(await sumCounts(s), 1);
       } finally {
-        if (schema !== undefined) await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(s.db);
-        await s.close();
-        rmSync(dir, { recursive: true, force: true });
+        await close();
       }
     });
 
