@@ -95,8 +95,6 @@ export async function runJob(
     try {
       await commit(b, next);
     } catch (err) {
-      // Nothing of it is stored: its new rows' ids go, so parts of it get ids of their own.
-      minutes.forgetBatch();
       if (isRefusal(err) && err instanceof Error) return err;
       throw err;
     }
@@ -134,6 +132,9 @@ export async function runJob(
         const err = await attempt(b, next, decoder.overflowed);
         if (err === undefined) return end;
         refusals++;
+        // Nothing of it is stored: the ids its decode handed out go, so that its parts, written on
+        // their own, get ids of their own first calls (MinuteLog.forgetBatch).
+        minutes.forgetBatch();
         if (extras !== null) {
           await extrasAlone(extras);
           await putAll(i, end, false);
