@@ -25,6 +25,9 @@ export interface UsageBatch {
 
 export type SeenKind = 'ip' | 'ua' | 'permission';
 
+/** The prefix of log row ids: the writer makes them (MinuteLog), time filters bound them (`inLogIdRange`). */
+export const LOG_ID_PREFIX = 'vl';
+
 export const emptyBatch = (): UsageBatch => ({
   logs: [],
   updates: [],

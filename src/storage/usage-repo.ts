@@ -11,6 +11,7 @@ import {
   splitDaily,
   splitSeen,
   type UsageBatch,
+  LOG_ID_PREFIX,
 } from './usage-batch.js';
 import { writeUsageRowsSqlite } from './sqlite/usage-statements.js';
 
@@ -125,7 +126,6 @@ export function inLogIdRange<Q extends WhereId<Q>>(q: Q, fromIso?: string, toIso
 interface WhereId<Q> {
   where(column: 'id', op: '>=' | '<', value: string): Q;
 }
-export const LOG_ID_PREFIX = 'vl';
 
 export interface LogFilter {
   keyId?: string | undefined;

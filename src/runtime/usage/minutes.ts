@@ -7,7 +7,7 @@
 import { idAt } from '../../core/ids.js';
 import type { VerificationEvent } from '../../core/ports.js';
 import type { VerificationLogTable } from '../../storage/schema.js';
-import { addCalls, mergeRowsById } from '../../storage/usage-batch.js';
+import { LOG_ID_PREFIX, addCalls, mergeRowsById } from '../../storage/usage-batch.js';
 
 export const MINUTE_MS = 60_000;
 /** User agents are kept (logged and counted) to this length. */
@@ -106,7 +106,7 @@ export class MinuteLog {
     let e = x.rows.get(combo);
     if (e === undefined) {
       if (x.rows.size >= this.maxRowsPerMinute) return null;
-      e = { id: idAt('vl', firstMs), batch: this.batch };
+      e = { id: idAt(LOG_ID_PREFIX, firstMs), batch: this.batch };
       x.rows.set(combo, e);
     }
     this.lastKnown = e.batch < this.batch;
@@ -118,7 +118,7 @@ export class MinuteLog {
     const x = this.minute(m);
     let e = x.overflow.get(code);
     if (e === undefined) {
-      e = { id: idAt('vl', firstMs), batch: this.batch };
+      e = { id: idAt(LOG_ID_PREFIX, firstMs), batch: this.batch };
       x.overflow.set(code, e);
     }
     this.lastKnown = e.batch < this.batch;
