@@ -22,6 +22,45 @@ const BARE = new URL('./servers/bare.mjs', import.meta.url).pathname;
 /** Bytes in the data directory (the SQLite file, and its WAL while a connection is open). */
 const dirBytes = (dir) => readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 
+/** The parts of the store the workload writes to: each a set of tables with their indexes. */
+const PARTS = {
+  log: { tables: ['verification_log'], index: /^(vlog_|sqlite_autoindex_verification_log_)/ },
+  counters: {
+    tables: ['key_usage_daily', 'key_usage_seen'],
+    index: /^sqlite_autoindex_key_usage_/,
+  },
+  keys: { tables: ['keys'], index: /^(keys_|sqlite_autoindex_keys_)/ },
+};
+
+/**
+ * Where the store's bytes are (SQLite's dbstat: the pages of each table and index) and its rows,
+ * per part; `other` is the rest of the file: the other tables and free pages.
+ */
+function storeParts(dir) {
+  const db = new SQLite(join(dir, 'keywarden.db'), { readonly: true, fileMustExist: true });
+  try {
+    const pages = db.prepare('select name, sum(pgsize) as bytes from dbstat group by name').all();
+    const fileBytes = statSync(join(dir, 'keywarden.db')).size;
+    const out = {};
+    let counted = 0;
+    for (const [part, { tables, index }] of Object.entries(PARTS)) {
+      const bytes = pages
+        .filter((p) => tables.includes(p.name) || index.test(p.name))
+        .reduce((n, p) => n + p.bytes, 0);
+      const rows = tables.reduce(
+        (n, t) => n + Number(db.prepare(`select count(*) as n from ${t}`).get().n),
+        0,
+      );
+      out[part] = { bytes, rows };
+      counted += bytes;
+    }
+    out.other = { bytes: fileBytes - counted, rows: 0 };
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
 const freePort = () =>
   new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -59,6 +98,7 @@ export async function run() {
   // The verification log's growth on this workload (docs/verification-log.md): the data
   // directory before the server starts and after it stopped (SIGTERM flushes and checkpoints).
   const bytesBefore = dirBytes(dir);
+  const partsBefore = storeParts(dir);
 
   const bPort = await freePort();
   const bare = spawn(process.execPath, [BARE], {
@@ -156,6 +196,21 @@ export async function run() {
     const counted = Number(db.prepare('select coalesce(sum(count), 0) as n from verification_log').get().n);
     const logRows = Number(db.prepare('select count(*) as n from verification_log').get().n);
     db.close();
+    // The growth by part: a log row is a key's calls of a minute (and client, permission…), a
+    // counter row a key's calls of a day (by outcome, and by permission, IP, user agent); a key's
+    // row grows once with its first lastUsedAt.
+    const partsAfter = storeParts(dir);
+    const growthByPart = Object.keys(partsAfter).map((part) => {
+      const bytes = partsAfter[part].bytes - partsBefore[part].bytes;
+      const rows = partsAfter[part].rows - partsBefore[part].rows;
+      return {
+        part,
+        'bytes grown': bytes,
+        'B/verification': round(bytes / served, 2),
+        'rows added': rows,
+        'B/row added': rows > 0 ? Math.round(bytes / rows) : '',
+      };
+    });
     const rate = (r) => r.requests.average;
     // Per round, verify against the baselines measured just before it.
     const ratios = (base) => runs.verify.map((v, r) => rate(v) / rate(base[r]));
@@ -179,6 +234,7 @@ export async function run() {
       row('keywarden /v1/verify', runs.verify),
     ];
     table(rows);
+    table(growthByPart);
     const summary = {
       rounds: ROUNDS,
       secondsPerRound: quick ? 1 : 3,
@@ -220,7 +276,7 @@ export async function run() {
       verdict: met ? 'met' : 'missed',
     }));
     table(targets);
-    save('http', { keys: n, connections: 50, rows, targets, summary });
+    save('http', { keys: n, connections: 50, rows, growthByPart, targets, summary });
     return summary;
   } finally {
     bare.kill();
