@@ -131,17 +131,18 @@ export interface MetaTable {
   value: string;
 }
 
-/** One row per verification (SPEC §5). Never holds the key, only its public `start`. */
 /**
  * The verification log: one row per minute per distinct combination of what identifies a call
- * (migration 0012; docs/verification-log.md). Rows written before it are one call each: their
- * `count` is 1 and `last_at`, `latency_sum_us` are null (read as `at` and `latency_us`).
+ * (migration 0012; docs/verification-log.md). Never holds a key, only its public `start`. Rows
+ * written before 0012 are one call each: their `count` is 1 and `last_at`, `latency_sum_us` are
+ * null. Null reads as `at` and `latency_us`, and the writer stores it where they are equal
+ * (usage-batch.ts `storedLastAt`).
  */
 export interface VerificationLogTable {
   id: string;
   /** The first call of the row (ISO); its minute is the row's minute. */
   at: string;
-  /** The last call of the row (ISO); null on rows from before 0012 (= `at`). */
+  /** The last call of the row (ISO); null when it is `at` (and on rows from before 0012). */
   last_at: string | null;
   key_id: string | null;
   key_start: string | null;
@@ -153,7 +154,7 @@ export interface VerificationLogTable {
   user_agent: string | null;
   /** The slowest call of the row (µs). */
   latency_us: number;
-  /** The sum of the calls' latencies (µs); null on rows from before 0012 (= `latency_us`). */
+  /** The sum of the calls' latencies (µs); null when it is `latency_us` (and before 0012). */
   latency_sum_us: number | null;
   /** Calls counted in the row. */
   count: number;

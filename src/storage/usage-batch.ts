@@ -193,6 +193,18 @@ export const LATENCY_MAX_US = 2_147_483_647;
 export const clampLatency = (us: number): number => Math.min(LATENCY_MAX_US, Math.round(us));
 
 /**
+ * What a row stores of its last call and latency sum: null where they equal its first call and
+ * slowest call (a row of one call, or of calls in one millisecond). Null reads as those everywhere
+ * (the API, governance, narrowing, merges; as on rows from before migration 0012), and saves the
+ * ISO time (24 bytes) of each such row: with many keys called now and then, most rows.
+ * The writers' merges read a stored or incoming null the same way.
+ */
+export const storedLastAt = (r: VerificationLogTable): string | null =>
+  r.last_at === r.at ? null : r.last_at;
+export const storedLatencySum = (r: VerificationLogTable): number | null =>
+  r.latency_sum_us === r.latency_us ? null : r.latency_sum_us;
+
+/**
  * Rows of one batch merged by id: PostgreSQL refuses an upsert that touches a row twice in one
  * statement, and two rows of one id add up anyway.
  */

@@ -10,6 +10,8 @@ import {
   seenUpsertSql,
   splitDaily,
   splitSeen,
+  storedLastAt,
+  storedLatencySum,
   type UsageBatch,
   LOG_ID_PREFIX,
 } from './usage-batch.js';
@@ -49,14 +51,14 @@ async function writeRows(trx: Db, b: UsageBatch): Promise<void> {
   for (const rows of chunks(logs)) {
     await trx
       .insertInto('verification_log')
-      .values(rows)
+      .values(rows.map((r) => ({ ...r, last_at: storedLastAt(r), latency_sum_us: storedLatencySum(r) })))
       .onConflict((oc) =>
         oc.column('id').doUpdateSet({
           count: sql`verification_log.count + excluded.count`,
           at: sql`least(verification_log.at, excluded.at)`,
-          last_at: sql`greatest(coalesce(verification_log.last_at, verification_log.at), excluded.last_at)`,
+          last_at: sql`greatest(coalesce(verification_log.last_at, verification_log.at), coalesce(excluded.last_at, excluded.at))`,
           latency_us: sql`greatest(verification_log.latency_us, excluded.latency_us)`,
-          latency_sum_us: sql`coalesce(verification_log.latency_sum_us, verification_log.latency_us) + excluded.latency_sum_us`,
+          latency_sum_us: sql`coalesce(verification_log.latency_sum_us, verification_log.latency_us) + coalesce(excluded.latency_sum_us, excluded.latency_us)`,
         }),
       )
       .execute();

@@ -7,6 +7,8 @@ import {
   seenUpsertSql,
   splitDaily,
   splitSeen,
+  storedLastAt,
+  storedLatencySum,
   type UsageBatch,
 } from '../usage-batch.js';
 
@@ -68,10 +70,11 @@ function statementsOf(raw: RawSqlite): SqliteStatements {
         on conflict (id) do update set
           count = verification_log.count + excluded.count,
           at = min(verification_log.at, excluded.at),
-          last_at = max(coalesce(verification_log.last_at, verification_log.at), excluded.last_at),
+          last_at = max(coalesce(verification_log.last_at, verification_log.at),
+            coalesce(excluded.last_at, excluded.at)),
           latency_us = max(verification_log.latency_us, excluded.latency_us),
           latency_sum_us = coalesce(verification_log.latency_sum_us, verification_log.latency_us)
-            + excluded.latency_sum_us`,
+            + coalesce(excluded.latency_sum_us, excluded.latency_us)`,
       ),
       // The same addition as the upsert's, by id (every right-hand side reads the row's old values).
       logAdd: raw.prepare(`update verification_log set
@@ -150,7 +153,7 @@ const logParams = (p: unknown[], r: VerificationLogTable): void => {
   p.push(
     r.id,
     r.at,
-    r.last_at,
+    storedLastAt(r),
     r.key_id,
     r.key_start,
     r.environment,
@@ -160,7 +163,7 @@ const logParams = (p: unknown[], r: VerificationLogTable): void => {
     r.ip,
     r.user_agent,
     r.latency_us,
-    r.latency_sum_us,
+    storedLatencySum(r),
     r.count,
     r.overflow,
     r.shadow,
@@ -177,7 +180,14 @@ export function writeUsageRowsSqlite(raw: RawSqlite, b: UsageBatch): void {
   // Rows an earlier batch wrote: added to by id; those it did not (that batch failed) are inserted.
   const missing: VerificationLogTable[] = [];
   for (const r of inIdOrder([...b.updates])) {
-    const res = st.logAdd.run(r.count, r.at, r.last_at, r.latency_us, r.latency_sum_us, r.id) as {
+    const res = st.logAdd.run(
+      r.count,
+      r.at,
+      r.last_at ?? r.at,
+      r.latency_us,
+      r.latency_sum_us ?? r.latency_us,
+      r.id,
+    ) as {
       changes: number;
     };
     if (res.changes === 0) missing.push(r);
