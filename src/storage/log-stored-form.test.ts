@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { idAt } from '../core/ids.js';
 import { DIALECTS, call, createKey, startServer } from '../testing/harness.js';
 import type { VerificationLogTable } from './schema.js';
-import { LOG_ID_PREFIX, emptyBatch } from './usage-batch.js';
+import { LOG_ID_PREFIX, emptyBatch, mergeRowsById } from './usage-batch.js';
 import { writeUsageBatch } from './usage-repo.js';
 
 /** A minute ten minutes ago (well within retention, which the server may run while the test does). */
@@ -39,6 +39,17 @@ function row(
     shadow: 0,
   };
 }
+
+describe('in-memory merges read a null last call and sum as the first call and slowest', () => {
+  test('mergeRowsById onto a row with nulls', () => {
+    const stored = { ...row('vl_x', 'key_x', 5000, 5000, 1, 20, 20), last_at: null, latency_sum_us: null };
+    const [m] = mergeRowsById([stored, row('vl_x', 'key_x', 1000, 1000, 1, 10, 10)]);
+    assert.deepEqual(
+      [m?.count, m?.at, m?.last_at, m?.latency_us, m?.latency_sum_us],
+      [2, iso(T + 1000), iso(T + 5000), 20, 30],
+    );
+  });
+});
 
 // A row's last call and latency sum are stored as null where they equal its first call and slowest
 // call (usage-batch.ts `storedLastAt`): most rows of keys called now and then hold one call, and the
@@ -125,6 +136,26 @@ for (const dialect of DIALECTS) {
           [b]: [4, iso(T + 1), iso(T + 800), 35, 50],
           [c]: [3, iso(T + 1), iso(T + 1002), 5, 7],
         });
+
+        // Rows of one call stored with both nulls, then a call earlier than it added by id (the
+        // writer's next flush) and by the upsert: the stored nulls read as its first call and
+        // slowest, so the later call stays the last and the sum counts both.
+        const d = idAt(LOG_ID_PREFIX, T + 5000);
+        const e = idAt(LOG_ID_PREFIX, T + 5001);
+        await write([row(d, keyId, 5000, 5000, 1, 20, 20), row(e, keyId, 5001, 5001, 1, 20, 20)]);
+        assert.deepEqual([(await stored(d)).last_at, (await stored(d)).latency_sum_us], [null, null]);
+        await write([row(e, keyId, 1000, 1000, 1, 10, 10)], [row(d, keyId, 1000, 1000, 1, 10, 10)]);
+        for (const [id, first] of [
+          [d, 5000],
+          [e, 5001],
+        ] as const) {
+          const x = await stored(id);
+          assert.deepEqual(
+            [x.count, x.at, x.last_at, x.latency_us, Number(x.latency_sum_us)],
+            [2, iso(T + 1000), iso(T + first), 20, 30],
+            `row ${id === d ? 'added to by id' : 'upserted'}`,
+          );
+        }
       } finally {
         await s.close();
         await t.close();

@@ -168,7 +168,10 @@ export const isEmptyBatch = (b: UsageBatch): boolean =>
   b.lastUsed.size === 0 &&
   b.credits.size === 0;
 
-/** Adds a group of calls (count, first and last ms, latency max and sum) into a row. */
+/**
+ * Adds a group of calls (count, first and last ms, latency max and sum) into a row. A row's null
+ * last call and sum read as its first call and slowest, as everywhere (`storedLastAt`).
+ */
 export function addCalls(
   row: VerificationLogTable,
   count: number,
@@ -177,11 +180,14 @@ export function addCalls(
   maxUs: number,
   sumUs: number,
 ): void {
-  if (row.count === 0 || firstIso < row.at) row.at = firstIso;
-  if (row.count === 0 || lastIso > (row.last_at ?? '')) row.last_at = lastIso;
+  const fresh = row.count === 0;
+  const last = fresh ? lastIso : (row.last_at ?? row.at);
+  const sum = fresh ? 0 : (row.latency_sum_us ?? row.latency_us);
+  if (fresh || firstIso < row.at) row.at = firstIso;
+  row.last_at = lastIso > last ? lastIso : last;
   row.count += count;
   row.latency_us = Math.max(row.latency_us, clampLatency(maxUs));
-  row.latency_sum_us = (row.latency_sum_us ?? 0) + Math.round(sumUs);
+  row.latency_sum_us = sum + Math.round(sumUs);
 }
 
 /**
