@@ -2,8 +2,6 @@ import { randomBase62 } from './keys.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const RANDOM_LENGTH = 12;
-let lastMs = -1;
-let lastRandom = '';
 
 /** Adds one to a base62 string (carry to the left); the random part never realistically overflows. */
 function increment(s: string): string {
@@ -16,20 +14,39 @@ function increment(s: string): string {
 }
 
 /**
+ * The random part of ids, one sequence per id kind: ids of the millisecond just used get the last
+ * random part plus one (so ids made in a row within a millisecond increase), another millisecond a
+ * fresh one.
+ */
+class RandomPart {
+  private lastMs = -1;
+  private last = '';
+
+  /** The millisecond of the last id made (-1: none yet). */
+  get ms(): number {
+    return this.lastMs;
+  }
+
+  of(ms: number): string {
+    if (ms === this.lastMs) this.last = increment(this.last);
+    else {
+      this.lastMs = ms;
+      this.last = randomBase62(RANDOM_LENGTH);
+    }
+    return this.last;
+  }
+}
+const forNewId = new RandomPart();
+const forIdAt = new RandomPart();
+
+/**
  * Time-ordered ids (`key_` + 7 base62 chars of milliseconds + 12 random), monotonic within a
  * process like ULIDs: sorting by id sorts by creation, which makes keyset pagination on the
  * primary key possible.
  */
 export function newId(prefix: string, nowMs: number): string {
-  let ms = Math.floor(nowMs);
-  if (ms <= lastMs) {
-    ms = lastMs;
-    lastRandom = increment(lastRandom);
-  } else {
-    lastMs = ms;
-    lastRandom = randomBase62(RANDOM_LENGTH);
-  }
-  return `${prefix}_${timePart(ms)}${lastRandom}`;
+  const ms = Math.max(Math.floor(nowMs), forNewId.ms);
+  return `${prefix}_${timePart(ms)}${forNewId.of(ms)}`;
 }
 
 /** 7 base62 characters of milliseconds (they wrap in 2081). */
@@ -43,9 +60,6 @@ function timePart(ms: number): string {
   return t;
 }
 
-let lastAtMs = -1;
-let lastAtRandom = '';
-
 /**
  * An id of the time `ms` itself, not moved forward to keep a process's ids increasing as `newId`
  * does: the verification log's minute rows take their first call's time, so a row's id lies in the
@@ -55,12 +69,7 @@ let lastAtRandom = '';
  */
 export function idAt(prefix: string, ms: number): string {
   const t = Math.floor(ms);
-  if (t === lastAtMs) lastAtRandom = increment(lastAtRandom);
-  else {
-    lastAtMs = t;
-    lastAtRandom = randomBase62(RANDOM_LENGTH);
-  }
-  return `${prefix}_${timePart(t)}${lastAtRandom}`;
+  return `${prefix}_${timePart(t)}${forIdAt.of(t)}`;
 }
 
 /**

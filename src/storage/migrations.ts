@@ -505,7 +505,7 @@ const migrations = (dialect: 'sqlite' | 'postgres', keys?: ServerKeys): Record<s
   '0021_log_without_at_index': {
     async up(db: Kysely<unknown>) {
       // A minute row's id carries the time of its first call (core/ids.ts `idAt`), so a time range
-      // of the log is a range of its primary key (usage-repo.ts `logIdRange`): the index on `at`
+      // of the log is a range of its primary key (usage-repo.ts `inLogIdRange`): the index on `at`
       // served only that, and cost an index entry per row (about an eighth of the log's size).
       await db.schema.dropIndex('vlog_at').ifExists().execute();
     },
