@@ -14,6 +14,15 @@ import SQLite from 'better-sqlite3';
 import { freshKeywarden, bulkKeys, median as medianOfSorted, quick, round, save, table } from './lib.mjs';
 
 const ROUNDS = quick ? 2 : 5;
+/**
+ * `--keys N` sets the pool's size (default 10k, 2k with --quick). `--keys 1` puts every call on one
+ * key: the workload on which a log row per call grew the data directory ~290 bytes per call.
+ */
+const keysArg = process.argv.indexOf('--keys');
+const KEYS = keysArg > 0 ? Number(process.argv[keysArg + 1]) : undefined;
+if (KEYS !== undefined && !(Number.isInteger(KEYS) && KEYS >= 1)) {
+  throw new Error(`--keys takes a whole number of keys, at least 1 (got ${process.argv[keysArg + 1]})`);
+}
 const median = (xs) => medianOfSorted([...xs].sort((a, b) => a - b));
 
 const BIN = new URL('../bin/keywarden.js', import.meta.url).pathname;
@@ -91,7 +100,7 @@ function load(opts) {
 }
 
 export async function run() {
-  const n = quick ? 2000 : 10_000;
+  const n = KEYS ?? (quick ? 2000 : 10_000);
   const { kw, root, dir } = await freshKeywarden();
   const { pool } = await bulkKeys(kw, n, n, `insert ${n} keys`);
   await kw.close();
@@ -134,6 +143,7 @@ export async function run() {
       method: 'POST',
       headers,
       amount: pool.length,
+      connections: Math.min(50, pool.length),
       requests: [
         {
           setupRequest: (r) => ({
@@ -276,7 +286,14 @@ export async function run() {
       verdict: met ? 'met' : 'missed',
     }));
     table(targets);
-    save('http', { keys: n, connections: 50, rows, growthByPart, targets, summary });
+    save(KEYS === undefined ? 'http' : `http-${n}-keys`, {
+      keys: n,
+      connections: 50,
+      rows,
+      growthByPart,
+      targets,
+      summary,
+    });
     return summary;
   } finally {
     bare.kill();
