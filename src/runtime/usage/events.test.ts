@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import type { VerificationEvent } from '../../core/ports.js';
 import { emptyBatch, splitDaily, splitSeen, type UsageBatch } from '../../storage/usage-batch.js';
 import type { VerificationLogTable } from '../../storage/schema.js';
-import { EventColumns, EventDecoder, IsoClock, countEvent, sliceEvents } from './events.js';
+import { IsoClock, countEvent } from './counting.js';
+import { EventDecoder } from './decoder.js';
+import { EventColumns, sliceEvents } from './events.js';
 import { MinuteLog } from './minutes.js';
 import { runJob, skipEvents, type FlushJob, type JobProgress } from './writer/port.js';
 

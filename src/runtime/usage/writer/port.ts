@@ -6,7 +6,9 @@
  * size: docs/hot-path.md (#usage-writes-on-a-worker-thread, #usage-transaction-size).
  */
 import { emptyBatch, isEmptyBatch, mergeCounters, type UsageBatch } from '../../../storage/usage-batch.js';
-import { EventDecoder, IsoClock, type EncodedEvents } from '../events.js';
+import { IsoClock } from '../counting.js';
+import { EventDecoder } from '../decoder.js';
+import type { EncodedEvents } from '../events.js';
 import type { MinuteLog } from '../minutes.js';
 import { isRefusal, refusalReason, salvaged, type Refused } from './refusals.js';
 
