@@ -1,6 +1,7 @@
 /**
  * From encoded events (events.ts) to minute rows (minutes.ts) and their counters: what the usage
  * writer runs for each transaction of a flush (writer/port.ts), in its worker thread on SQLite.
+ * Why events cross as columns and are grouped this way: docs/hot-path.md#usage-events-as-columns.
  */
 import { compileGrants, type Grants } from '../../core/permissions.js';
 import type { VerificationLogTable } from '../../storage/schema.js';
