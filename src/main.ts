@@ -103,8 +103,32 @@ export async function openAndMigrate(config: Config, schema?: string, keys?: Ser
 export async function createKeywarden(config: Config, opts: CreateOptions = {}): Promise<Keywarden> {
   const log = opts.logger ?? createLogger(config.logLevel);
   const serverKeys = deriveServerKeys(resolveServerSecret(config));
-  const storage = await openAndMigrate(config, opts.schema ?? config.databaseSchema, serverKeys);
   const metrics = new Metrics();
+  // Opened first: a file that cannot be opened stops the start before anything else is.
+  const events =
+    config.verifyEvents === null || opts.usage !== undefined
+      ? undefined
+      : openVerifyEvents(config.verifyEvents, {
+          dropped: (n) => {
+            metrics.verifyEventsDropped.inc(n);
+          },
+          failed: (code, target) => {
+            log.warn(
+              { target, code },
+              'verification event lines cannot be written: dropped (and counted) until a write succeeds',
+            );
+          },
+          recovered: (dropped, target) => {
+            log.warn({ target, dropped }, 'verification event lines are written again');
+          },
+        });
+  let storage: Storage;
+  try {
+    storage = await openAndMigrate(config, opts.schema ?? config.databaseSchema, serverKeys);
+  } catch (err) {
+    await events?.close();
+    throw err;
+  }
   const clock = opts.clock ?? systemClock;
   const local = new MemoryLimiter(() => clock.now());
   const redis =
@@ -137,12 +161,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
         writerBudgetNs: config.usageWriterBudgetNs,
         maxBufferedLogs: config.usageMaxBufferedLogs,
         maxRowsPerMinute: config.logMaxRowsPerMinute,
-        events:
-          config.verifyEvents === null
-            ? undefined
-            : openVerifyEvents(config.verifyEvents, (n) => {
-                metrics.verifyEventsDropped.inc(n);
-              }),
+        events,
       },
     );
   const ctx: ServiceContext = {

@@ -1,78 +1,237 @@
-import { createWriteStream } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { closeSync, fstatSync, openSync, write } from 'node:fs';
 import type { VerificationEvent } from '../../core/ports.js';
+import { ConfigError } from '../../config/settings.js';
+
+/** Where a sink reports what it dropped, and its failures (never an event's content). */
+export interface SinkReports {
+  dropped: (n: number) => void;
+  /** A write failed (the first of a streak): its error code; lines are dropped until one succeeds. */
+  failed: (code: string, target: string) => void;
+  /** A write succeeded again after failures; `dropped` lines were lost meanwhile. */
+  recovered: (dropped: number, target: string) => void;
+}
+
+export interface SinkOptions {
+  /** Events waiting at most; past it, events are dropped and counted. */
+  maxPending?: number;
+  /** Bytes per write at most (whole lines; a longer line is written alone). */
+  chunkBytes?: number;
+  /** Close the descriptor at `close` (a file opened here; not standard output). */
+  ownsFd?: boolean;
+  /** How long `close` waits for a slow reader before the rest is counted as dropped. */
+  closeWaitMs?: number;
+}
+
+/** A pipe writes up to this many bytes in one piece (POSIX PIPE_BUF on Linux). */
+const PIPE_ATOMIC_BYTES = 4096;
+const RETRY_FIRST_MS = 1;
+const RETRY_MAX_MS = 50;
+const FAILED_RETRY_MS = 1000;
 
 /**
  * One JSON line per verification for operators' log pipelines (`KEYWARDEN_VERIFY_EVENTS`,
  * docs/verification-log.md). Never on the verification's path: `push` keeps the event and returns;
- * lines are built and written on a later turn of the event loop, through an asynchronous stream
- * (a file, or standard output through the thread pool: a write to a pipe on Linux is otherwise
- * synchronous and a slow reader would stall the server). When the sink cannot keep up (more than
- * `maxPending` events wait), events are dropped and counted. A line holds the key's id and its
- * public start, never the key.
+ * lines are built and written on later turns of the event loop, one write at a time through the
+ * thread pool (`fs.write` on the descriptor).
+ *
+ * - A full pipe (EAGAIN: standard output shares its descriptor with the server's log stream,
+ *   which makes it non-blocking) is waited out: the same bytes are written again after 1, 2, 4…
+ *   up to 50 ms. Nothing is dropped for it while fewer than `maxPending` events wait.
+ * - Any other failure (disk full, a closed pipe) is reported once, drops the lines of that write,
+ *   and is retried every second with what waits: the sink recovers when the target does.
+ * - On a pipe, a write carries whole lines and at most 4,096 bytes, which the kernel writes in one
+ *   piece: another writer of the same pipe (the server's log) never lands inside a line.
+ *
+ * When more than `maxPending` events wait, events are dropped and counted. A line holds the key's
+ * id and its public start, never the key.
  */
 export class VerifyEventLines {
   private pending: VerificationEvent[] = [];
+  private head = 0;
+  /** The write in flight or waiting to be retried: its bytes, where it stands, its lines. */
+  private chunk: { buf: Buffer; off: number; lines: number } | null = null;
+  private writing = false;
+  private retry: NodeJS.Timeout | null = null;
+  private retryMs = RETRY_FIRST_MS;
   private scheduled = false;
-  private blocked = false;
-  private failed = false;
+  /** Lines dropped since the current failure streak began (null: not failing). */
+  private failing: number | null = null;
+  /** The last write stopped inside a line: the next starts with a line break. */
+  private cutLine = false;
+  private idle: (() => void) | null = null;
+  private closed = false;
+  private readonly maxPending: number;
+  private readonly chunkBytes: number;
   dropped = 0;
   written = 0;
 
   constructor(
-    private readonly out: Writable,
-    private readonly onDrop: (n: number) => void,
-    private readonly maxPending = 10_000,
-    private readonly ownsStream = true,
+    private readonly fd: number,
+    private readonly target: string,
+    private readonly reports: SinkReports,
+    private readonly opts: SinkOptions = {},
   ) {
-    out.on('error', () => {
-      // A sink that failed (disk full, closed pipe) drops from now on; verification goes on.
-      this.failed = true;
-    });
+    this.maxPending = opts.maxPending ?? 10_000;
+    this.chunkBytes = opts.chunkBytes ?? 1 << 20;
+  }
+
+  /** Events waiting to be written (including the write in flight). */
+  get waiting(): number {
+    return this.pending.length - this.head;
   }
 
   push(e: VerificationEvent): void {
-    if (this.failed || this.pending.length >= this.maxPending) {
-      this.dropped++;
-      this.onDrop(1);
+    if (this.closed || this.pending.length - this.head >= this.maxPending) {
+      this.drop(1);
       return;
     }
     this.pending.push(e);
-    if (!this.scheduled && !this.blocked) {
+    if (!this.scheduled && !this.writing && this.retry === null) {
       this.scheduled = true;
       setImmediate(() => {
-        this.drain();
+        this.scheduled = false;
+        this.writeNext();
       });
     }
   }
 
-  private drain(): void {
-    this.scheduled = false;
-    if (this.blocked || this.pending.length === 0) return;
-    const events = this.pending;
-    this.pending = [];
-    let text = '';
-    for (const e of events) text += eventLine(e);
-    this.written += events.length;
-    if (!this.out.write(text)) {
-      this.blocked = true;
-      this.out.once('drain', () => {
-        this.blocked = false;
-        this.drain();
-      });
-    }
+  private drop(n: number): void {
+    this.dropped += n;
+    if (this.failing !== null) this.failing += n;
+    this.reports.dropped(n);
   }
 
-  /** Writes what is pending and closes the stream (a file) or lets it drain (standard output). */
-  async close(): Promise<void> {
-    this.blocked = false;
-    this.drain();
-    if (this.failed) return;
-    await new Promise<void>((resolve) => {
-      if (this.ownsStream) this.out.end(resolve);
-      else if (this.out.writableNeedDrain) this.out.once('drain', resolve);
-      else resolve();
+  /** The next chunk of whole lines from the events waiting (the chunk's events stay counted). */
+  private nextChunk(): { buf: Buffer; off: number; lines: number } | null {
+    const from = this.head + (this.chunk?.lines ?? 0);
+    if (from >= this.pending.length) return null;
+    let text = this.cutLine ? '\n' : '';
+    let bytes = text.length;
+    let lines = 0;
+    for (let i = from; i < this.pending.length; i++) {
+      const e = this.pending[i];
+      if (e === undefined) break;
+      const line = eventLine(e);
+      const len = Buffer.byteLength(line);
+      if (lines > 0 && bytes + len > this.chunkBytes) break;
+      text += line;
+      bytes += len;
+      lines++;
+    }
+    this.cutLine = false;
+    return { buf: Buffer.from(text), off: 0, lines };
+  }
+
+  private writeNext(): void {
+    if (this.writing || this.retry !== null) return;
+    if (this.chunk === null) this.chunk = this.nextChunk();
+    const c = this.chunk;
+    if (c === null) {
+      this.settled();
+      return;
+    }
+    this.writing = true;
+    write(this.fd, c.buf, c.off, c.buf.length - c.off, null, (err, n) => {
+      this.writing = false;
+      if (this.closed) return;
+      if (err !== null) {
+        const code = err.code ?? 'EIO';
+        if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+          this.later(this.retryMs);
+          this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+          return;
+        }
+        if (this.failing === null) {
+          this.failing = 0;
+          this.reports.failed(code, this.target);
+        }
+        this.cutLine = c.off > 0 && c.buf[c.off - 1] !== 0x0a;
+        this.finish(c.lines);
+        this.drop(c.lines);
+        this.later(FAILED_RETRY_MS);
+        return;
+      }
+      this.retryMs = RETRY_FIRST_MS;
+      c.off += n;
+      if (c.off < c.buf.length) {
+        this.writeNext();
+        return;
+      }
+      this.finish(c.lines);
+      this.written += c.lines;
+      if (this.failing !== null) {
+        this.reports.recovered(this.failing, this.target);
+        this.failing = null;
+      }
+      this.writeNext();
     });
+  }
+
+  /** The current chunk's events are done with (written or dropped). */
+  private finish(lines: number): void {
+    this.chunk = null;
+    this.head += lines;
+    if (this.head === this.pending.length) {
+      this.pending = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private later(ms: number): void {
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.writeNext();
+    }, ms);
+    this.retry.unref();
+  }
+
+  private settled(): void {
+    const idle = this.idle;
+    this.idle = null;
+    idle?.();
+  }
+
+  /**
+   * Writes what waits, for at most `closeWaitMs` (a reader that stopped reading must not hold
+   * shutdown), then counts the rest as dropped and closes the descriptor if it was opened here.
+   */
+  async close(): Promise<void> {
+    if (this.waiting > 0) {
+      const waitMs = this.opts.closeWaitMs ?? 2000;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (this.retry !== null) {
+          clearTimeout(this.retry);
+          this.retry = null;
+        }
+        this.writeNext();
+      });
+    }
+    this.idle = null;
+    this.closed = true;
+    if (this.retry !== null) clearTimeout(this.retry);
+    this.retry = null;
+    const left = this.waiting;
+    if (left > 0) this.drop(left);
+    this.pending = [];
+    this.head = 0;
+    this.chunk = null;
+    // A write still in flight finishes on its own; the descriptor is closed after it.
+    if (this.opts.ownsFd === true) {
+      const fd = this.fd;
+      const closeIt = (): void => {
+        if (this.writing) setTimeout(closeIt, 5).unref();
+        else closeSync(fd);
+      };
+      closeIt();
+    }
   }
 }
 
@@ -93,12 +252,27 @@ export function eventLine(e: VerificationEvent): string {
   })}\n`;
 }
 
-/** The sink of `KEYWARDEN_VERIFY_EVENTS` (`stdout` or `file:<path>`, appended to). */
-export function openVerifyEvents(target: string, onDrop: (n: number) => void): VerifyEventLines {
+/**
+ * The sink of `KEYWARDEN_VERIFY_EVENTS` (`stdout` or `file:<path>`, appended to). A file that
+ * cannot be opened for appending stops the start with the reason.
+ */
+export function openVerifyEvents(target: string, reports: SinkReports): VerifyEventLines {
   if (target === 'stdout') {
-    // fd 1 written through the thread pool (fs), not process.stdout: never a synchronous write.
-    return new VerifyEventLines(createWriteStream('', { fd: 1, autoClose: false }), onDrop, 10_000, false);
+    const st = fstatSync(1);
+    const pipe = st.isFIFO() || st.isSocket();
+    return new VerifyEventLines(1, 'stdout', reports, {
+      chunkBytes: pipe ? PIPE_ATOMIC_BYTES : undefined,
+    });
   }
   const path = target.slice('file:'.length);
-  return new VerifyEventLines(createWriteStream(path, { flags: 'a' }), onDrop);
+  let fd: number;
+  try {
+    fd = openSync(path, 'a');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'an error';
+    throw new ConfigError(
+      `KEYWARDEN_VERIFY_EVENTS: cannot open ${path} for appending (${code}); the directory must exist and be writable`,
+    );
+  }
+  return new VerifyEventLines(fd, path, reports, { ownsFd: true });
 }
