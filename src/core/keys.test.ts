@@ -5,10 +5,12 @@ import {
   checksum,
   createHasher,
   generateKey,
+  holdsKey,
   malformedReason,
   maskParts,
   parseKey,
   randomBase62,
+  withoutKeys,
 } from './keys.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -151,5 +153,30 @@ test('malformedReason says why a key was refused, never echoing it', () => {
     const reason = malformedReason(key, 'kw');
     assert.match(reason, why, JSON.stringify(key));
     if (key.length > 12) assert.ok(!reason.includes(key.trim().slice(8, 20)), 'no part of the secret');
+  }
+});
+
+test('withoutKeys cuts every key-shaped string to its public start; holdsKey finds them', () => {
+  const api = generateKey('kw', 'prod');
+  const adm = generateKey('acme1', 'adm');
+  const text = `no key with id ${api}; and /v1/keys/${adm}/usage, "${api.slice(0, -6)}"`;
+  const out = withoutKeys(text);
+  assert.equal(
+    out,
+    `no key with id ${api.slice(0, 12)}…; and /v1/keys/${adm.slice(0, 14)}…/usage, "${api.slice(0, 12)}…"`,
+  );
+  for (const k of [api, adm]) assert.ok(!out.includes(k.slice(12, -4)));
+  assert.equal(holdsKey(text), true);
+  assert.equal(holdsKey(api), true);
+  assert.equal(holdsKey(api), true, 'no state left between calls (a global regex)');
+  // What is not a key stays as it is: ids, permissions, short values with a key's segments.
+  for (const plain of [
+    'key_3x9Vbi8rJ8Y7hwhLTXGJ2b',
+    'agents:invoke:agent_7',
+    'kw_prod_4fTq',
+    'kw_live_' + 'a'.repeat(30),
+  ]) {
+    assert.equal(withoutKeys(plain), plain);
+    assert.equal(holdsKey(plain), false);
   }
 });

@@ -195,6 +195,29 @@ export function masked(start: string, end: string): string {
 }
 
 /**
+ * Anything shaped like a key of this format (any prefix; API and admin keys) where text quotes a
+ * caller's input: a key pasted into the wrong field, or into a path.
+ */
+const KEY_SHAPE = /\b([a-z0-9]{1,10}_(?:prod|stg|dev|adm)_[0-9A-Za-z]{4})[0-9A-Za-z]{16,}/g;
+
+/**
+ * `text` with every key-shaped string cut to its public start (`kw_prod_4fTq…`): for error details
+ * and logs that quote input, so that a key given where something else was expected is never
+ * echoed or logged whole.
+ */
+export function withoutKeys(text: string): string {
+  return text.replace(KEY_SHAPE, '$1…');
+}
+
+/** Whether `text` holds a key-shaped string (see `withoutKeys`); the shortest is 26 characters. */
+export function holdsKey(text: string): boolean {
+  KEY_SHAPE.lastIndex = 0;
+  const found = KEY_SHAPE.test(text);
+  KEY_SHAPE.lastIndex = 0;
+  return found;
+}
+
+/**
  * How keys are stored: SHA-256, or HMAC-SHA-256 with a server-side pepper so that a stolen
  * database alone cannot be used to test guesses. base64url keeps cache entries small.
  */

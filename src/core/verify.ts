@@ -2,7 +2,7 @@ import type { IdentityView } from './identity.js';
 import { compileAllowlist, ipAllowed, isValidIp, quotedAddress, type Allowlist } from './cidr.js';
 import type { VerifyCode } from './codes.js';
 import { deepFreeze, Interner } from './intern.js';
-import { ENVIRONMENTS, type Environment } from './keys.js';
+import { ENVIRONMENTS, holdsKey, withoutKeys, type Environment } from './keys.js';
 import type { KeyRecord, KeyStatus, Owner, SecretInfo } from './model.js';
 import type { Narrowing, ShadowSet } from './narrowing.js';
 import { shadowSetOf } from './narrowing.js';
@@ -53,16 +53,23 @@ export interface VerifyInput {
  * parameter as the resource), and every field of a call is logged (PostgreSQL refuses a NUL in
  * text, which would fail every usage write after it).
  */
+/** Input quoted in a detail: cut to `max`, a key-shaped part cut to its public start. */
+const quoted = (s: string, max: number): string => JSON.stringify(withoutKeys(s.slice(0, max)));
+
 export function inputProblem(input: VerifyInput, userAgent: string | null): string | undefined {
   // A plain-JavaScript caller may pass anything here.
   const environment: unknown = input.environment;
   if (!ENVIRONMENTS.includes(input.environment))
-    return `environment ${JSON.stringify(String(environment).slice(0, 64))} is not one of ${ENVIRONMENTS.join(', ')}`;
+    return `environment ${quoted(String(environment), 64)} is not one of ${ENVIRONMENTS.join(', ')}`;
   for (const p of input.permissions)
     if (!isRequiredPermission(p))
-      return `${JSON.stringify(p.slice(0, 300))} is not a permission to check: expected resource:action[:resourceId] without wildcards`;
+      return `${quoted(p, 300)} is not a permission to check: expected resource:action[:resourceId] without wildcards`;
   if (input.resource !== undefined && !isResourceId(input.resource))
-    return `resource ${JSON.stringify(input.resource.slice(0, 128))} may only hold letters, digits and _ . @ -`;
+    return `resource ${quoted(input.resource, 128)} may only hold letters, digits and _ . @ -`;
+  // A key given as the resource would be written to the log and the event lines.
+  // (The shortest key shape is 26 characters; resource ids are mostly shorter, and skip the scan.)
+  if (input.resource !== undefined && input.resource.length >= 26 && holdsKey(input.resource))
+    return `resource ${quoted(input.resource, 128)} is shaped like an API key: send the key as "key", and as the resource the id of what the call acts on`;
   if (input.ip !== undefined && !isValidIp(input.ip))
     return `ip ${quotedAddress(input.ip)} is not an IPv4 or IPv6 address`;
   if (userAgent !== null && userAgent.includes('\u0000')) return 'the user agent contains a NUL character';

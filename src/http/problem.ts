@@ -1,23 +1,29 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardenError, statusOf, titleOf, type ErrorCode } from '../core/errors.js';
+import { withoutKeys } from '../core/keys.js';
 
 /**
  * The path of a request's URL, for logs and details: never its query string, where a client may
- * have put a secret (`?access_token=…`), and at most 200 characters.
+ * have put a secret (`?access_token=…`), at most 200 characters, and a key pasted into it (as a
+ * key id) cut to its public start.
  */
 export function pathOf(url: string): string {
   const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
+  const path = withoutKeys(q < 0 ? url : url.slice(0, q));
   return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }
 
-/** RFC 9457 problem+json. `detail` says precisely what was wrong; it never carries a secret. */
+/**
+ * RFC 9457 problem+json. `detail` says precisely what was wrong; it never carries a secret (a
+ * key-shaped string the detail quotes from the request is cut to its public start).
+ */
 export function sendProblem(
   reply: FastifyReply,
   code: ErrorCode,
-  detail: string,
+  given: string,
   status: number = statusOf(code),
 ): FastifyReply {
+  const detail = withoutKeys(given);
   if (status < 500)
     reply.request.log.debug({ code, detail, url: pathOf(reply.request.url) }, 'request refused');
   return reply

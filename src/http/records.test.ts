@@ -399,6 +399,35 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
     for (const key of keys) await verify(t, { key });
     await call(t, 'POST', '/v1/keys', { name: 'x', environment: 'production', bogus: keys[1] });
     await call(t, 'GET', '/v1/keys', undefined, keys[1] ?? '');
+    // Keys given where something else was expected: refused without being quoted back or logged.
+    const live = keys[2] ?? '';
+    const answers: string[] = [];
+    const asPermission = await call(t, 'POST', '/v1/verify', {
+      key: live,
+      environment: 'production',
+      permissions: [keys[1]],
+    });
+    assert.equal(asPermission.status, 400);
+    assert.match(String(asPermission.body.detail), /"kw_prod_\w{4}…" is not a permission to check/);
+    const asId = await call(t, 'GET', `/v1/keys/${keys[1]}/usage`);
+    assert.equal(asId.status, 404);
+    assert.match(String(asId.body.detail), /no key with id kw_prod_\w{4}…$/);
+    const asResource = await call(t, 'POST', '/v1/verify', {
+      key: live,
+      environment: 'production',
+      permission: 'agents:invoke',
+      resource: keys[1],
+    });
+    assert.equal(asResource.status, 400);
+    assert.match(String(asResource.body.detail), /is shaped like an API key/);
+    const asAdminResource = await call(t, 'POST', '/v1/verify', {
+      key: live,
+      environment: 'production',
+      permission: 'agents:invoke',
+      resource: t.root,
+    });
+    assert.equal(asAdminResource.status, 400);
+    for (const r of [asPermission, asId, asResource, asAdminResource]) answers.push(JSON.stringify(r.body));
     await flush();
     const audit = await sql<{ s: string }>`select before || ' ' || after as s from audit_log`.execute(
       t.kw.storage.db,
@@ -410,6 +439,7 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
       audit: JSON.stringify(audit.rows),
       vlog: JSON.stringify(vlog),
       metrics,
+      answers: answers.join('\n'),
     };
     for (const key of keys) {
       const secretPart = key.slice(12, -4);
