@@ -273,6 +273,23 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
     assert.deepEqual(await ips(now - 60_000, now + 1), ['10.5.0.1×1']);
     // A far end (past 2081, where ids' 7 time characters wrap) bounds nothing.
     assert.deepEqual(await ips(now - 60_000, Date.parse('2100-01-01T00:00:00Z')), ['10.5.0.1×1']);
+    // A window that ends before it starts, and cursors no page returned, are refused.
+    const backwards = await call(t, 'GET', `/v1/logs?from=2026-06-02T00:00:00Z&to=2026-06-01T00:00:00Z`);
+    assert.equal(backwards.status, 400, backwards.raw);
+    assert.match(
+      String(backwards.body.detail),
+      /query\.from \(2026-06-02T00:00:00\.000Z\) is after query\.to/,
+    );
+    for (const cursor of ['', 'garbage', 'zzzzzz', k.id]) {
+      const r = await call(t, 'GET', `/v1/logs?cursor=${encodeURIComponent(cursor)}`);
+      assert.equal(r.status, 400, `cursor ${JSON.stringify(cursor)}: ${r.raw}`);
+      assert.match(String(r.body.detail), /cursor/);
+    }
+    const first = await call(t, 'GET', `/v1/logs?keyId=${k.id}&limit=1`);
+    const next = String(first.body.nextCursor);
+    const second = await call(t, 'GET', `/v1/logs?keyId=${k.id}&limit=1&cursor=${next}`);
+    assert.equal(second.status, 200, 'a cursor the server returned pages on');
+    assert.notDeepEqual(second.body.items, first.body.items);
     const leap = await call(t, 'GET', `/v1/logs?keyId=${k.id}&to=2026-06-30T23:59:60Z`);
     assert.equal(leap.status, 400, leap.raw);
     assert.match(

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { toPage } from '../../core/page.js';
 import { KeywardenError } from '../../core/errors.js';
 import { listLogs, usageOf } from '../../storage/usage-repo.js';
-import { Cursor, IdParams, Limit, Nullable, PageOf, VerifyCode } from '../schemas.js';
+import { IdParams, Limit, Nullable, PageOf, VerifyCode } from '../schemas.js';
 import { adminRoute } from '../admin-route.js';
 import { actorOf, type App, type Services } from '../types.js';
 
@@ -68,7 +68,13 @@ export function usageRoutes(app: App, s: Services): void {
             from: Type.Optional(DateTime),
             to: Type.Optional(DateTime),
             limit: Type.Optional(Limit),
-            cursor: Type.Optional(Cursor),
+            // A row id (`nextCursor` of an earlier page): anything else would page from nowhere.
+            cursor: Type.Optional(
+              Type.String({
+                pattern: '^vl_[0-9A-Za-z]{19}$',
+                description: "the nextCursor of an earlier page (a log row's id)",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -90,12 +96,13 @@ export function usageRoutes(app: App, s: Services): void {
           );
         return new Date(ms).toISOString();
       };
-      const rows = await listLogs(
-        s.ctx.storage.db,
-        { ...f, from: norm('from', from), to: norm('to', to), team: actor.team },
-        limit + 1,
-        cursor,
-      );
+      const window = { from: norm('from', from), to: norm('to', to) };
+      if (window.from !== undefined && window.to !== undefined && window.from > window.to)
+        throw new KeywardenError(
+          'VALIDATION_FAILED',
+          `query.from (${window.from}) is after query.to (${window.to}): the window holds no time`,
+        );
+      const rows = await listLogs(s.ctx.storage.db, { ...f, ...window, team: actor.team }, limit + 1, cursor);
       return toPage(
         rows,
         limit,
