@@ -192,7 +192,7 @@ export async function deleteLogsBefore(
   opts: { maxBatches?: number; batchMax?: number; onBatch?: (rows: number, ms: number) => void } = {},
 ): Promise<number> {
   const batchMax = opts.batchMax ?? RETENTION_BATCH_MAX;
-  let size = Math.min(1000, batchMax);
+  let sizing: RetentionSizing = { size: Math.min(1000, batchMax) };
   let total = 0;
   for (let i = 0; i < (opts.maxBatches ?? Infinity); i++) {
     const t0 = performance.now();
@@ -204,21 +204,43 @@ export async function deleteLogsBefore(
           .select('id')
           .where('id', '<', idBound(LOG_ID_PREFIX, Date.parse(beforeIso)))
           .orderBy('id')
-          .limit(size),
+          .limit(sizing.size),
       )
       .executeTakeFirst();
     const n = Number(r.numDeletedRows);
     const ms = performance.now() - t0;
     opts.onBatch?.(n, ms);
     total += n;
-    if (n < size) break;
+    if (n < sizing.size) break;
     // Between batches, the event loop serves what waited (on SQLite a statement holds it).
     await new Promise<void>((resolve) => setImmediate(resolve));
-    // Aim at the target time: grow up to the row bound when fast, shrink when slow.
-    const next = ms > 0 ? Math.floor((size * RETENTION_BATCH_TARGET_MS) / ms) : batchMax;
-    size = Math.max(100, Math.min(batchMax, next, size * 4));
+    sizing = nextRetentionBatch(sizing, n, ms, batchMax);
   }
   return total;
+}
+
+/** A retention batch's size, and the cost per row it was sized from (ms, smoothed). */
+export interface RetentionSizing {
+  size: number;
+  perRow?: number;
+}
+
+/**
+ * The next retention batch after one of `rows` rows that took `ms`. It aims below the target time,
+ * since a batch's cost per row varies with what shares its commit (a WAL checkpoint on SQLite): the
+ * cost per row is smoothed pessimistically (a slow batch counts at once, a fast one by halves),
+ * and the size shrinks at once but grows at most twofold per batch.
+ */
+export function nextRetentionBatch(
+  prev: RetentionSizing,
+  rows: number,
+  ms: number,
+  batchMax: number,
+): RetentionSizing {
+  const last = ms / Math.max(1, rows);
+  const perRow = prev.perRow === undefined ? last : Math.max(last, (prev.perRow + last) / 2);
+  const aim = perRow > 0 ? Math.floor((RETENTION_BATCH_TARGET_MS * 0.7) / perRow) : batchMax;
+  return { size: Math.max(100, Math.min(batchMax, aim, prev.size * 2)), perRow };
 }
 
 export interface UsageSummary {
