@@ -121,6 +121,9 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
           recovered: (dropped, target) => {
             log.warn({ target, dropped }, 'verification event lines are written again');
           },
+          reopened: (target) => {
+            log.info({ target }, 'verification event file moved or removed (rotated): writing a new one');
+          },
         });
   let storage: Storage;
   try {

@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -241,6 +252,41 @@ describe('verification event lines: the sink (KEYWARDEN_VERIFY_EVENTS)', () => {
     await sink.close();
     closeSync(fd);
     closeSync(p.reader);
+  });
+
+  test('a rotated file (renamed, or removed) is followed by a new one at its path', async () => {
+    const path = join(dir, 'rotated.jsonl');
+    const r = recorder();
+    const reopened: string[] = [];
+    const sink = openVerifyEvents(`file:${path}`, { ...r, reopened: (p) => reopened.push(p) });
+    const keysIn = (p: string): unknown[] => parseLines(readFileSync(p, 'utf8')).map((l) => l.keyId);
+    try {
+      sink.push(ev(0));
+      await until('line 0', () => sink.written === 1);
+      // logrotate's `create`: the file is renamed; the next write after the check goes to a new one.
+      renameSync(path, `${path}.1`);
+      await sleep(1100);
+      sink.push(ev(1));
+      await until('line 1', () => sink.written === 2);
+      assert.deepEqual(keysIn(`${path}.1`), ['key_0']);
+      assert.deepEqual(keysIn(path), ['key_1']);
+      // Removed (rotated away): a new file again, not a deleted inode holding disk space.
+      unlinkSync(path);
+      await sleep(1100);
+      sink.push(ev(2));
+      await until('line 2', () => sink.written === 3);
+      assert.ok(existsSync(path));
+      assert.deepEqual(keysIn(path), ['key_2']);
+      // Unmoved, the file is kept: no reopen per write.
+      await sleep(1100);
+      sink.push(ev(3));
+      await until('line 3', () => sink.written === 4);
+      assert.deepEqual(keysIn(path), ['key_2', 'key_3']);
+      assert.deepEqual(reopened, [path, path]);
+      assert.equal(r.drops, 0);
+    } finally {
+      await sink.close();
+    }
   });
 
   test('a file that cannot be opened stops the start with the reason', () => {

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, write } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync, write } from 'node:fs';
 import type { VerificationEvent } from '../../core/ports.js';
 import { ConfigError } from '../../config/settings.js';
 
@@ -9,6 +9,8 @@ export interface SinkReports {
   failed: (code: string, target: string) => void;
   /** A write succeeded again after failures; `dropped` lines were lost meanwhile. */
   recovered: (dropped: number, target: string) => void;
+  /** The file was moved or removed (log rotation) and a new one was opened at its path. */
+  reopened?: (target: string) => void;
 }
 
 export interface SinkOptions {
@@ -20,6 +22,12 @@ export interface SinkOptions {
   ownsFd?: boolean;
   /** How long `close` waits for a slow reader before the rest is counted as dropped. */
   closeWaitMs?: number;
+  /**
+   * A file's path: before a write, at most once per `reopenCheckMs` (1 s), the sink checks that
+   * the path still names the file it writes, and opens the path anew when it was moved or removed.
+   */
+  path?: string;
+  reopenCheckMs?: number;
 }
 
 /** A pipe writes up to this many bytes in one piece (POSIX PIPE_BUF on Linux). */
@@ -62,17 +70,52 @@ export class VerifyEventLines {
   private closed = false;
   private readonly maxPending: number;
   private readonly chunkBytes: number;
+  /** The file written (device and inode), and when its path was last checked. */
+  private file: string | undefined;
+  private checkedAt = 0;
   dropped = 0;
   written = 0;
 
   constructor(
-    private readonly fd: number,
+    private fd: number,
     private readonly target: string,
     private readonly reports: SinkReports,
     private readonly opts: SinkOptions = {},
   ) {
     this.maxPending = opts.maxPending ?? 10_000;
     this.chunkBytes = opts.chunkBytes ?? 1 << 20;
+    if (opts.path !== undefined) this.file = identity(fstatSync(fd));
+  }
+
+  /**
+   * Log rotation: when the path no longer names the file written (renamed by logrotate's `create`,
+   * or removed), lines go to a new file at the path from the next write on. Without this they
+   * would go on into the renamed file, or into a deleted one that keeps its disk space.
+   */
+  private reopenIfMoved(): void {
+    const path = this.opts.path;
+    if (path === undefined) return;
+    const now = Date.now();
+    if (now - this.checkedAt < (this.opts.reopenCheckMs ?? 1000)) return;
+    this.checkedAt = now;
+    let named: string | undefined;
+    try {
+      named = identity(statSync(path));
+    } catch {
+      named = undefined;
+    }
+    if (named === this.file) return;
+    let fd: number;
+    try {
+      fd = openSync(path, 'a');
+    } catch {
+      // Not creatable now (its directory went away): the old file goes on; checked again later.
+      return;
+    }
+    closeSync(this.fd);
+    this.fd = fd;
+    this.file = identity(fstatSync(fd));
+    this.reports.reopened?.(path);
   }
 
   /** Events waiting to be written (including the write in flight). */
@@ -130,6 +173,7 @@ export class VerifyEventLines {
       this.settled();
       return;
     }
+    if (c.off === 0) this.reopenIfMoved();
     this.writing = true;
     write(this.fd, c.buf, c.off, c.buf.length - c.off, null, (err, n) => {
       this.writing = false;
@@ -235,6 +279,8 @@ export class VerifyEventLines {
   }
 }
 
+const identity = (st: { dev: number; ino: number }): string => `${st.dev}:${st.ino}`;
+
 /** One event as a JSON line (fields in a fixed order; no key material beyond its id and start). */
 export function eventLine(e: VerificationEvent): string {
   return `${JSON.stringify({
@@ -274,5 +320,5 @@ export function openVerifyEvents(target: string, reports: SinkReports): VerifyEv
       `KEYWARDEN_VERIFY_EVENTS: cannot open ${path} for appending (${code}); the directory must exist and be writable`,
     );
   }
-  return new VerifyEventLines(fd, path, reports, { ownsFd: true });
+  return new VerifyEventLines(fd, path, reports, { ownsFd: true, path });
 }
