@@ -121,6 +121,12 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
           recovered: (dropped, target) => {
             log.warn({ target, dropped }, 'verification event lines are written again');
           },
+          stalled: (seconds, target) => {
+            log.warn(
+              { target, seconds },
+              'verification event lines wait: their reader has not read for a while (dropped past 10,000 waiting)',
+            );
+          },
           reopened: (target) => {
             log.info({ target }, 'verification event file moved or removed (rotated): writing a new one');
           },

@@ -169,6 +169,16 @@ test('withoutKeys cuts every key-shaped string to its public start; holdsKey fin
   assert.equal(holdsKey(text), true);
   assert.equal(holdsKey(api), true);
   assert.equal(holdsKey(api), true, 'no state left between calls (a global regex)');
+  // After an underscore, and cut short: still cut (a truncated key keeps none of its secret).
+  assert.equal(withoutKeys(`tenant_${api}`), `tenant_${api.slice(0, 12)}…`);
+  assert.equal(withoutKeys(api.slice(0, 18)), `${api.slice(0, 12)}…`);
+  assert.equal(holdsKey(`tenant_${api}`), true);
+  // holdsKey is strict: a whole key with its checksum, so look-alike ids are not refused.
+  const broken = `${api.slice(0, -1)}${api.endsWith('0') ? '1' : '0'}`;
+  assert.equal(holdsKey(broken), false, 'a wrong checksum');
+  assert.equal(holdsKey(`${api}x`), false, 'longer than a key');
+  for (const id of ['db_prod_clusterAlpha01234567', 'build_dev_17180000001234567890', api.slice(0, -6)])
+    assert.equal(holdsKey(id), false, id);
   // What is not a key stays as it is: ids, permissions, short values with a key's segments.
   for (const plain of [
     'key_3x9Vbi8rJ8Y7hwhLTXGJ2b',

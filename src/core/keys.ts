@@ -195,26 +195,34 @@ export function masked(start: string, end: string): string {
 }
 
 /**
- * Anything shaped like a key of this format (any prefix; API and admin keys) where text quotes a
- * caller's input: a key pasted into the wrong field, or into a path.
+ * Anything shaped like a key of this format (any prefix; API and admin keys), also cut short,
+ * where text quotes a caller's input: a key pasted into the wrong field, or into a path. Not
+ * preceded by a letter or digit (an underscore may precede it: `tenant_kw_prod_…`).
  */
-const KEY_SHAPE = /\b([a-z0-9]{1,10}_(?:prod|stg|dev|adm)_[0-9A-Za-z]{4})[0-9A-Za-z]{16,}/g;
+const KEY_SHAPE = /(?<![a-z0-9])([a-z0-9]{1,10}_(?:prod|stg|dev|adm)_[0-9A-Za-z]{4})[0-9A-Za-z]+/g;
 
 /**
  * `text` with every key-shaped string cut to its public start (`kw_prod_4fTq…`): for error details
  * and logs that quote input, so that a key given where something else was expected is never
- * echoed or logged whole.
+ * echoed or logged whole. Loose on purpose (any length past the start: a truncated key too); a
+ * public start alone is left as it is.
  */
 export function withoutKeys(text: string): string {
   return text.replace(KEY_SHAPE, '$1…');
 }
 
-/** Whether `text` holds a key-shaped string (see `withoutKeys`); the shortest is 26 characters. */
+/** A whole key: prefix, environment, 36 characters, nothing alphanumeric around it. */
+const WHOLE_KEY = /(?<![0-9A-Za-z])([a-z0-9]{1,10})_(?:prod|stg|dev|adm)_[0-9A-Za-z]{36}(?![0-9A-Za-z])/g;
+
+/**
+ * Whether `text` holds a key of this format with a valid checksum (any prefix; API and admin
+ * keys): what input that is stored must not hold. Strict, so that ids which merely look alike
+ * (`db_prod_clusterAlpha01234567`) are not refused; the shortest match is 42 characters.
+ */
 export function holdsKey(text: string): boolean {
-  KEY_SHAPE.lastIndex = 0;
-  const found = KEY_SHAPE.test(text);
-  KEY_SHAPE.lastIndex = 0;
-  return found;
+  if (text.length < 42) return false;
+  for (const m of text.matchAll(WHOLE_KEY)) if (parseKey(m[0], m[1] ?? '') !== null) return true;
+  return false;
 }
 
 /**

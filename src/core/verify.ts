@@ -53,8 +53,8 @@ export interface VerifyInput {
  * parameter as the resource), and every field of a call is logged (PostgreSQL refuses a NUL in
  * text, which would fail every usage write after it).
  */
-/** Input quoted in a detail: cut to `max`, a key-shaped part cut to its public start. */
-const quoted = (s: string, max: number): string => JSON.stringify(withoutKeys(s.slice(0, max)));
+/** Input quoted in a detail: a key-shaped part cut to its public start (before the cut to `max`). */
+const quoted = (s: string, max: number): string => JSON.stringify(withoutKeys(s).slice(0, max));
 
 export function inputProblem(input: VerifyInput, userAgent: string | null): string | undefined {
   // A plain-JavaScript caller may pass anything here.
@@ -66,10 +66,13 @@ export function inputProblem(input: VerifyInput, userAgent: string | null): stri
       return `${quoted(p, 300)} is not a permission to check: expected resource:action[:resourceId] without wildcards`;
   if (input.resource !== undefined && !isResourceId(input.resource))
     return `resource ${quoted(input.resource, 128)} may only hold letters, digits and _ . @ -`;
-  // A key given as the resource would be written to the log and the event lines.
-  // (The shortest key shape is 26 characters; resource ids are mostly shorter, and skip the scan.)
-  if (input.resource !== undefined && input.resource.length >= 26 && holdsKey(input.resource))
-    return `resource ${quoted(input.resource, 128)} is shaped like an API key: send the key as "key", and as the resource the id of what the call acts on`;
+  // A key given as the resource, or as a permission's resource id, would be written to the log and
+  // the event lines. (holdsKey returns at once below 42 characters, where most values are.)
+  if (input.resource !== undefined && holdsKey(input.resource))
+    return `resource ${quoted(input.resource, 128)} is an API key: send the key as "key", and as the resource the id of what the call acts on`;
+  for (const p of input.permissions)
+    if (holdsKey(p))
+      return `permission ${quoted(p, 300)} holds an API key: a permission names a resource id, never a key`;
   if (input.ip !== undefined && !isValidIp(input.ip))
     return `ip ${quotedAddress(input.ip)} is not an IPv4 or IPv6 address`;
   if (userAgent !== null && userAgent.includes('\u0000')) return 'the user agent contains a NUL character';

@@ -436,7 +436,32 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
       resource: keys[1],
     });
     assert.equal(asResource.status, 400);
-    assert.match(String(asResource.body.detail), /is shaped like an API key/);
+    assert.match(String(asResource.body.detail), /resource "kw_prod_\w{4}…" is an API key/);
+    const inResourceId = await call(t, 'POST', '/v1/verify', {
+      key: live,
+      environment: 'production',
+      permission: `agents:invoke:${keys[1]}`,
+    });
+    assert.equal(inResourceId.status, 400);
+    assert.match(
+      String(inResourceId.body.detail),
+      /permission "agents:invoke:kw_prod_\w{4}…" holds an API key/,
+    );
+    const afterUnderscore = await call(t, 'POST', '/v1/verify', {
+      key: live,
+      environment: 'production',
+      permission: 'agents:invoke',
+      resource: `tenant_${keys[1]}`,
+    });
+    assert.equal(afterUnderscore.status, 400);
+    // An id that only looks like a key (no valid checksum) is a resource like any other.
+    const lookalike = await call(t, 'POST', '/v1/verify', {
+      key: live,
+      environment: 'production',
+      permission: 'agents:invoke',
+      resource: 'db_prod_clusterAlpha01234567',
+    });
+    assert.equal(lookalike.status, 200, lookalike.raw);
     const asAdminResource = await call(t, 'POST', '/v1/verify', {
       key: live,
       environment: 'production',
@@ -444,7 +469,8 @@ describeEachDialect('usage, verification log and audit', (t, dialect) => {
       resource: t.root,
     });
     assert.equal(asAdminResource.status, 400);
-    for (const r of [asPermission, asId, asResource, asAdminResource]) answers.push(JSON.stringify(r.body));
+    for (const r of [asPermission, asId, asResource, asAdminResource, inResourceId, afterUnderscore])
+      answers.push(JSON.stringify(r.body));
     await flush();
     const audit = await sql<{ s: string }>`select before || ' ' || after as s from audit_log`.execute(
       t.kw.storage.db,

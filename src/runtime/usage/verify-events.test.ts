@@ -8,6 +8,8 @@ import {
   openSync,
   readFileSync,
   readSync,
+  readdirSync,
+  readlinkSync,
   renameSync,
   rmSync,
   unlinkSync,
@@ -211,6 +213,102 @@ describe('verification event lines: the sink (KEYWARDEN_VERIFY_EVENTS)', () => {
       closeSync(fd);
       if (reader2 !== undefined) closeSync(reader2);
     }
+  });
+
+  test('a write cut inside a line by a failure: the lines written count as written, and the next line starts on a line of its own', async () => {
+    const p = fifo('cut');
+    const fd = writerOf(p.path);
+    const r = recorder();
+    const stalls: number[] = [];
+    // One chunk far larger than the pipe: the kernel takes ~64 KiB of it (inside a line), then EAGAIN.
+    const sink = new VerifyEventLines(
+      fd,
+      'fifo',
+      { ...r, stalled: (s) => stalls.push(s) },
+      { stallWarnMs: 200 },
+    );
+    let reader2: number | undefined;
+    try {
+      for (let i = 0; i < 2000; i++) sink.push(ev(i));
+      await sleep(400);
+      assert.equal(stalls.length, 1, 'a pipe full for longer than stallWarnMs is reported, once');
+      // The reader goes away: the retry fails (EPIPE) with the chunk cut inside a line.
+      closeSync(p.reader);
+      await until('the drop', () => sink.dropped > 0);
+      const writtenAtCut = sink.written;
+      assert.ok(writtenAtCut > 100 && writtenAtCut < 2000, `${writtenAtCut} lines were in the pipe whole`);
+      assert.equal(sink.written + sink.dropped, 2000, 'each line counted once, written or dropped');
+      // A second failure with nothing written still owes the line break.
+      sink.push(ev(2000));
+      await until('the second drop', () => sink.dropped === 2000 - writtenAtCut + 1, 3000);
+      reader2 = openSync(p.path, constants.O_RDONLY | constants.O_NONBLOCK);
+      const r2 = reader2;
+      const buf = Buffer.alloc(1 << 18);
+      let text = '';
+      // What the pipe still holds of the cut write is read as it comes (the pipe may be full).
+      const drain = (): void => {
+        for (;;) {
+          let n = 0;
+          try {
+            n = readSync(r2, buf, 0, buf.length, null);
+          } catch {
+            return;
+          }
+          if (n === 0) return;
+          text += buf.toString('utf8', 0, n);
+        }
+      };
+      sink.push(ev(2001));
+      await until(
+        'the recovery',
+        () => {
+          drain();
+          return sink.written === writtenAtCut + 1;
+        },
+        3000,
+      );
+      drain();
+      // Whatever of the cut write is still in the pipe, the recovered line is whole, on its own line.
+      const lines = text.split('\n').filter((l) => l !== '');
+      const last = JSON.parse(lines[lines.length - 1] ?? '{}') as Record<string, unknown>;
+      assert.equal(last.keyId, 'key_2001');
+      assert.ok(text.endsWith(`\n${JSON.stringify(last)}\n`), 'on a line of its own');
+      const unparsable = lines.filter((l) => {
+        try {
+          JSON.parse(l);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      assert.ok(unparsable.length <= 1, `only the cut line is partial (${unparsable.length})`);
+    } finally {
+      await sink.close();
+      closeSync(fd);
+      if (reader2 !== undefined) closeSync(reader2);
+    }
+  });
+
+  test('close closes a file the sink opened, once', async () => {
+    const path = join(dir, 'closed.jsonl');
+    const open = (): number =>
+      readdirSync('/proc/self/fd').filter((f) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${f}`) === path;
+        } catch {
+          return false;
+        }
+      }).length;
+    const sink = openVerifyEvents(`file:${path}`, recorder());
+    sink.push(ev(0));
+    assert.equal(open(), 1);
+    await sink.close();
+    await sink.close();
+    await until('the descriptor closed', () => open() === 0);
+    assert.deepEqual(
+      parseLines(readFileSync(path, 'utf8')).map((l) => l.keyId),
+      ['key_0'],
+    );
   });
 
   test('a full disk (/dev/full): dropped and counted, never thrown into verification', async () => {

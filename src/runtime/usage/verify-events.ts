@@ -9,6 +9,8 @@ export interface SinkReports {
   failed: (code: string, target: string) => void;
   /** A write succeeded again after failures; `dropped` lines were lost meanwhile. */
   recovered: (dropped: number, target: string) => void;
+  /** Nothing could be written for `seconds` (a full pipe nobody reads); lines wait, then drop. */
+  stalled?: (seconds: number, target: string) => void;
   /** The file was moved or removed (log rotation) and a new one was opened at its path. */
   reopened?: (target: string) => void;
 }
@@ -28,6 +30,16 @@ export interface SinkOptions {
    */
   path?: string;
   reopenCheckMs?: number;
+  /** How long a full pipe lasts before `stalled` is reported (10 s). */
+  stallWarnMs?: number;
+}
+
+/** A write's bytes, how far it got, its whole lines, and whether it starts by ending a cut line. */
+interface Chunk {
+  buf: Buffer;
+  off: number;
+  lines: number;
+  lead: boolean;
 }
 
 /** A pipe writes up to this many bytes in one piece (POSIX PIPE_BUF on Linux). */
@@ -35,6 +47,7 @@ const PIPE_ATOMIC_BYTES = 4096;
 const RETRY_FIRST_MS = 1;
 const RETRY_MAX_MS = 50;
 const FAILED_RETRY_MS = 1000;
+const STALL_WARN_MS = 10_000;
 
 /**
  * One JSON line per verification for operators' log pipelines (`KEYWARDEN_VERIFY_EVENTS`,
@@ -57,7 +70,7 @@ export class VerifyEventLines {
   private pending: VerificationEvent[] = [];
   private head = 0;
   /** The write in flight or waiting to be retried: its bytes, where it stands, its lines. */
-  private chunk: { buf: Buffer; off: number; lines: number } | null = null;
+  private chunk: Chunk | null = null;
   private writing = false;
   private retry: NodeJS.Timeout | null = null;
   private retryMs = RETRY_FIRST_MS;
@@ -68,6 +81,10 @@ export class VerifyEventLines {
   private cutLine = false;
   private idle: (() => void) | null = null;
   private closed = false;
+  private closing = false;
+  /** Since when writes meet a full pipe (performance.now()), and whether that was reported. */
+  private stalledSince: number | null = null;
+  private stallReported = false;
   private readonly maxPending: number;
   private readonly chunkBytes: number;
   /** The file written (device and inode), and when its path was last checked. */
@@ -145,10 +162,11 @@ export class VerifyEventLines {
   }
 
   /** The next chunk of whole lines from the events waiting (the chunk's events stay counted). */
-  private nextChunk(): { buf: Buffer; off: number; lines: number } | null {
+  private nextChunk(): Chunk | null {
     const from = this.head + (this.chunk?.lines ?? 0);
     if (from >= this.pending.length) return null;
-    let text = this.cutLine ? '\n' : '';
+    const lead = this.cutLine;
+    let text = lead ? '\n' : '';
     let bytes = text.length;
     let lines = 0;
     for (let i = from; i < this.pending.length; i++) {
@@ -162,7 +180,7 @@ export class VerifyEventLines {
       lines++;
     }
     this.cutLine = false;
-    return { buf: Buffer.from(text), off: 0, lines };
+    return { buf: Buffer.from(text), off: 0, lines, lead };
   }
 
   private writeNext(): void {
@@ -177,43 +195,82 @@ export class VerifyEventLines {
     this.writing = true;
     write(this.fd, c.buf, c.off, c.buf.length - c.off, null, (err, n) => {
       this.writing = false;
-      if (this.closed) return;
-      if (err !== null) {
-        const code = err.code ?? 'EIO';
-        if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
-          this.later(this.retryMs);
-          this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-          return;
-        }
-        if (this.failing === null) {
-          this.failing = 0;
-          this.reports.failed(code, this.target);
-        }
-        this.cutLine = c.off > 0 && c.buf[c.off - 1] !== 0x0a;
-        this.finish(c.lines);
-        this.drop(c.lines);
-        this.later(FAILED_RETRY_MS);
+      if (err === null) c.off += n;
+      const again = err !== null && (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK');
+      if (this.closed) {
+        // close() stopped waiting for this write: it counts its own lines, and nothing follows.
+        this.give(c, null);
+        return;
+      }
+      if (again) {
+        this.stalled();
+        this.later(this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
         return;
       }
       this.retryMs = RETRY_FIRST_MS;
-      c.off += n;
+      this.stalledSince = null;
+      this.stallReported = false;
+      if (err !== null) {
+        this.give(c, err.code ?? 'EIO');
+        // At shutdown, a failing target is not waited for (the rest is counted as dropped).
+        if (this.idle !== null) this.settled();
+        else this.later(FAILED_RETRY_MS);
+        return;
+      }
       if (c.off < c.buf.length) {
         this.writeNext();
         return;
       }
-      this.finish(c.lines);
-      this.written += c.lines;
-      if (this.failing !== null) {
-        this.reports.recovered(this.failing, this.target);
-        this.failing = null;
-      }
+      this.give(c, null);
       this.writeNext();
     });
+  }
+
+  /**
+   * Settles a chunk: the lines it wrote whole are written, the others dropped (`failed`: the error
+   * that stopped it, reported once per failure streak; null: none, or the sink closed).
+   */
+  private give(c: Chunk, failed: string | null): void {
+    const whole = c.off === c.buf.length;
+    let done = c.lines;
+    if (!whole) {
+      // The line breaks written, less the one that ended an earlier cut line.
+      done = 0;
+      for (let i = 0; i < c.off; i++) if (c.buf[i] === 0x0a) done++;
+      if (c.lead && c.off > 0) done--;
+      // A line cut here is ended by the next write; a lead not written is still owed.
+      this.cutLine = c.off > 0 ? c.buf[c.off - 1] !== 0x0a : c.lead;
+    }
+    this.finish(c.lines);
+    this.written += done;
+    if (c.lines > done) {
+      if (failed !== null && this.failing === null) {
+        this.failing = 0;
+        this.reports.failed(failed, this.target);
+      }
+      this.drop(c.lines - done);
+    }
+    if (whole && this.failing !== null) {
+      this.reports.recovered(this.failing, this.target);
+      this.failing = null;
+    }
+  }
+
+  /** A full pipe: reported once it lasted STALL_WARN_MS. */
+  private stalled(): void {
+    const now = performance.now();
+    if (this.stalledSince === null) this.stalledSince = now;
+    else if (!this.stallReported && now - this.stalledSince >= (this.opts.stallWarnMs ?? STALL_WARN_MS)) {
+      this.stallReported = true;
+      this.reports.stalled?.(Math.round((now - this.stalledSince) / 1000), this.target);
+    }
   }
 
   /** The current chunk's events are done with (written or dropped). */
   private finish(lines: number): void {
     this.chunk = null;
+    if (this.closed) return;
     this.head += lines;
     if (this.head === this.pending.length) {
       this.pending = [];
@@ -243,6 +300,8 @@ export class VerifyEventLines {
    * shutdown), then counts the rest as dropped and closes the descriptor if it was opened here.
    */
   async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
     if (this.waiting > 0) {
       const waitMs = this.opts.closeWaitMs ?? 2000;
       await new Promise<void>((resolve) => {
@@ -262,7 +321,8 @@ export class VerifyEventLines {
     this.closed = true;
     if (this.retry !== null) clearTimeout(this.retry);
     this.retry = null;
-    const left = this.waiting;
+    // A write in flight counts its own lines when it returns (give).
+    const left = this.waiting - (this.writing ? (this.chunk?.lines ?? 0) : 0);
     if (left > 0) this.drop(left);
     this.pending = [];
     this.head = 0;
