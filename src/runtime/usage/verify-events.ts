@@ -58,8 +58,9 @@ const STALL_WARN_MS = 10_000;
  * - A full pipe (EAGAIN: standard output shares its descriptor with the server's log stream,
  *   which makes it non-blocking) is waited out: the same bytes are written again after 1, 2, 4…
  *   up to 50 ms. Nothing is dropped for it while fewer than `maxPending` events wait.
- * - Any other failure (disk full, a closed pipe) is reported once, drops the lines of that write,
- *   and is retried every second with what waits: the sink recovers when the target does.
+ * - Any other failure (disk full, a closed pipe) is reported once, drops the lines of that write
+ *   it did not write whole, and is retried every second with what waits: the sink recovers when
+ *   the target does. A line cut by the failure is ended by a line break at the next write.
  * - On a pipe, a write carries whole lines and at most 4,096 bytes, which the kernel writes in one
  *   piece: another writer of the same pipe (the server's log) never lands inside a line.
  *
@@ -163,7 +164,7 @@ export class VerifyEventLines {
 
   /** The next chunk of whole lines from the events waiting (the chunk's events stay counted). */
   private nextChunk(): Chunk | null {
-    const from = this.head + (this.chunk?.lines ?? 0);
+    const from = this.head;
     if (from >= this.pending.length) return null;
     const lead = this.cutLine;
     let text = lead ? '\n' : '';
