@@ -23,6 +23,8 @@ import { ConfigError } from '../../config/settings.js';
 import type { VerificationEvent } from '../../core/ports.js';
 import { VerifyEventLines, openVerifyEvents, type SinkReports } from './verify-events.js';
 
+// Self-contained (no fixture shared with events.test.ts): the child process test below sends this
+// function's source into a script of its own.
 const ev = (i: number): VerificationEvent => ({
   at: Date.parse('2026-06-01T10:00:00.000Z') + i,
   keyId: `key_${i}`,
@@ -31,8 +33,8 @@ const ev = (i: number): VerificationEvent => ({
   permissions: ['agents:invoke'],
   resource: null,
   code: 'VALID',
-  // Long enough that 3,000 lines are several times a pipe's 64 KiB.
   ip: '203.0.113.7',
+  // Long enough that 3,000 lines are several times a pipe's 64 KiB.
   userAgent: `crm-bot/1.0 (${'x'.repeat(120)})`,
   latencyUs: 40,
 });
