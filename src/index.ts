@@ -2,7 +2,8 @@
  * The package's root entry point (`import … from 'keywarden'`): embed Keywarden in a process.
  * `keywarden/sdk` holds the HTTP client and the middleware for services that call a Keywarden server.
  */
-export { createKeywarden, initStore, serve } from './main.js';
+export { createKeywarden } from './main.js';
+export { initStore, serve } from './serve.js';
 export type { CreateOptions, Keywarden } from './main.js';
 export { ConfigError, loadConfig } from './config.js';
 export type { Config } from './config.js';

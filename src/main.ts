@@ -1,7 +1,6 @@
 import type { Actor } from './core/model.js';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { KeywardenError } from './core/errors.js';
 import { createDigester, createHasher } from './core/keys.js';
 import {
   localBus,
@@ -20,7 +19,8 @@ import { MemoryLimiter } from './runtime/memory/limiter.js';
 import { connectRedis } from './runtime/redis/connect.js';
 import { UsageBatcher } from './runtime/usage/batcher.js';
 import { createUsageWriter } from './runtime/usage/writer/create.js';
-import { openVerifyEvents } from './runtime/usage/verify-events.js';
+import { openVerifyEvents, type VerifyEventLines } from './runtime/usage/verify-events.js';
+import { Closers } from './runtime/closers.js';
 import { Jobs } from './services/jobs.js';
 import { Metrics } from './runtime/metrics.js';
 import { ADMIN_ID_PREFIX, AdminService } from './services/admin-service.js';
@@ -131,13 +131,28 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
             log.info({ target }, 'verification event file moved or removed (rotated): writing a new one');
           },
         });
-  let storage: Storage;
+  const closers = new Closers();
+  if (events !== undefined) closers.add(() => events.close());
   try {
-    storage = await openAndMigrate(config, opts.schema ?? config.databaseSchema, serverKeys);
+    return await assemble(config, opts, { log, serverKeys, metrics, events, closers });
   } catch (err) {
-    await events?.close();
-    throw err;
+    return closers.abandon(err);
   }
+}
+
+interface Opened {
+  log: Logger;
+  serverKeys: ServerKeys;
+  metrics: Metrics;
+  events: VerifyEventLines | undefined;
+  /** Each step registers its undoing here, so a failed start closes what it opened. */
+  closers: Closers;
+}
+
+async function assemble(config: Config, opts: CreateOptions, opened: Opened): Promise<Keywarden> {
+  const { log, serverKeys, metrics, events, closers } = opened;
+  const storage = await openAndMigrate(config, opts.schema ?? config.databaseSchema, serverKeys);
+  closers.add(() => storage.close());
   const clock = opts.clock ?? systemClock;
   const local = new MemoryLimiter(() => clock.now());
   const redis =
@@ -152,7 +167,11 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
           log,
           { intervalMs: config.redisHealthIntervalMs, timeoutMs: config.redisHealthTimeoutMs },
         );
+  if (redis !== undefined) closers.add(() => redis.close());
+  const bus = opts.bus ?? redis?.bus ?? localBus;
+  closers.add(() => bus.close());
   const limiter = opts.limiter ?? redis?.limiter ?? local;
+  closers.add(() => limiter.close());
   const usage =
     opts.usage ??
     new UsageBatcher(
@@ -173,6 +192,8 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
         events,
       },
     );
+  // Flushed after the server stopped taking requests (closed after it), so the last verifications are written.
+  closers.add(() => usage.close());
   const ctx: ServiceContext = {
     storage,
     cache: new MemoryVerificationCache({
@@ -181,7 +202,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
       negativeTtlMs: Math.min(config.cacheTtlSeconds, 60) * 1000,
       now: () => clock.now(),
     }),
-    bus: opts.bus ?? redis?.bus ?? localBus,
+    bus,
     clock,
     hasher: createHasher(config.pepper),
     digester: createDigester(config.pepper),
@@ -221,6 +242,9 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     allowPrivateTargets: config.webhookAllowPrivate,
     ...(opts.webhookResolve === undefined ? {} : { resolve: opts.webhookResolve }),
   });
+  closers.add(() => {
+    webhooks.stop();
+  });
   // Owner mail (docs/notifications.md): only when both the SMTP server and the sender are set.
   const mail =
     config.smtpUrl !== undefined && config.mailFrom !== undefined
@@ -232,6 +256,11 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
           retryBaseMs: opts.mailRetryBaseMs ?? MAIL_RETRY_BASE_MS,
         })
       : undefined;
+  if (mail !== undefined) {
+    closers.add(() => {
+      mail.stop();
+    });
+  }
   ctx.events = withMail(webhooks, mail);
   const narrowing = new NarrowingService(ctx, keys, {
     settleMs: Math.max(config.usageFlushMs, config.usageFlushMaxMs) * 3,
@@ -291,6 +320,7 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     edge: config.edge,
     logRepeatIntervalMs: config.logRepeatIntervalMs,
   });
+  closers.add(() => app.close());
   const jobs = new Jobs(ctx, {
     intervalSeconds: config.jobIntervalSeconds,
     logRetentionDays: config.logRetentionDays,
@@ -308,6 +338,9 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
           ] as [string, () => Promise<number>][])),
     ],
   });
+  closers.add(() => {
+    jobs.stop();
+  });
   // Once: a second call (a signal during a test's own close, say) waits for the first.
   let closing: Promise<void> | undefined;
   return {
@@ -317,80 +350,8 @@ export async function createKeywarden(config: Config, opts: CreateOptions = {}):
     log,
     jobs,
     close() {
-      closing ??= closeAll();
+      closing ??= closers.closeAll();
       return closing;
     },
   };
-
-  async function closeAll(): Promise<void> {
-    jobs.stop();
-    webhooks.stop();
-    mail?.stop();
-    await app.close();
-    // Flush after the server stopped taking requests, so the last verifications are written.
-    await ctx.usage.close();
-    await ctx.limiter.close();
-    await ctx.bus.close();
-    await redis?.close();
-    await storage.close();
-  }
-}
-
-export async function isInitialized(storage: Storage): Promise<boolean> {
-  return (await getMeta(storage.db, 'initialized')) !== undefined;
-}
-
-/**
- * `keywarden init`: creates the store and its root admin key, once. A second call refuses with
- * ALREADY_INITIALIZED and changes nothing.
- */
-export async function initStore(config: Config): Promise<{ rootKey: string; dataDir: string }> {
-  const kw = await createKeywarden(config, { logger: createLogger('silent') });
-  try {
-    const { key } = await kw.services.admin.initRoot();
-    return { rootKey: key, dataDir: config.databaseUrl === undefined ? config.dataDir : kw.storage.location };
-  } finally {
-    await kw.close();
-  }
-}
-
-/**
- * `keywarden serve`: initialises an empty store (printing the root key once, on stdout, never
- * through the logger), listens, and shuts down gracefully on SIGTERM/SIGINT.
- */
-export async function serve(config: Config, out: (line: string) => void): Promise<Keywarden> {
-  const kw = await createKeywarden(config);
-  if (!(await isInitialized(kw.storage))) {
-    try {
-      const { key } = await kw.services.admin.initRoot();
-      out(`Keywarden initialised a new store at ${kw.storage.location}.`);
-      out(`Root admin key (shown once, store it now): ${key}`);
-    } catch (err) {
-      if (!(err instanceof KeywardenError && err.code === 'ALREADY_INITIALIZED')) throw err;
-    }
-  }
-  await kw.app.listen({ port: config.port, host: config.host });
-  kw.jobs.start();
-  kw.services.webhooks.start();
-  kw.services.mail?.start();
-  let closing = false;
-  const shutdown = (signal: string): void => {
-    if (closing) return;
-    closing = true;
-    kw.log.info({ signal }, 'shutting down: finishing requests and flushing usage');
-    kw.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        kw.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => {
-    shutdown('SIGTERM');
-  });
-  process.once('SIGINT', () => {
-    shutdown('SIGINT');
-  });
-  return kw;
 }

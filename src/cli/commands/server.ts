@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { initStore, serve } from '../../main.js';
+import { initStore, serve } from '../../serve.js';
 import { serveHelpText } from '../../config/docs.js';
 import { print } from '../io.js';
 
